@@ -1,0 +1,74 @@
+"""What the command line (and later the HTTP API) does to journeys, on the local stack or on AWS."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from consumers.runtime import Runtime
+from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog, journey_from_item
+from router.decide import Rejected, schema_errors
+from router.definition import InputStep
+from router.limits import MESSAGE_BYTES, check_size
+from router.model import ActivationKind, InputSubmitted, Journey, JourneyStatus, StartJourney, TransitionRecord
+
+
+class JourneysClient:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.store = DynamoJourneyStore(runtime.client("dynamodb"), self.settings.journeys_table)
+
+    def start(self, definition_id: str, data: dict[str, Any], actor: str = "cli", journey_id: str | None = None) -> str:
+        self.runtime.registry.get(definition_id)  # a clear error now rather than a parked message later
+        start = StartJourney(journey_id=journey_id or str(uuid.uuid4()), definition_id=definition_id, input=data, actor=actor)
+        self._send(self.settings.start_queue_url, start.model_dump_json())
+        return start.journey_id
+
+    def get(self, journey_id: str) -> Journey | None:
+        return self.store.load(journey_id)
+
+    def timeline(self, journey_id: str) -> list[TransitionRecord]:
+        return DynamoTransitionLog(self.runtime.client("dynamodb"), self.settings.transition_log_table).read(journey_id)
+
+    def list(self, status: JourneyStatus | None = None) -> list[Journey]:
+        statuses = [status] if status else list(JourneyStatus)
+        journeys: list[Journey] = []
+        for value in statuses:
+            kwargs: dict[str, Any] = {}
+            while True:
+                page = self.runtime.client("dynamodb").query(
+                    TableName=self.settings.journeys_table,
+                    IndexName="by-status",
+                    KeyConditionExpression="#s = :s",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":s": {"S": value.value}},
+                    **kwargs,
+                )
+                journeys += [journey_from_item(item) for item in page["Items"]]
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        return sorted(journeys, key=lambda j: j.created_at)
+
+    def submit(self, journey_id: str, data: dict[str, Any], actor: str = "customer") -> str:
+        """Send customer data for the journey's open INPUT step, checked here first for a quick, clear error."""
+        journey = self.get(journey_id)
+        if journey is None:
+            raise Rejected(f"journey {journey_id} does not exist")
+        waiting = [a for a in journey.open.values() if a.kind is ActivationKind.INPUT]
+        if not waiting:
+            raise Rejected(f"journey {journey_id} is not waiting for customer input (status {journey.status.value})")
+        activation = waiting[0]
+        step = self.runtime.registry.get(journey.definition_id, journey.definition_version).step(activation.step)
+        assert isinstance(step, InputStep)
+        errors = schema_errors(step.input_schema, data)
+        if errors:
+            raise Rejected(f"data for step {step.name!r} is not valid: {'; '.join(errors)}")
+        answer = InputSubmitted(journey_id=journey_id, activation_id=activation.id, data=data, actor=actor)
+        self._send(self.settings.advance_queue_url, answer.model_dump_json())
+        return activation.id
+
+    def _send(self, queue: str, body: str) -> None:
+        check_size(body, MESSAGE_BYTES, "message")
+        self.runtime.client("sqs").send_message(QueueUrl=queue, MessageBody=body)

@@ -1,0 +1,42 @@
+"""Advance consumer: step results, customer input and timers move journeys on."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from pydantic import Field, TypeAdapter
+
+
+from consumers.batch import consume_sqs
+from consumers.runtime import Runtime, runtime_from_env
+from router.decide import Absorb
+from router.model import InputSubmitted, StepFailed, StepSucceeded, TimerFired
+
+logger = Logger(service="journeys-advance")
+ANSWER = TypeAdapter(Annotated[StepSucceeded | StepFailed | InputSubmitted | TimerFired, Field(discriminator="kind")])
+
+
+def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    def handle(body: str) -> None:
+        answer = ANSWER.validate_json(body)
+        logger.append_keys(journey_id=answer.journey_id)
+        outcome = runtime.router.handle(answer)
+        if isinstance(outcome, Absorb):
+            logger.info("absorbed", extra={"reason": outcome.reason, "activation_id": answer.activation_id})
+        else:
+            logger.info("committed", extra={"seq": outcome.record.seq, "status": outcome.journey.status.value})
+
+    return consume_sqs(runtime, logger, event, context, handle)
+
+
+@cache
+def _runtime() -> Runtime:
+    return runtime_from_env(os.environ)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return consume(_runtime(), event, context)

@@ -1,0 +1,49 @@
+"""The shared shape of an SQS consumer: parse, handle, report partial batch failures, park the hopeless."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from consumers.runtime import Runtime
+from router.decide import Rejected
+from router.ports import PayloadTooLarge
+from router.registry import UnknownDefinition
+
+# Errors no retry can fix: the message is parked in the DLQ with its reason and acknowledged.
+TERMINAL = (Rejected, ValidationError, PayloadTooLarge, UnknownDefinition, ValueError)
+
+
+class RetryLater(Exception):
+    """A failure worth retrying: the message is reported failed and comes back after its visibility timeout."""
+
+
+def reason_of(exc: Exception) -> str:
+    """A reason fit for logs and DLQ attributes: names fields, never echoes their values."""
+    if isinstance(exc, ValidationError):
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
+        return f"{exc.title}: " + "; ".join(problems)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def consume_sqs(
+    runtime: Runtime, logger: Logger, event: dict[str, Any], context: Any, handle: Callable[[str], None]
+) -> dict[str, Any]:
+    def record_handler(record: SQSRecord) -> None:
+        try:
+            handle(record.body)
+        except TERMINAL as exc:
+            reason = reason_of(exc)
+            logger.warning("message rejected", extra={"reason": reason, "message_id": record.message_id})
+            runtime.reject(record.body, reason)
+        finally:
+            logger.remove_keys(["journey_id"])
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS), context=context
+    )

@@ -1,0 +1,41 @@
+"""Journal consumer, fed by the journey table's stream (the outbox): log each transition, publish its events."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from consumers.runtime import Runtime, runtime_from_env
+from router.model import TransitionRecord
+
+logger = Logger(service="journeys-journal")
+
+
+def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    def record_handler(record: DynamoDBRecord) -> None:
+        image = record.dynamodb.new_image if record.dynamodb else None
+        if not image or "last_transition" not in image:
+            return  # a removal (TTL) or an item written by something other than a commit
+        transition = TransitionRecord.model_validate_json(image["last_transition"])
+        logger.append_keys(journey_id=transition.journey_id)
+        runtime.journal.record(transition)
+        logger.info("journaled", extra={"seq": transition.seq, "step": transition.step_name})
+        logger.remove_keys(["journey_id"])
+
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+@cache
+def _runtime() -> Runtime:
+    return runtime_from_env(os.environ)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return consume(_runtime(), event, context)

@@ -1,0 +1,92 @@
+"""Settings and clients, built once per process from the environment and passed in; nothing at import time."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog
+from router.adapters.events import EventBridgePublisher
+from router.adapters.sqs import SqsDispatcher
+from router.journal import Journal
+from router.registry import Registry
+from router.service import Router
+from workers.samples import SAMPLES
+from workers.step import Workers
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    journeys_table: str = Field(alias="JOURNEYS_TABLE")
+    transition_log_table: str = Field("", alias="TRANSITION_LOG_TABLE")
+    idempotency_table: str = Field("", alias="IDEMPOTENCY_TABLE")
+    start_queue_url: str = Field("", alias="START_QUEUE_URL")
+    advance_queue_url: str = Field(alias="ADVANCE_QUEUE_URL")
+    dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
+    worker_queues: dict[str, str] = Field(default_factory=dict, alias="WORKER_QUEUES")
+    domain_buses: dict[str, str] = Field(default_factory=dict, alias="DOMAIN_BUSES")
+    region: str = Field("eu-west-1", alias="AWS_REGION")
+    endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
+
+    @field_validator("worker_queues", "domain_buses", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        return cls.model_validate(dict(environ))
+
+
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+
+
+@dataclass
+class Runtime:
+    """Everything a consumer needs, wired from one Settings and one boto3 session."""
+
+    settings: Settings
+    session: boto3.Session
+    registry: Registry
+    workers: Workers = SAMPLES
+    clock: Any = time.time
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service, region_name=self.settings.region, endpoint_url=self.settings.endpoint_url, config=_RETRIES
+            )
+        return self._clients[service]
+
+    @cached_property
+    def router(self) -> Router:
+        store = DynamoJourneyStore(self.client("dynamodb"), self.settings.journeys_table)
+        dispatcher = SqsDispatcher(self.client("sqs"), self.settings.worker_queues, self.settings.advance_queue_url)
+        return Router(self.registry, store, dispatcher, self.clock)
+
+    @cached_property
+    def journal(self) -> Journal:
+        log = DynamoTransitionLog(self.client("dynamodb"), self.settings.transition_log_table)
+        return Journal(log, EventBridgePublisher(self.client("events"), self.settings.domain_buses))
+
+    def reject(self, body: str, reason: str) -> None:
+        """Park a message that can never succeed in this function's DLQ, with its reason attached."""
+        self.client("sqs").send_message(
+            QueueUrl=self.settings.dead_letter_queue_url,
+            MessageBody=body,
+            MessageAttributes={"rejection_reason": {"DataType": "String", "StringValue": reason[:1000]}},
+        )
+
+
+def runtime_from_env(environ: Mapping[str, str]) -> Runtime:
+    return Runtime(Settings.from_env(environ), boto3.Session(), Registry.from_directory())

@@ -1,0 +1,70 @@
+"""Step-worker consumer: run the named worker once per activation and send its answer to the router."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from consumers.batch import RetryLater, consume_sqs
+from consumers.runtime import Runtime, runtime_from_env
+from router.limits import MESSAGE_BYTES, check_size
+from router.model import SendWork, StepFailed, StepSucceeded
+from workers.step import Workers
+
+logger = Logger(service="journeys-worker")
+
+
+def executor(runtime: Runtime, workers: Workers) -> Any:
+    """The worker call, made idempotent by activation id: a redelivery returns the saved answer."""
+    store = DynamoDBPersistenceLayer(table_name=runtime.settings.idempotency_table, boto3_client=runtime.client("dynamodb"))
+    config = IdempotencyConfig(event_key_jmespath="activation_id", expires_after_seconds=7 * 24 * 3600)
+
+    @idempotent_function(data_keyword_argument="work", persistence_store=store, config=config)
+    def execute(work: dict[str, Any]) -> dict[str, Any]:
+        ids = {"journey_id": work["journey_id"], "activation_id": work["activation_id"], "actor": work["worker"]}
+        try:
+            output = workers.run(work["worker"], work["state"])
+        except Exception as exc:
+            if workers.is_retryable(exc):
+                raise RetryLater(f"{work['worker']} failed with {type(exc).__name__}") from exc
+            return StepFailed(**ids, error=type(exc).__name__, message=str(exc)).model_dump(mode="json")
+        return StepSucceeded(**ids, output=output).model_dump(mode="json")
+
+    return execute
+
+
+def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    execute = executor(runtime, runtime.workers)
+
+    def handle(body: str) -> None:
+        work = SendWork.model_validate_json(body)
+        logger.append_keys(journey_id=work.journey_id)
+        answer = execute(work=work.model_dump(mode="json"))
+        check_size(body := _json(answer), MESSAGE_BYTES, f"answer for {work.activation_id}")
+        runtime.client("sqs").send_message(QueueUrl=runtime.settings.advance_queue_url, MessageBody=body)
+        logger.info("step answered", extra={"worker": work.worker, "kind": answer["kind"]})
+
+    return consume_sqs(runtime, logger, event, context, handle)
+
+
+def _json(answer: dict[str, Any]) -> str:
+    return json.dumps(answer, separators=(",", ":"))
+
+
+@cache
+def _runtime() -> Runtime:
+    return runtime_from_env(os.environ)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return consume(_runtime(), event, context)

@@ -1,0 +1,79 @@
+"""The embedded AWS emulator: moto's server in a thread, one request at a time (see ../shared/MOTO.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.request
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+REGION = "eu-west-1"
+CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": REGION}
+
+
+class SerialApp:
+    """Serialises requests: moto loses acknowledged writes under concurrent requests.
+
+    The lock is also the pause switch: holding it makes the emulator unavailable.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app, self.lock = app, threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+class Emulator:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host, self.port = host, port
+        self.app = SerialApp(DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Emulator:
+        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=MotoRequestHandler)
+        self.port = self._server.server_port
+        # The Step Functions interpreter calls back into moto on this port.
+        os.environ["MOTO_PORT"] = str(self.port)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        self._thread.start()
+        self.configure({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        return self
+
+    def configure(self, config: dict[str, Any]) -> None:
+        self._post("/moto-api/config", config)
+
+    def reset(self) -> None:
+        self._post("/moto-api/reset", {})
+        self.configure({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+
+    def pause(self) -> None:
+        self.app.lock.acquire()
+
+    def resume(self) -> None:
+        self.app.lock.release()
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _post(self, path: str, body: dict[str, Any]) -> None:
+        request = urllib.request.Request(  # noqa: S310 - a fixed http URL to our own emulator
+            self.url + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            response.read()

@@ -1,0 +1,155 @@
+"""The local stack: emulator, resources from infra/template.yaml, and every consumer fed by its pollers."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from consumers.runtime import Runtime, Settings
+from devstack.emulator import CREDENTIALS, REGION, Emulator
+from devstack.pollers import Poller, SchedulePoller, SqsPoller, StreamPoller
+from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
+from router.registry import Registry
+from workers.samples import SAMPLES
+from workers.step import Workers
+
+Hook = tuple[str, Callable[..., Any]]
+# Calls after which some poller has work: wake them rather than wait out their idle sleep.
+_SENDS = (
+    "after-call.sqs.SendMessage",
+    "after-call.sqs.SendMessageBatch",
+    "after-call.events.PutEvents",
+    "after-call.dynamodb.PutItem",
+)
+
+
+class LocalStack:
+    def __init__(
+        self,
+        emulator: Emulator | None = None,
+        template: Path = DEFAULT_TEMPLATE,
+        workers: Workers = SAMPLES,
+        registry: Registry | None = None,
+        hooks: Iterable[Hook] = (),
+        clock: Callable[[], float] = time.time,
+        consumers_per_queue: int = 1,
+    ) -> None:
+        self.emulator = emulator or Emulator()
+        self.template, self.workers, self.clock = template, workers, clock
+        self.registry = registry or Registry.from_directory(known_workers=workers.names())
+        self.session = boto3.Session(**CREDENTIALS)
+        for name, hook in hooks:
+            self.session.events.register(name, hook)
+        for name in _SENDS:
+            self.session.events.register(name, self._nudge)
+        self.consumers_per_queue = consumers_per_queue
+        self.pollers: list[Poller] = []
+        self.runtimes: dict[str, Runtime] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.stack: Stack | None = None
+
+    # -- lifecycle
+
+    def start(self) -> LocalStack:
+        if self.emulator._server is None:
+            self.emulator.start()
+        self.stack = provision(self.emulator.url, REGION, self.template)
+        for function in self.stack.functions:
+            self.runtimes[function.logical_id] = self._runtime(function)
+            self.pollers += self._pollers(function)
+        for poller in self.pollers:
+            thread = threading.Thread(target=poller.run, args=(self._stop,), name=poller.name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._nudge()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.emulator.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- wiring
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.emulator.url, region_name=REGION)
+
+    def settings(self) -> Settings:
+        """Settings as the consumers see them; any function's environment names the shared resources."""
+        assert self.stack is not None
+        return next(iter(self.runtimes.values())).settings
+
+    def _runtime(self, function: LocalFunction) -> Runtime:
+        environment = {**function.environment, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.emulator.url}
+        return Runtime(Settings.from_env(environment), self.session, self.registry, self.workers, self.clock)
+
+    def _pollers(self, function: LocalFunction) -> list[Poller]:
+        module = importlib.import_module(function.handler.rsplit(".", 1)[0])
+        runtime = self.runtimes[function.logical_id]
+
+        def invoke(event: dict[str, Any]) -> Any:
+            return module.consume(runtime, event)
+
+        pollers: list[Poller] = []
+        for source in function.sources:
+            name = f"{function.logical_id}"
+            if isinstance(source, QueueSource):
+                pollers += [
+                    SqsPoller(f"{name}-{i}", invoke, self.client("sqs"), source, REGION)
+                    for i in range(self.consumers_per_queue)
+                ]
+            elif isinstance(source, StreamSource):
+                pollers.append(StreamPoller(name, invoke, self.client("dynamodbstreams"), source, REGION))
+            else:
+                pollers.append(SchedulePoller(name, invoke, source))
+        return pollers
+
+    def _nudge(self, **_: Any) -> None:
+        for poller in self.pollers:
+            poller.wake.set()
+
+    # -- waiting
+
+    def queues(self) -> list[str]:
+        return [s.queue_url for f in (self.stack.functions if self.stack else ()) for s in f.sources if isinstance(s, QueueSource)]
+
+    def quiet(self) -> bool:
+        """True when no message waits, is in flight or delayed, and the journal has caught up."""
+        if any(p.busy for p in self.pollers):
+            return False
+        if any(isinstance(p, StreamPoller) and p.pending for p in self.pollers):
+            return False
+        sqs = self.client("sqs")
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+        for queue in self.queues():
+            attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=names)["Attributes"]
+            if any(int(attributes.get(n, 0)) for n in names):
+                return False
+        return True
+
+    def wait_quiet(self, timeout: float = 60, settle: float = 0.6) -> None:
+        """Block until the stack has been quiet for `settle` seconds."""
+        deadline, quiet_since = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            if self.quiet():
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    return
+            else:
+                quiet_since = None
+            time.sleep(0.05)
+        raise TimeoutError(f"the local stack did not go quiet within {timeout} s")

@@ -1,0 +1,109 @@
+"""DynamoDB adapters: the journey store (one conditional write per transition) and the transition log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from router.limits import ITEM_BYTES, check_size
+from router.model import Journey, TransitionRecord
+from router.ports import VersionConflict
+
+DUE_SHARD = "open"  # sparse index partition: only journeys with open activations carry it
+
+
+def journey_item(journey: Journey, record: TransitionRecord) -> dict[str, Any]:
+    """The whole journey item as DynamoDB attributes; pure, so a retry sends identical bytes."""
+    doc = journey.model_dump_json()
+    item: dict[str, Any] = {
+        "journey_id": {"S": journey.id},
+        "version": {"N": str(journey.version)},
+        "status": {"S": journey.status.value},
+        "definition_id": {"S": journey.definition_id},
+        "updated_at": {"N": repr(journey.updated_at)},
+        "doc": {"S": doc},
+        "last_transition": {"S": record.model_dump_json()},
+    }
+    if journey.business_key:
+        item["business_key"] = {"S": journey.business_key}
+    due = journey.next_deadline
+    if due is not None:
+        item["due"] = {"N": repr(due)}
+        item["due_shard"] = {"S": DUE_SHARD}
+    check_size(doc + item["last_transition"]["S"], ITEM_BYTES, f"journey {journey.id}")
+    return item
+
+
+def commit_request(table: str, journey: Journey, record: TransitionRecord) -> dict[str, Any]:
+    """A PutItem conditioned on the stored version being the one this transition was derived from."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Item": journey_item(journey, record),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    if journey.version == 1:
+        request["ConditionExpression"] = "attribute_not_exists(journey_id)"
+    else:
+        request["ConditionExpression"] = "version = :expected"
+        request["ExpressionAttributeValues"] = {":expected": {"N": str(journey.version - 1)}}
+    return request
+
+
+def journey_from_item(item: dict[str, Any]) -> Journey:
+    return Journey.model_validate_json(item["doc"]["S"])
+
+
+class DynamoJourneyStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self.client, self.table = client, table
+
+    def load(self, journey_id: str) -> Journey | None:
+        response = self.client.get_item(TableName=self.table, Key={"journey_id": {"S": journey_id}}, ConsistentRead=True)
+        return journey_from_item(response["Item"]) if "Item" in response else None
+
+    def commit(self, journey: Journey, record: TransitionRecord) -> None:
+        try:
+            self.client.put_item(**commit_request(self.table, journey, record))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = exc.response.get("Item")
+            raise VersionConflict(journey_from_item(old) if old else None) from None
+
+
+class DynamoTransitionLog:
+    def __init__(self, client: Any, table: str) -> None:
+        self.client, self.table = client, table
+
+    def append(self, record: TransitionRecord) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "journey_id": {"S": record.journey_id},
+                    "seq": {"N": str(record.seq)},
+                    "record": {"S": record.model_dump_json()},
+                },
+                ConditionExpression="attribute_not_exists(seq)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def read(self, journey_id: str) -> list[TransitionRecord]:
+        records, kwargs = [], {}
+        while True:
+            page = self.client.query(
+                TableName=self.table,
+                KeyConditionExpression="journey_id = :j",
+                ExpressionAttributeValues={":j": {"S": journey_id}},
+                ConsistentRead=True,
+                **kwargs,
+            )
+            records += [TransitionRecord.model_validate_json(i["record"]["S"]) for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return records
+            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}

@@ -1,0 +1,151 @@
+"""The journey definition model: what a YAML file in definitions/ says, once parsed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StepType(StrEnum):
+    TASK = "TASK"
+    DECISION = "DECISION"
+    APPROVAL = "APPROVAL"
+    INPUT = "INPUT"
+    WAIT = "WAIT"
+    PARALLEL = "PARALLEL"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RetryPolicy(Model):
+    max_attempts: int = Field(3, ge=1, le=10)
+    backoff_seconds: float = Field(2, gt=0)
+    backoff_rate: float = Field(2, ge=1)
+
+
+class Trigger(Model):
+    source: str
+    detail_type: str
+
+
+class StepBase(Model):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    label: str | None = None  # what a customer sees while the journey is here
+
+
+class TaskStep(StepBase):
+    type: Literal[StepType.TASK]
+    worker: str
+    sla_seconds: int = Field(gt=0)
+    retry: RetryPolicy = RetryPolicy()
+    next: str
+
+
+class DecisionBranch(Model):
+    when: str  # JMESPath over the journey state; truthy means take this branch
+    goto: str
+
+
+class DecisionStep(StepBase):
+    type: Literal[StepType.DECISION]
+    branches: list[DecisionBranch] = Field(min_length=1)
+    default: str
+
+
+class InputStep(StepBase):
+    type: Literal[StepType.INPUT]
+    sla_seconds: int = Field(gt=0)
+    input_schema: dict[str, Any]
+    store_as: str | None = None  # state key for the submitted data; merged at the top when absent
+    next: str
+
+
+class WaitStep(StepBase):
+    type: Literal[StepType.WAIT]
+    seconds: int = Field(gt=0)
+    next: str
+
+
+class ParallelBranch(Model):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    worker: str
+    sla_seconds: int = Field(gt=0)
+    retry: RetryPolicy = RetryPolicy()
+
+
+class ParallelStep(StepBase):
+    type: Literal[StepType.PARALLEL]
+    branches: list[ParallelBranch] = Field(min_length=2)
+    next: str
+
+
+class ApprovalLevel(Model):
+    role: str
+    limit: float | None = None  # the most this role may approve, compared with `amount`
+    timeout_seconds: int = Field(gt=0)
+
+
+class ApprovalStep(StepBase):
+    type: Literal[StepType.APPROVAL]
+    sla_seconds: int = Field(gt=0)
+    amount: str | None = None  # JMESPath to the amount the limits apply to
+    levels: list[ApprovalLevel] = Field(min_length=1)
+    next: str
+
+
+class SuccessStep(StepBase):
+    type: Literal[StepType.SUCCESS]
+
+
+class FailStep(StepBase):
+    type: Literal[StepType.FAIL]
+    error: str = "JourneyFailed"
+    cause: str | None = None
+
+
+Step = Annotated[
+    TaskStep | DecisionStep | InputStep | WaitStep | ParallelStep | ApprovalStep | SuccessStep | FailStep,
+    Field(discriminator="type"),
+]
+
+TERMINAL = (StepType.SUCCESS, StepType.FAIL)
+
+
+def successors(step: Step) -> list[str]:
+    """Names a step can move to, in declaration order."""
+    if isinstance(step, DecisionStep):
+        return [b.goto for b in step.branches] + [step.default]
+    if isinstance(step, SuccessStep | FailStep):
+        return []
+    return [step.next]
+
+
+class Definition(Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    version: str
+    title: str | None = None
+    owning_domain: str
+    triggers: list[Trigger] = []
+    input_schema: dict[str, Any] = {"type": "object"}
+    start_at: str
+    steps: list[Step] = Field(min_length=1)
+
+    def step(self, name: str) -> Step:
+        for candidate in self.steps:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(f"{self.id} has no step {name!r}")
+
+    @property
+    def content_hash(self) -> str:
+        """Pins a journey to exactly the definition it started with."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]

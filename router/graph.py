@@ -1,0 +1,40 @@
+"""A definition drawn as a Mermaid flowchart, optionally with a journey's position and path."""
+
+from __future__ import annotations
+
+from router.definition import DecisionStep, Definition, ParallelStep, StepType, successors
+
+_SHAPES = {
+    StepType.DECISION: ("{", "}"),
+    StepType.SUCCESS: ("([", "])"),
+    StepType.FAIL: ("([", "])"),
+    StepType.INPUT: ("[/", "/]"),
+    StepType.WAIT: ("((", "))"),
+    StepType.APPROVAL: ("{{", "}}"),
+}
+
+
+def _node(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def mermaid(definition: Definition, current: str | None = None, path: list[str] | None = None) -> str:
+    lines = ["flowchart TD", f"  start(( )) --> {_node(definition.start_at)}"]
+    for step in definition.steps:
+        left, right = _SHAPES.get(step.type, ("[", "]"))
+        label = f"{step.name}<br/><small>{step.type.value}</small>"
+        lines.append(f'  {_node(step.name)}{left}"{label}"{right}')
+        if isinstance(step, DecisionStep):
+            lines += [f'  {_node(step.name)} -->|"{b.when}"| {_node(b.goto)}' for b in step.branches]
+            lines.append(f"  {_node(step.name)} -->|default| {_node(step.default)}")
+            continue
+        if isinstance(step, ParallelStep):
+            for branch in step.branches:
+                lines.append(f'  {_node(step.name)} -.-> {_node(step.name)}__{_node(branch.name)}["{branch.worker}"]')
+        lines += [f"  {_node(step.name)} --> {_node(target)}" for target in successors(step)]
+    for name in dict.fromkeys(path or []):
+        lines.append(f"  class {_node(name)} taken")
+    if current:
+        lines.append(f"  class {_node(current)} current")
+    lines += ["  classDef taken fill:#dbeafe,stroke:#1d4ed8", "  classDef current fill:#fde68a,stroke:#b45309,stroke-width:3px"]
+    return "\n".join(lines)

@@ -1,0 +1,229 @@
+"""Load definitions from YAML, reporting every problem at once with its file and line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jmespath
+import yaml
+from jmespath.exceptions import JMESPathError
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import TypeAdapter, ValidationError
+
+from router.definition import (
+    ApprovalStep,
+    DecisionStep,
+    Definition,
+    ParallelStep,
+    Step,
+    StepType,
+    TaskStep,
+    successors,
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class DefinitionError(ValueError):
+    """Raised with every problem found in one or more definition files."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _LineDict(dict[str, Any]):
+    """A mapping that remembers the line it and each of its keys started on (1-based)."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _LineDict:  # type: ignore[override]
+        mapping = _LineDict(super().construct_mapping(node, deep=True))
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+        return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
+
+_STEP = TypeAdapter(Step)
+
+
+def _line_of(raw: Any, loc: Iterable[Any]) -> int:
+    """The line of the deepest mapping along a pydantic error location."""
+    line = getattr(raw, "line", 1)
+    node = raw
+    for part in loc:
+        if isinstance(node, _LineDict) and isinstance(part, str):
+            line = node.key_lines.get(part, node.line)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            line = getattr(node, "line", line)
+        else:
+            break
+    return line
+
+
+def _pydantic_problems(file: str, raw: Any, error: ValidationError, prefix: tuple[Any, ...] = ()) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = prefix + tuple(p for p in item["loc"] if p not in _STEP_TAGS)
+        where = ".".join(str(p) for p in loc) or "definition"
+        problems.append(Problem(file, _line_of(raw, loc), f"{where}: {item['msg']}"))
+    return problems
+
+
+_STEP_TAGS = {t.value for t in StepType}
+
+
+def parse(text: str, file: str = "<string>", known_workers: set[str] | None = None) -> Definition:
+    """Parse and validate one definition; raise DefinitionError listing every problem."""
+    try:
+        raw = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DefinitionError([Problem(file, mark.line + 1 if mark else 1, f"not valid YAML: {exc}")]) from exc
+    if not isinstance(raw, _LineDict):
+        raise DefinitionError([Problem(file, 1, "a definition must be a YAML mapping")])
+
+    problems: list[Problem] = []
+    raw_steps = raw.get("steps")
+    steps: list[Step] = []
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.append(Problem(file, raw.key_lines.get("steps", raw.line), "steps: a non-empty list of steps is required"))
+    else:
+        for index, raw_step in enumerate(raw_steps):
+            try:
+                steps.append(_STEP.validate_python(raw_step))
+            except ValidationError as exc:
+                problems += _pydantic_problems(file, raw, exc, ("steps", index))
+    try:  # the header alone: steps were validated one by one above, so each error is reported once
+        header = Definition.model_validate({**raw, "steps": [{"name": "placeholder", "type": "SUCCESS"}]})
+    except ValidationError as exc:
+        problems += _pydantic_problems(file, raw, exc)
+        header = None
+    if header is not None:
+        lines = {s.name: getattr(r, "line", 1) for s, r in zip(steps, raw_steps or [], strict=False)}
+        problems += _semantic_problems(file, header.start_at, steps, lines, raw, known_workers)
+    if problems:
+        raise DefinitionError(sorted(problems, key=lambda p: p.line))
+    assert header is not None
+    return header.model_copy(update={"steps": steps})
+
+
+def _semantic_problems(
+    file: str,
+    start_at: str,
+    steps: list[Step],
+    lines: dict[str, int],
+    raw: _LineDict,
+    known_workers: set[str] | None,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for step in steps:
+        if step.name in seen:
+            problems.append(Problem(file, lines[step.name], f"step {step.name!r}: duplicate name"))
+        seen.add(step.name)
+    names = {s.name for s in steps}
+    if start_at not in names:
+        problems.append(Problem(file, raw.key_lines.get("start_at", 1), f"start_at: undefined step {start_at!r}"))
+    for step in steps:
+        line = lines[step.name]
+        for target in successors(step):
+            if target not in names:
+                problems.append(Problem(file, line, f"step {step.name!r}: next/goto names undefined step {target!r}"))
+        problems += [Problem(file, line, f"step {step.name!r}: {m}") for m in _step_problems(step, known_workers)]
+    if start_at in names:
+        problems += _graph_problems(file, start_at, steps, lines)
+    return problems
+
+
+def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:
+    messages = []
+    workers: list[str] = []
+    if isinstance(step, TaskStep):
+        workers = [step.worker]
+    elif isinstance(step, ParallelStep):
+        workers = [b.worker for b in step.branches]
+        if len({b.name for b in step.branches}) != len(step.branches):
+            messages.append("parallel branch names must be unique")
+    if known_workers is not None:
+        messages += [f"unknown worker {w!r}" for w in workers if w not in known_workers]
+    expressions = [b.when for b in step.branches] if isinstance(step, DecisionStep) else []
+    if isinstance(step, ApprovalStep) and step.amount:
+        expressions.append(step.amount)
+    for expression in expressions:
+        try:
+            jmespath.compile(expression)
+        except JMESPathError as exc:
+            messages.append(f"expression {expression!r} does not parse: {exc}")
+    schema = getattr(step, "input_schema", None)
+    if schema is not None:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            messages.append(f"input_schema is not a valid JSON Schema: {exc.message}")
+    return messages
+
+
+def _graph_problems(file: str, start_at: str, steps: list[Step], lines: dict[str, int]) -> list[Problem]:
+    by_name = {s.name: s for s in steps}
+    reachable: set[str] = set()
+    frontier = [start_at]
+    while frontier:
+        name = frontier.pop()
+        if name in reachable or name not in by_name:
+            continue
+        reachable.add(name)
+        frontier += successors(by_name[name])
+    problems = [
+        Problem(file, lines[s.name], f"step {s.name!r}: unreachable from {start_at!r}")
+        for s in steps
+        if s.name not in reachable
+    ]
+    finishing = {s.name for s in steps if s.type in (StepType.SUCCESS, StepType.FAIL)}
+    changed = True
+    while changed:
+        before = len(finishing)
+        finishing |= {s.name for s in steps if any(t in finishing for t in successors(s))}
+        changed = len(finishing) != before
+    problems += [
+        Problem(file, lines[s.name], f"step {s.name!r}: no path to a SUCCESS or FAIL step")
+        for s in steps
+        if s.name in reachable and s.name not in finishing
+    ]
+    return problems
+
+
+def load_file(path: Path, known_workers: set[str] | None = None) -> Definition:
+    return parse(path.read_text(), str(path), known_workers)
+
+
+def load_all(paths: Iterable[Path], known_workers: set[str] | None = None) -> list[Definition]:
+    """Load every file, raising one DefinitionError with the problems of all of them."""
+    definitions, problems = [], []
+    for path in paths:
+        try:
+            definitions.append(load_file(path, known_workers))
+        except DefinitionError as exc:
+            problems += exc.problems
+    if problems:
+        raise DefinitionError(problems)
+    return definitions

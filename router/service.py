@@ -1,0 +1,74 @@
+"""The router service: load, decide, commit with one conditional write, then act."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from router.decide import Absorb, Commit, Rejected, decide
+from router.model import Event, Journey, StartJourney
+from router.ports import Dispatcher, JourneyStore, VersionConflict
+from router.registry import Registry, UnknownDefinition
+
+MAX_CONFLICTS = 8
+
+
+class DefinitionChanged(Rejected):
+    """The journey's pinned definition no longer matches what this process loaded."""
+
+
+class Router:
+    def __init__(
+        self,
+        registry: Registry,
+        store: JourneyStore,
+        dispatcher: Dispatcher,
+        clock: Callable[[], float],
+    ) -> None:
+        self.registry, self.store, self.dispatcher, self.clock = registry, store, dispatcher, clock
+        self.counts: Counter[str] = Counter()
+
+    def handle(self, event: Event) -> Commit | Absorb:
+        """Apply one event exactly once; safe to call again with the same event."""
+        outcome = self._commit(event)
+        self.dispatcher.perform(outcome.actions)
+        self.counts["committed" if isinstance(outcome, Commit) else f"absorbed: {outcome.reason}"] += 1
+        return outcome
+
+    def _commit(self, event: Event) -> Commit | Absorb:
+        journey = self.store.load(event.journey_id)
+        retrying = Retrying(
+            retry=retry_if_exception_type(VersionConflict),
+            stop=stop_after_attempt(MAX_CONFLICTS),
+            wait=wait_random_exponential(multiplier=0.005, max=0.2),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                outcome = decide(self._definition(event, journey), journey, event, self.clock())
+                if isinstance(outcome, Commit):
+                    try:
+                        self.store.commit(outcome.journey, outcome.record)
+                    except VersionConflict as conflict:
+                        self.counts["conflicts"] += 1
+                        journey = conflict.current
+                        raise
+        return outcome
+
+    def _definition(self, event: Event, journey: Journey | None):  # type: ignore[no-untyped-def]
+        try:
+            if journey is None:
+                if not isinstance(event, StartJourney):
+                    raise Rejected(f"journey {event.journey_id} does not exist")
+                return self.registry.get(event.definition_id, event.definition_version)
+            definition = self.registry.get(journey.definition_id, journey.definition_version)
+        except UnknownDefinition as exc:
+            raise Rejected(str(exc)) from exc
+        if definition.content_hash != journey.definition_hash:
+            raise DefinitionChanged(
+                f"{definition.id} {definition.version} changed since journey {journey.id} started "
+                f"(hash {journey.definition_hash}, loaded {definition.content_hash}); publish a new version"
+            )
+        return definition

@@ -1,0 +1,210 @@
+"""The pure core and the router service on the in-memory store: exactly-once rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from router.decide import Absorb, Commit, Rejected, decide
+from router.loader import parse
+from router.model import (
+    ActivationKind,
+    InputSubmitted,
+    JourneyStatus,
+    SendWork,
+    StartJourney,
+    StepFailed,
+    StepSucceeded,
+    TimerFired,
+)
+from router.ports import VersionConflict
+from router.registry import Registry
+from router.service import Router
+from router.testing import MemoryDispatcher, MemoryStore
+
+FLOW = """
+id: flow
+version: "1.0.0"
+owning_domain: bank-core
+input_schema: {type: object, required: [name], properties: {name: {type: string}}}
+start_at: check
+steps:
+  - {name: check, type: TASK, worker: kyc, sla_seconds: 60, next: route}
+  - name: route
+    type: DECISION
+    branches: [{when: "kyc == 'CLEAR'", goto: screens}]
+    default: details
+  - name: details
+    type: INPUT
+    sla_seconds: 600
+    input_schema: {type: object, required: [passport], properties: {passport: {type: string}}}
+    store_as: documents
+    next: screens
+  - name: screens
+    type: PARALLEL
+    branches:
+      - {name: fraud, worker: fraud, sla_seconds: 60}
+      - {name: sanctions, worker: sanctions, sla_seconds: 60}
+    next: pause
+  - {name: pause, type: WAIT, seconds: 30, next: done}
+  - {name: done, type: SUCCESS}
+"""
+DEFINITION = parse(FLOW)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def world() -> tuple[Router, MemoryStore, MemoryDispatcher, Clock]:
+    store, dispatcher, clock = MemoryStore(), MemoryDispatcher(), Clock()
+    return Router(Registry([DEFINITION]), store, dispatcher, clock), store, dispatcher, clock
+
+
+def start(router: Router, journey_id: str = "j1") -> Commit:
+    outcome = router.handle(StartJourney(journey_id=journey_id, definition_id="flow", input={"name": "Ann"}))
+    assert isinstance(outcome, Commit)
+    return outcome
+
+
+def test_start_opens_the_first_task_and_sends_its_work(world):
+    """A start commits version 1 with one open TASK activation and one SendWork for it."""
+    router, store, dispatcher, _ = world
+    outcome = start(router)
+    journey = store.journeys["j1"]
+    assert journey.version == 1 and journey.status is JourneyStatus.RUNNING
+    assert list(journey.open) == ["j1.1"] and journey.open["j1.1"].kind is ActivationKind.TASK
+    assert [a.activation_id for a in dispatcher.performed] == ["j1.1"]
+    assert outcome.record.lifecycle == ["journey_started"]
+
+
+def test_duplicate_start_commits_nothing_and_resends_still_open_work(world):
+    """A redelivered start is absorbed; its action is re-performed because the activation is still open."""
+    router, store, dispatcher, _ = world
+    start(router)
+    again = router.handle(StartJourney(journey_id="j1", definition_id="flow", input={"name": "Ann"}))
+    assert isinstance(again, Absorb) and again.reason == "duplicate start"
+    assert store.journeys["j1"].version == 1
+    assert [a.activation_id for a in dispatcher.performed] == ["j1.1", "j1.1"]
+
+
+def test_result_passes_decision_and_fans_out_parallel_branches(world):
+    """One transition: the task completes, the decision routes, both branches are dispatched."""
+    router, store, dispatcher, _ = world
+    start(router)
+    outcome = router.handle(StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "CLEAR"}, actor="kyc"))
+    assert isinstance(outcome, Commit)
+    assert outcome.record.entered == ["route", "screens"]
+    assert sorted(store.journeys["j1"].open) == ["j1.2.fraud", "j1.2.sanctions"]
+    assert {a.worker for a in outcome.actions if isinstance(a, SendWork)} == {"fraud", "sanctions"}
+
+
+def test_duplicate_result_after_later_transitions_resends_only_what_is_still_open(world):
+    """A redelivered result re-performs its own transition's actions, filtered to open activations."""
+    router, _, dispatcher, _ = world
+    start(router)
+    result = StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "CLEAR"}, actor="kyc")
+    router.handle(result)
+    router.handle(StepSucceeded(journey_id="j1", activation_id="j1.2.fraud", output={}, actor="fraud"))
+    again = router.handle(result)
+    assert isinstance(again, Absorb) and again.reason == "duplicate"
+    assert [a.activation_id for a in again.actions] == ["j1.2.sanctions"]
+
+
+def test_parallel_joins_only_when_every_branch_answered(world):
+    """The WAIT after the PARALLEL opens only with the second branch's answer."""
+    router, store, _, _ = world
+    start(router)
+    router.handle(StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "CLEAR"}, actor="kyc"))
+    first = router.handle(StepSucceeded(journey_id="j1", activation_id="j1.2.fraud", output={"f": 1}, actor="fraud"))
+    assert isinstance(first, Commit) and first.record.entered == []
+    second = router.handle(StepSucceeded(journey_id="j1", activation_id="j1.2.sanctions", output={"s": 2}, actor="s"))
+    assert isinstance(second, Commit) and second.record.entered == ["pause"]
+    assert store.journeys["j1"].state | {"f": 1, "s": 2} == store.journeys["j1"].state
+
+
+def test_timer_fired_early_is_rearmed_and_on_time_completes(world):
+    """A timer that arrives before its wake time re-arms; on time, the journey moves on."""
+    router, store, _, clock = world
+    start(router)
+    router.handle(StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "CLEAR"}, actor="kyc"))
+    router.handle(StepSucceeded(journey_id="j1", activation_id="j1.2.fraud", output={}, actor="fraud"))
+    router.handle(StepSucceeded(journey_id="j1", activation_id="j1.2.sanctions", output={}, actor="sanctions"))
+    (timer_id,) = store.journeys["j1"].open
+    early = router.handle(TimerFired(journey_id="j1", activation_id=timer_id))
+    assert isinstance(early, Absorb) and early.actions[0].delay_seconds == 30
+    clock.now += 30
+    done = router.handle(TimerFired(journey_id="j1", activation_id=timer_id))
+    assert isinstance(done, Commit) and store.journeys["j1"].status is JourneyStatus.SUCCEEDED
+    assert done.record.lifecycle == ["journey_completed"]
+
+
+def test_invalid_customer_input_is_rejected_and_changes_nothing(world):
+    """Data that breaks the INPUT step's schema raises Rejected naming the field, not echoing values."""
+    router, store, _, _ = world
+    start(router)
+    router.handle(StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "REFER"}, actor="kyc"))
+    with pytest.raises(Rejected, match="passport") as caught:
+        router.handle(InputSubmitted(journey_id="j1", activation_id="j1.2", data={"passport": 12345}))
+    assert "12345" not in str(caught.value)
+    assert store.journeys["j1"].version == 2
+    ok = router.handle(InputSubmitted(journey_id="j1", activation_id="j1.2", data={"passport": "X1"}))
+    assert isinstance(ok, Commit) and store.journeys["j1"].state["documents"] == {"passport": "X1"}
+
+
+def test_terminal_step_failure_fails_the_journey_with_a_readable_error(world):
+    """A terminal worker failure ends the journey FAILED, error recorded, nothing left open."""
+    router, store, _, _ = world
+    start(router)
+    router.handle(StepFailed(journey_id="j1", activation_id="j1.1", error="TerminalError", message="bad", actor="kyc"))
+    journey = store.journeys["j1"]
+    assert journey.status is JourneyStatus.FAILED and journey.open == {}
+    assert journey.error == {"error": "TerminalError", "message": "bad", "step": "check"}
+
+
+def test_answers_for_finished_or_unknown_journeys_change_nothing(world):
+    """A stale answer is absorbed; an answer for a journey that never existed is rejected."""
+    router, store, _, _ = world
+    start(router)
+    router.handle(StepFailed(journey_id="j1", activation_id="j1.1", error="E", actor="kyc"))
+    late = router.handle(StepSucceeded(journey_id="j1", activation_id="j1.9", output={}, actor="kyc"))
+    assert isinstance(late, Absorb) and late.reason == "journey finished"
+    with pytest.raises(Rejected, match="does not exist"):
+        router.handle(StepSucceeded(journey_id="nope", activation_id="nope.1", output={}, actor="kyc"))
+
+
+def test_lost_version_race_rederives_from_the_winner(world):
+    """When another writer commits first, the router re-decides from the item the conflict returned."""
+    router, store, _, _ = world
+    start(router)
+    winner = decide(
+        DEFINITION,
+        store.journeys["j1"],
+        StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "CLEAR"}, actor="kyc"),
+        1_000.0,
+    )
+    assert isinstance(winner, Commit)
+    real_commit = store.commit
+
+    def racing_commit(journey, record):
+        store.commit = real_commit  # the other writer gets in first, once
+        real_commit(winner.journey, winner.record)
+        real_commit(journey, record)
+
+    store.commit = racing_commit
+    outcome = router.handle(StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "CLEAR"}, actor="kyc"))
+    assert isinstance(outcome, Absorb) and outcome.reason == "duplicate"
+    assert router.counts["conflicts"] == 1 and store.journeys["j1"].version == 2
+    assert [r.seq for r in store.records] == [1, 2]
+
+
+def test_conflict_carries_the_current_journey():
+    """The store's conflict error hands back the item as it is, so no re-read is needed."""
+    store = MemoryStore()
+    with pytest.raises(VersionConflict) as caught:
+        store.commit(decide(DEFINITION, None, StartJourney(journey_id="j", definition_id="flow", input={"name": "A"}), 0).journey.model_copy(update={"version": 3}), None)  # type: ignore[arg-type]
+    assert caught.value.current is None
