@@ -19,6 +19,11 @@ logger = Logger(service="journeys-start")
 _IDS = uuid.UUID("6f1d3c52-7a0e-4d8b-9c1e-2b5a4f7e9d10")
 
 
+def journey_id_for(definition_id: str, event_id: str) -> str:
+    """The same trigger event always starts the same journey, however often it is delivered."""
+    return str(uuid.uuid5(_IDS, f"{definition_id}:{event_id}"))
+
+
 def starts_from(runtime: Runtime, body: str) -> list[StartJourney]:
     message = json.loads(body)
     if not isinstance(message, dict):
@@ -34,7 +39,7 @@ def starts_from(runtime: Runtime, body: str) -> list[StartJourney]:
         raise Rejected(f"no definition is triggered by {message.get('source')} / {message['detail-type']}")
     return [
         StartJourney(
-            journey_id=str(uuid.uuid5(_IDS, f"{d.id}:{event_id}")),
+            journey_id=journey_id_for(d.id, event_id),
             definition_id=d.id,
             input=data,
             actor=str(message.get("source")),

@@ -38,6 +38,10 @@ class Emulator:
         self._thread: threading.Thread | None = None
 
     @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
@@ -68,6 +72,7 @@ class Emulator:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
         if self._thread:
             self._thread.join(timeout=5)
 

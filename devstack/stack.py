@@ -54,12 +54,14 @@ class LocalStack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.stack: Stack | None = None
+        self._owns_emulator = False
 
     # -- lifecycle
 
     def start(self) -> LocalStack:
-        if self.emulator._server is None:
+        if not self.emulator.running:
             self.emulator.start()
+            self._owns_emulator = True
         self.stack = provision(self.emulator.url, REGION, self.template)
         for function in self.stack.functions:
             self.runtimes[function.logical_id] = self._runtime(function)
@@ -75,7 +77,8 @@ class LocalStack:
         self._nudge()
         for thread in self._threads:
             thread.join(timeout=5)
-        self.emulator.stop()
+        if self._owns_emulator:
+            self.emulator.stop()
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -45,6 +45,14 @@ MAX_TIMER_DELAY = 900  # SQS DelaySeconds limit; longer waits re-arm
 MAX_HOPS = 50  # steps entered in one transition before we call it a loop
 
 
+_ACCEPTS: dict[ActivationKind, tuple[type, ...]] = {
+    ActivationKind.TASK: (StepSucceeded, StepFailed),
+    ActivationKind.INPUT: (InputSubmitted,),
+    ActivationKind.TIMER: (TimerFired,),
+    ActivationKind.APPROVAL: (),
+}
+
+
 class Rejected(ValueError):
     """The event can never be applied (bad input, unknown journey): record it, never retry it."""
 
@@ -142,6 +150,8 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float)
     if activation is None:
         finished = journey.status in FINISHED
         return Absorb(reason="journey finished" if finished else "stale: activation not open")
+    if not isinstance(event, _ACCEPTS[activation.kind]):
+        raise Rejected(f"activation {activation.id} waits on a {activation.kind.value}; a {event.kind} cannot answer it")
     if isinstance(event, TimerFired) and (activation.wake_at or 0) > now:
         return Absorb(reason="timer early", actions=[_timer(journey.id, activation, now)])
 
@@ -299,7 +309,8 @@ def _open(journey_id: str, seq: int, step: Any, now: float) -> dict[str, Activat
 def schema_errors(schema: dict[str, Any], data: Any) -> list[str]:
     """Every way `data` breaks `schema`, naming fields and rules but never echoing the values (personal data)."""
     errors = []
-    for error in Draft202012Validator(schema).iter_errors(data):
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for error in validator.iter_errors(data):
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         rule = error.message if error.validator == "required" else f"must satisfy {error.validator}={error.validator_value!r}"
         errors.append(f"{where}: {rule}")

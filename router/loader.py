@@ -19,11 +19,14 @@ from router.definition import (
     DecisionStep,
     Definition,
     ParallelStep,
+    TERMINAL,
     Step,
     StepType,
     TaskStep,
     successors,
 )
+
+
 
 
 @dataclass(frozen=True)
@@ -104,55 +107,75 @@ def parse(text: str, file: str = "<string>", known_workers: set[str] | None = No
 
     problems: list[Problem] = []
     raw_steps = raw.get("steps")
-    steps: list[Step] = []
+    steps: list[tuple[Step, int]] = []  # each valid step with its own line
+    invalid: dict[str, _LineDict] = {}  # steps that failed, still graph nodes so nothing cascades
     if not isinstance(raw_steps, list) or not raw_steps:
         problems.append(Problem(file, raw.key_lines.get("steps", raw.line), "steps: a non-empty list of steps is required"))
     else:
         for index, raw_step in enumerate(raw_steps):
             try:
-                steps.append(_STEP.validate_python(raw_step))
+                steps.append((_STEP.validate_python(raw_step), getattr(raw_step, "line", 1)))
             except ValidationError as exc:
                 problems += _pydantic_problems(file, raw, exc, ("steps", index))
+                if isinstance(raw_step, _LineDict) and isinstance(raw_step.get("name"), str):
+                    invalid[raw_step["name"]] = raw_step
     try:  # the header alone: steps were validated one by one above, so each error is reported once
         header = Definition.model_validate({**raw, "steps": [{"name": "placeholder", "type": "SUCCESS"}]})
     except ValidationError as exc:
         problems += _pydantic_problems(file, raw, exc)
         header = None
     if header is not None:
-        lines = {s.name: getattr(r, "line", 1) for s, r in zip(steps, raw_steps or [], strict=False)}
-        problems += _semantic_problems(file, header.start_at, steps, lines, raw, known_workers)
+        problems += _semantic_problems(file, header.start_at, steps, invalid, raw, known_workers)
     if problems:
         raise DefinitionError(sorted(problems, key=lambda p: p.line))
     assert header is not None
-    return header.model_copy(update={"steps": steps})
+    return header.model_copy(update={"steps": [step for step, _ in steps]})
 
 
 def _semantic_problems(
     file: str,
     start_at: str,
-    steps: list[Step],
-    lines: dict[str, int],
+    steps: list[tuple[Step, int]],
+    invalid: dict[str, _LineDict],
     raw: _LineDict,
     known_workers: set[str] | None,
 ) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
-    for step in steps:
+    for step, line in steps:
         if step.name in seen:
-            problems.append(Problem(file, lines[step.name], f"step {step.name!r}: duplicate name"))
+            problems.append(Problem(file, line, f"step {step.name!r}: duplicate name"))
         seen.add(step.name)
-    names = {s.name for s in steps}
+    names = seen | invalid.keys()
     if start_at not in names:
         problems.append(Problem(file, raw.key_lines.get("start_at", 1), f"start_at: undefined step {start_at!r}"))
-    for step in steps:
-        line = lines[step.name]
+    for step, line in steps:
         for target in successors(step):
             if target not in names:
                 problems.append(Problem(file, line, f"step {step.name!r}: next/goto names undefined step {target!r}"))
         problems += [Problem(file, line, f"step {step.name!r}: {m}") for m in _step_problems(step, known_workers)]
     if start_at in names:
-        problems += _graph_problems(file, start_at, steps, lines)
+        nodes = {step.name: _Node(line, successors(step), step.type in TERMINAL) for step, line in reversed(steps)}
+        nodes |= {name: _raw_node(raw_step) for name, raw_step in invalid.items() if name not in nodes}
+        problems += _graph_problems(file, start_at, nodes)
     return problems
+
+
+@dataclass(frozen=True)
+class _Node:
+    line: int
+    successors: list[str]
+    terminal: bool
+
+
+def _raw_node(raw_step: _LineDict) -> _Node:
+    """A step that failed validation, read as far as its links go."""
+    targets = [raw_step.get("next"), raw_step.get("default")]
+    branches = raw_step.get("branches")
+    if isinstance(branches, list):
+        targets += [b.get("goto") for b in branches if isinstance(b, dict)]
+    terminal = raw_step.get("type") in TERMINAL
+    return _Node(raw_step.line, [t for t in targets if isinstance(t, str)], terminal)
 
 
 def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:
@@ -183,31 +206,30 @@ def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:
     return messages
 
 
-def _graph_problems(file: str, start_at: str, steps: list[Step], lines: dict[str, int]) -> list[Problem]:
-    by_name = {s.name: s for s in steps}
+def _graph_problems(file: str, start_at: str, nodes: dict[str, _Node]) -> list[Problem]:
     reachable: set[str] = set()
     frontier = [start_at]
     while frontier:
         name = frontier.pop()
-        if name in reachable or name not in by_name:
+        if name in reachable or name not in nodes:
             continue
         reachable.add(name)
-        frontier += successors(by_name[name])
+        frontier += nodes[name].successors
     problems = [
-        Problem(file, lines[s.name], f"step {s.name!r}: unreachable from {start_at!r}")
-        for s in steps
-        if s.name not in reachable
+        Problem(file, node.line, f"step {name!r}: unreachable from {start_at!r}")
+        for name, node in nodes.items()
+        if name not in reachable
     ]
-    finishing = {s.name for s in steps if s.type in (StepType.SUCCESS, StepType.FAIL)}
+    finishing = {name for name, node in nodes.items() if node.terminal}
     changed = True
     while changed:
         before = len(finishing)
-        finishing |= {s.name for s in steps if any(t in finishing for t in successors(s))}
+        finishing |= {name for name, node in nodes.items() if any(t in finishing for t in node.successors)}
         changed = len(finishing) != before
     problems += [
-        Problem(file, lines[s.name], f"step {s.name!r}: no path to a SUCCESS or FAIL step")
-        for s in steps
-        if s.name in reachable and s.name not in finishing
+        Problem(file, node.line, f"step {name!r}: no path to a SUCCESS or FAIL step")
+        for name, node in nodes.items()
+        if name in reachable and name not in finishing
     ]
     return problems
 

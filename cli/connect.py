@@ -1,0 +1,56 @@
+"""Where the command line finds the engine: the running local stack by default, or a deployed stack."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from consumers.runtime import Runtime, Settings
+from router.registry import Registry
+from workers.samples import SAMPLES
+
+LOCAL_FILE = Path(os.environ.get("JOURNEYS_LOCAL_FILE", ".journeys/local.json"))
+
+# Stack outputs -> the settings the consumers read from their environment.
+OUTPUT_SETTINGS = {
+    "JourneysTableName": "JOURNEYS_TABLE",
+    "TransitionLogTableName": "TRANSITION_LOG_TABLE",
+    "StartQueueUrl": "START_QUEUE_URL",
+    "AdvanceQueueUrl": "ADVANCE_QUEUE_URL",
+}
+
+
+class NotRunning(RuntimeError):
+    pass
+
+
+def write_local(settings: Settings, path: Path = LOCAL_FILE) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings.model_dump(by_alias=True), indent=2))
+
+
+def local_runtime(path: Path = LOCAL_FILE) -> Runtime:
+    if not path.exists():
+        raise NotRunning(f"no local stack found ({path} is missing): start one with `journeys up` or `make run`")
+    data: dict[str, Any] = json.loads(path.read_text())
+    session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=data["AWS_REGION"])
+    return Runtime(Settings.model_validate(data), session, _registry())
+
+
+def aws_runtime(stack: str, region: str) -> Runtime:
+    session = boto3.Session(region_name=region)
+    described = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    missing = [key for key in OUTPUT_SETTINGS if key not in outputs]
+    if missing:
+        raise NotRunning(f"stack {stack} has no outputs {', '.join(missing)}: is it a Journeys stack?")
+    environment = {name: outputs[key] for key, name in OUTPUT_SETTINGS.items()} | {"AWS_REGION": region}
+    return Runtime(Settings.from_env(environment), session, _registry())
+
+
+def _registry() -> Registry:
+    return Registry.from_directory(known_workers=SAMPLES.names())

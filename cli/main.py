@@ -1,0 +1,161 @@
+"""The `journeys` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from router.loader import DefinitionError, load_all
+from router.registry import DEFINITIONS_DIR
+
+EXIT_USAGE, EXIT_INVALID = 2, 1
+
+
+def _json_arg(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="journeys", description="Durable journey orchestration on AWS serverless.")
+    top.add_argument("--stack", help="a deployed stack's name (default: the running local stack)")
+    top.add_argument("--region", default="eu-west-1", help="the deployed stack's region")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="validate definition files, reporting every problem")
+    validate.add_argument("paths", nargs="*", type=Path)
+    graph = commands.add_parser("graph", help="draw a definition as a Mermaid flowchart")
+    graph.add_argument("definition_id")
+
+    up = commands.add_parser("up", help="run the local stack (emulator, resources from the template, consumers)")
+    up.add_argument("--port", type=int, default=4599)
+    up.add_argument("--demo", action="store_true", help="run the sample journeys and show their progress")
+    up.add_argument("--once", action="store_true", help="exit when the sample journeys have ended")
+
+    start = commands.add_parser("start", help="start a journey")
+    start.add_argument("definition_id")
+    start.add_argument("--input", type=_json_arg, default={})
+    start.add_argument("--id", dest="journey_id")
+    show = commands.add_parser("show", help="a journey's state, current step and timeline")
+    show.add_argument("journey_id")
+    listing = commands.add_parser("list", help="list journeys")
+    listing.add_argument("--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "STUCK"])
+    submit = commands.add_parser("submit", help="send customer data for a journey's INPUT step")
+    submit.add_argument("journey_id")
+    submit.add_argument("--input", type=_json_arg, required=True)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except DefinitionError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    except (LookupError, ValueError, RuntimeError) as exc:
+        print(f"journeys: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from workers.samples import SAMPLES
+
+    paths = args.paths or sorted(DEFINITIONS_DIR.glob("*.yaml"))
+    files = [p for path in paths for p in (sorted(path.glob("*.yaml")) if path.is_dir() else [path])]
+    definitions = load_all(files, SAMPLES.names())
+    for definition in definitions:
+        print(f"ok  {definition.id} {definition.version} ({len(definition.steps)} steps)")
+    return 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from router.graph import mermaid
+    from router.registry import Registry
+
+    print(mermaid(Registry.from_directory().get(args.definition_id)))
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from devstack.run import serve
+
+    return serve(port=args.port, demo=args.demo, once=args.once)
+
+
+def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from cli.client import JourneysClient
+    from cli.connect import aws_runtime, local_runtime
+
+    return JourneysClient(aws_runtime(args.stack, args.region) if args.stack else local_runtime())
+
+
+def _start(args: argparse.Namespace) -> int:
+    journey_id = _client(args).start(args.definition_id, args.input, journey_id=args.journey_id)
+    print(journey_id)
+    return 0
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
+
+
+def _show(args: argparse.Namespace) -> int:
+    client = _client(args)
+    journey = client.get(args.journey_id)
+    if journey is None:
+        print(f"journeys: no journey {args.journey_id}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"journey     {journey.id}\ndefinition  {journey.definition_id} {journey.definition_version}")
+    print(f"status      {journey.status.value}\nstep        {journey.step}\nversion     {journey.version}")
+    for activation in journey.open.values():
+        waiting = activation.worker or activation.kind.value.lower()
+        print(f"waiting on  {activation.id} ({activation.step}: {waiting}, due {_when(activation.deadline)})")
+    if journey.error:
+        print(f"error       {journey.error}")
+    print("state       " + json.dumps(journey.state, indent=2).replace("\n", "\n            "))
+    print("\ntimeline")
+    for record in client.timeline(journey.id):
+        entered = f" -> {' -> '.join(record.entered)}" if record.entered else ""
+        print(f"  {record.seq:>3} {_when(record.at)} {record.step_name}: {record.step_result} by {record.actor}{entered}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from router.model import JourneyStatus
+
+    status = JourneyStatus(args.status) if args.status else None
+    for journey in _client(args).list(status):
+        print(f"{journey.id}  {journey.definition_id:<20} {journey.status.value:<10} {journey.step or ''}")
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    activation = _client(args).submit(args.journey_id, args.input)
+    print(f"submitted for {activation}")
+    return 0
+
+
+COMMANDS = {
+    "validate": _validate,
+    "graph": _graph,
+    "up": _up,
+    "start": _start,
+    "show": _show,
+    "list": _list,
+    "submit": _submit,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

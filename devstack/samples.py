@@ -1,0 +1,113 @@
+"""The sample journeys `make run` plays, with the customer's answers for their INPUT steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Sample:
+    title: str
+    definition_id: str
+    input: dict[str, Any]
+    expect: str  # the final status the inputs should reach
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # INPUT step -> what the customer sends
+    trigger: tuple[str, str, str] | None = None  # (domain, source, detail-type): arrive as a domain event
+
+
+APPLICANT = {"date_of_birth": "1988-04-12", "country": "GB"}
+BORROWER = {"date_of_birth": "1979-09-30", "term_months": 36}
+
+SAMPLES = [
+    Sample(
+        "account opened (event-triggered)",
+        "account-opening",
+        {"full_name": "Clara Clear", "email": "clara@example.com", **APPLICANT},
+        "SUCCEEDED",
+        trigger=("bank-core", "bank.onboarding", "application_submitted"),
+    ),
+    Sample(
+        "account: identity referred, documents uploaded",
+        "account-opening",
+        {"full_name": "Rita Refer", "email": "rita@example.com", **APPLICANT},
+        "SUCCEEDED",
+        answers={
+            "upload-documents": {
+                "document_type": "passport",
+                "document_number": "P1234567",
+                "proof_of_address": "utility_bill",
+            }
+        },
+    ),
+    Sample(
+        "account: identity check failed",
+        "account-opening",
+        {"full_name": "Frank Fraud", "email": "frank@example.com", **APPLICANT},
+        "FAILED",
+    ),
+    Sample(
+        "credit approved",
+        "credit-application",
+        {"full_name": "Anna Approve", "email": "anna@example.com", "annual_income": 90000, "requested_amount": 12000, **BORROWER},
+        "SUCCEEDED",
+        trigger=("bank-credit", "bank.lending", "credit_application_submitted"),
+    ),
+    Sample(
+        "credit: smaller loan offered and accepted",
+        "credit-application",
+        {"full_name": "Owen Offer", "email": "owen@example.com", "annual_income": 30000, "requested_amount": 60000, **BORROWER},
+        "SUCCEEDED",
+        answers={"alternate-offer": {"accepted": True}},
+    ),
+    Sample(
+        "credit declined (arrears)",
+        "credit-application",
+        {"full_name": "Arthur Arrears", "email": "arthur@example.com", "annual_income": 40000, "requested_amount": 5000, **BORROWER},
+        "FAILED",
+    ),
+    Sample(
+        "card dispute: chargeback after the merchant window",
+        "dispute",
+        {
+            "full_name": "Dora Dispute",
+            "email": "dora@example.com",
+            "card_last4": "4242",
+            "transaction_id": "TX-1001",
+            "merchant": "Acme Online",
+            "amount": 129.99,
+            "reason": "not_recognised",
+            "days_since_transaction": 12,
+        },
+        "SUCCEEDED",
+        trigger=("bank-disputes", "bank.cards", "dispute_raised"),
+    ),
+    Sample(
+        "card dispute: not a disputable reason",
+        "dispute",
+        {
+            "full_name": "Colin Changed",
+            "card_last4": "1111",
+            "transaction_id": "TX-1002",
+            "merchant": "Acme Online",
+            "amount": 20,
+            "reason": "changed_mind",
+            "days_since_transaction": 3,
+        },
+        "FAILED",
+    ),
+    Sample(
+        "KYC refresh: customer confirms details",
+        "kyc-uplift",
+        {"customer_id": "CUST-000042", "full_name": "Kim Keeper", "email": "kim@example.com"},
+        "SUCCEEDED",
+        answers={
+            "request-details": {
+                "full_name": "Kim Keeper",
+                "date_of_birth": "1990-01-01",
+                "address": {"line1": "1 High Street", "postcode": "AB1 2CD", "country": "GB"},
+                "documents": {"document_type": "driving_licence", "document_number": "KEEPE901"},
+            }
+        },
+    ),
+]
