@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,6 +88,10 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    import os
+
+    # Consumers log JSON per message; the demo shows progress instead unless asked (before they are imported).
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     from devstack.run import serve
 
     return serve(port=args.port, demo=args.demo, once=args.once)

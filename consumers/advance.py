@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from pydantic import Field, TypeAdapter
 
-
 from consumers.batch import consume_sqs
 from consumers.runtime import Runtime, runtime_from_env
 from router.decide import Absorb

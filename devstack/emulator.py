@@ -16,6 +16,11 @@ REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": REGION}
 
 
+class QuietHandler(MotoRequestHandler):
+    def log_request(self, *args: Any) -> None:  # one line per AWS call drowns everything else
+        pass
+
+
 class SerialApp:
     """Serialises requests: moto loses acknowledged writes under concurrent requests.
 
@@ -46,7 +51,7 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> Emulator:
-        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=MotoRequestHandler)
+        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=QuietHandler)
         self.port = self._server.server_port
         # The Step Functions interpreter calls back into moto on this port.
         os.environ["MOTO_PORT"] = str(self.port)

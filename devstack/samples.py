@@ -56,7 +56,7 @@ SAMPLES = [
     Sample(
         "credit: smaller loan offered and accepted",
         "credit-application",
-        {"full_name": "Owen Offer", "email": "owen@example.com", "annual_income": 30000, "requested_amount": 60000, **BORROWER},
+        {"full_name": "Owen Offer", "email": "owen@example.com", "annual_income": 60000, "requested_amount": 50000, **BORROWER},
         "SUCCEEDED",
         answers={"alternate-offer": {"accepted": True}},
     ),

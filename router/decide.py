@@ -16,6 +16,7 @@ from router.definition import (
     Definition,
     FailStep,
     InputStep,
+    Model,
     ParallelStep,
     SuccessStep,
     TaskStep,
@@ -39,7 +40,6 @@ from router.model import (
     TimerFired,
     TransitionRecord,
 )
-from router.definition import Model
 
 MAX_TIMER_DELAY = 900  # SQS DelaySeconds limit; longer waits re-arm
 MAX_HOPS = 50  # steps entered in one transition before we call it a loop

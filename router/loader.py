@@ -15,18 +15,16 @@ from jsonschema.exceptions import SchemaError
 from pydantic import TypeAdapter, ValidationError
 
 from router.definition import (
+    TERMINAL,
     ApprovalStep,
     DecisionStep,
     Definition,
     ParallelStep,
-    TERMINAL,
     Step,
     StepType,
     TaskStep,
     successors,
 )
-
-
 
 
 @dataclass(frozen=True)

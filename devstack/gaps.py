@@ -1,0 +1,70 @@
+"""What the local stack deliberately leaves out of infra/template.yaml, and why.
+
+provision.py builds every resource type and property it knows and raises on anything
+else, unless it is named here. Adding a line here is a decision that the template and
+the local stack may differ in that respect; nothing drifts silently.
+
+Gaps of moto 5.2.5 that provision.py works around rather than skips (see MOTO.md):
+- Lambda functions are not created: without Docker moto cannot run them. Each becomes a
+  LocalFunction whose handler the devstack calls in-process.
+- Event source mappings are not created: an enabled SQS mapping makes moto itself receive
+  (and fail) the messages, pushing them toward the DLQ. Each becomes a poller source.
+- A schedule rule that targets a function becomes a ScheduleSource: a Lambda target makes
+  every matching put_events fail with HTTP 500, and moto never fires schedules anyway.
+- Resources are created through the service APIs, not moto's CloudFormation, which fails on
+  `Ref` to an event bus, ignores DefinitionSubstitutions and hides state machines from the
+  Step Functions interpreter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+_NO_KMS = "KMS is skipped locally: local data is not encrypted"
+
+SKIPPED_TYPES: Mapping[str, str] = {
+    "AWS::KMS::Key": _NO_KMS,
+    "AWS::KMS::Alias": _NO_KMS,
+    "AWS::IAM::Role": "moto does not enforce IAM; consumers run in-process with the emulator's credentials",
+    "AWS::IAM::Policy": "moto does not enforce IAM",
+    "AWS::IAM::ManagedPolicy": "moto does not enforce IAM",
+    "AWS::CloudWatch::Alarm": "moto never evaluates alarms; read DLQ depth directly",
+    "AWS::Logs::LogGroup": "consumers log to the local process",
+    "AWS::Lambda::Permission": "there is no Lambda service locally: pollers call handlers in-process",
+    "AWS::XRay::Group": "there is no tracing backend locally",
+    "AWS::XRay::SamplingRule": "there is no tracing backend locally",
+}
+
+IGNORED_PROPERTIES: Mapping[str, Mapping[str, str]] = {
+    "*": {"Tags": "tags are metadata with no local behaviour"},
+    "AWS::SQS::Queue": {
+        "KmsMasterKeyId": _NO_KMS,
+        "KmsDataKeyReusePeriodSeconds": _NO_KMS,
+    },
+    "AWS::SNS::Topic": {"KmsMasterKeyId": _NO_KMS},
+    "AWS::DynamoDB::Table": {
+        "SSESpecification": _NO_KMS,
+        "PointInTimeRecoverySpecification": "no backups locally; moto keeps nothing across restarts",
+        "DeletionProtectionEnabled": "local tables must stay disposable",
+    },
+    "AWS::Lambda::Function": {
+        "Code": "the handler is imported from the working tree",
+        "Role": "IAM is skipped",
+        "Runtime": "handlers run on the developer's interpreter",
+        "Architectures": "handlers run on the developer's machine",
+        "MemorySize": "no Lambda sandbox locally",
+        "Timeout": "the local pollers do not enforce Lambda's timeout",
+        "TracingConfig": "there is no tracing backend locally",
+        "LoggingConfig": "consumers log to the local process",
+        "Description": "documentation only",
+    },
+    "AWS::StepFunctions::StateMachine": {
+        "LoggingConfiguration": "executions are inspected through the local API",
+        "TracingConfiguration": "there is no tracing backend locally",
+    },
+}
+
+
+def ignored_properties(resource_type: str) -> frozenset[str]:
+    """Property names that provision.py drops for this type before building it."""
+    return frozenset(IGNORED_PROPERTIES["*"]) | frozenset(IGNORED_PROPERTIES.get(resource_type, {}))

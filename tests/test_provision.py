@@ -1,0 +1,295 @@
+"""The local stack is built from infra/template.yaml: every binding it declares is live, and nothing else exists."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto.server import ThreadedMotoServer
+
+from devstack.provision import (
+    DEFAULT_TEMPLATE,
+    QueueSource,
+    ScheduleSource,
+    Stack,
+    StreamSource,
+    TemplateError,
+    provision,
+    translate,
+)
+
+# Regions of their own: moto's state is per process, and the devstack's tests use eu-west-1.
+REGION = "ap-southeast-2"
+SCRATCH_REGION = "ca-central-1"
+DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MOTO_PORT", str(port))  # the Step Functions interpreter calls back on this port
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        yield f"http://127.0.0.1:{port}"
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def timed_stack(endpoint: str) -> tuple[Stack, float]:
+    began = time.perf_counter()
+    stack = provision(endpoint, REGION, stage="test")
+    return stack, time.perf_counter() - began
+
+
+@pytest.fixture(scope="module")
+def stack(timed_stack: tuple[Stack, float]) -> Stack:
+    return timed_stack[0]
+
+
+@pytest.fixture(scope="module")
+def cfn() -> dict[str, Any]:
+    return translate(DEFAULT_TEMPLATE, REGION, {"Stage": "test"})
+
+
+@pytest.fixture(scope="module")
+def aws(endpoint: str) -> Any:
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    return lambda service: session.client(service, endpoint_url=endpoint)
+
+
+def logical(cfn: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v.get("Properties", {}) for k, v in cfn["Resources"].items() if v["Type"] == resource_type}
+
+
+def target(value: Any) -> str:
+    return str(value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0])
+
+
+def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages"):
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def test_provisioning_is_fast(timed_stack: tuple[Stack, float], capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole stack, translation included, is ready well under the 10 s budget."""
+    stack, elapsed = timed_stack
+    with capsys.disabled():
+        print(f"\nprovisioned {len(stack.resources)} resources and {len(stack.functions)} functions in {elapsed:.2f} s")
+    assert elapsed < 5
+
+
+def test_queues_exist_with_their_redrive_policies(cfn: dict[str, Any], stack: Stack, aws: Any) -> None:
+    """Every queue is live with the template's timeouts, retention and dead-letter redrive."""
+    sqs = aws("sqs")
+    for name, declared in logical(cfn, "AWS::SQS::Queue").items():
+        live = sqs.get_queue_attributes(QueueUrl=stack.resources[name], AttributeNames=["All"])["Attributes"]
+        assert live["MessageRetentionPeriod"] == str(declared["MessageRetentionPeriod"]), name
+        assert live["VisibilityTimeout"] == str(declared.get("VisibilityTimeout", 30)), name
+        if "RedrivePolicy" in declared:
+            dlq = stack.resources[target(declared["RedrivePolicy"]["deadLetterTargetArn"])]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            redrive = json.loads(live["RedrivePolicy"])
+            assert (redrive["deadLetterTargetArn"], int(redrive["maxReceiveCount"])) == (dlq_arn, 5), name
+
+
+def test_start_queue_carries_its_policy(stack: Stack, aws: Any) -> None:
+    """The queue policy letting the trigger rules send is applied too."""
+    policy = aws("sqs").get_queue_attributes(QueueUrl=stack.resources["StartQueue"], AttributeNames=["Policy"])
+    (statement,) = json.loads(policy["Attributes"]["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert len(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == 5
+
+
+def test_journeys_table_has_its_stream_indexes_and_ttl(stack: Stack, aws: Any) -> None:
+    """The journal's stream and the status and deadline indexes exist as declared."""
+    ddb, name = aws("dynamodb"), stack.resources["JourneysTable"]
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
+    assert indexes == {"by-status": ["status", "updated_at"], "by-deadline": ["due_shard", "due"]}
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expires_at", "ENABLED")
+
+
+def test_each_trigger_on_its_bus_lands_in_the_start_queue(cfn: dict[str, Any], stack: Stack, aws: Any) -> None:
+    """put_events of every trigger the rules declare, on the rule's bus, arrives in StartQueue."""
+    events, sqs = aws("events"), aws("sqs")
+    drain(sqs, stack.resources["StartQueue"])
+    for name, rule in logical(cfn, "AWS::Events::Rule").items():
+        bus = stack.resources[target(rule["EventBusName"])]
+        marker = str(uuid.uuid4())
+        pattern = rule["EventPattern"]
+        entry = {"Source": pattern["source"][0], "DetailType": pattern["detail-type"][0], "EventBusName": bus,
+                 "Detail": json.dumps({"marker": marker})}
+        assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+        assert [b["detail"]["marker"] for b in drain(sqs, stack.resources["StartQueue"])] == [marker], name
+
+
+def test_definition_triggers_reach_the_start_queue(stack: Stack, aws: Any) -> None:
+    """Every trigger a journey definition declares is routed from its owning domain's bus."""
+    events, sqs = aws("events"), aws("sqs")
+    buses = json.loads(stack.functions[0].environment["DOMAIN_BUSES"])
+    drain(sqs, stack.resources["StartQueue"])
+    for path in sorted(DEFINITIONS.glob("*.yaml")):
+        definition = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for trigger in definition.get("triggers", []):
+            entry = {"Source": trigger["source"], "DetailType": trigger["detail_type"], "Detail": "{}",
+                     "EventBusName": buses[definition["owning_domain"]]}
+            events.put_events(Entries=[entry])
+            assert len(drain(sqs, stack.resources["StartQueue"])) == 1, (path.name, trigger)
+
+
+def test_events_no_rule_declares_are_not_routed(stack: Stack, aws: Any) -> None:
+    """A trigger's detail-type from another source, or on another bus, starts nothing."""
+    events, sqs = aws("events"), aws("sqs")
+    drain(sqs, stack.resources["StartQueue"])
+    events.put_events(Entries=[
+        {"Source": "bank.kyc", "DetailType": "application_submitted", "Detail": "{}",
+         "EventBusName": stack.resources["CoreBus"]},
+        {"Source": "bank.onboarding", "DetailType": "application_submitted", "Detail": "{}",
+         "EventBusName": stack.resources["CreditBus"]},
+    ])
+    assert drain(sqs, stack.resources["StartQueue"]) == []
+
+
+def test_functions_are_bound_to_the_sources_the_template_declares(cfn: dict[str, Any], stack: Stack) -> None:
+    """Each event source mapping becomes a poller source of its function, with batch and failure settings."""
+    declared = set()
+    for mapping in logical(cfn, "AWS::Lambda::EventSourceMapping").values():
+        source = target(mapping["EventSourceArn"])
+        declared.add((target(mapping["FunctionName"]), stack.resources[source], mapping["BatchSize"]))
+    live = set()
+    for function in stack.functions:
+        for s in function.sources:
+            assert isinstance(s, QueueSource | StreamSource)
+            live.add((function.logical_id, s.queue_url if isinstance(s, QueueSource) else s.table_name, s.batch_size))
+            assert s.report_failures
+    assert live == declared
+    (journal,) = [f for f in stack.functions if f.logical_id == "JournalFunction"]
+    (stream,) = journal.sources
+    assert isinstance(stream, StreamSource)
+    assert stream.on_failure_queue_url == stack.resources["JournalDLQ"] and stream.bisect_on_error
+
+
+def test_function_environment_is_fully_resolved(stack: Stack) -> None:
+    """Consumers get plain strings naming the local resources: no intrinsic survives."""
+    for function in stack.functions:
+        env = function.environment
+        assert not [v for v in env.values() if "${" in v or "Fn::" in v or "'Ref'" in v], function.logical_id
+        assert env["JOURNEYS_TABLE"] == stack.resources["JourneysTable"]
+        assert set(json.loads(env["WORKER_QUEUES"]).values()) == {stack.resources["SampleWorkQueue"]}
+        assert json.loads(env["DOMAIN_BUSES"])["bank-payments"] == "bank-payments-test"
+    handlers = {f.logical_id: f.handler for f in stack.functions}
+    assert handlers["StartFunction"] == "consumers.start.handler"
+
+
+def test_outputs_name_the_live_resources(stack: Stack) -> None:
+    """Outputs resolve to the same physical names as the resources."""
+    assert stack.outputs["JourneysTableName"] == stack.resources["JourneysTable"]
+    assert stack.outputs["StartQueueUrl"] == stack.resources["StartQueue"]
+    assert stack.outputs["CoreBusName"] == "bank-core-test"
+    assert stack.outputs["AlertsTopicArn"] == stack.resources["AlertsTopic"]
+
+
+def test_nothing_exists_locally_that_the_template_does_not_declare(cfn: dict[str, Any], stack: Stack, aws: Any) -> None:
+    """Queues, tables, buses, rules and topics in the emulator are exactly the template's."""
+    def physical(resource_type: str) -> set[str]:
+        return {stack.resources[name] for name in logical(cfn, resource_type)}
+
+    events = aws("events")
+    assert set(aws("sqs").list_queues().get("QueueUrls", [])) == physical("AWS::SQS::Queue")
+    assert set(aws("dynamodb").list_tables()["TableNames"]) == physical("AWS::DynamoDB::Table")
+    buses = {b["Name"] for b in events.list_event_buses()["EventBuses"]} - {"default"}
+    assert buses == physical("AWS::Events::EventBus")
+    rules = {r["Name"] for bus in buses | {"default"} for r in events.list_rules(EventBusName=bus)["Rules"]}
+    assert rules == physical("AWS::Events::Rule")
+    assert {t["TopicArn"] for t in aws("sns").list_topics()["Topics"]} == physical("AWS::SNS::Topic")
+    assert aws("sns").list_subscriptions()["Subscriptions"] == []  # AlertEmail is empty: the condition is false
+
+
+def scratch(endpoint: str, service: str) -> Any:
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=SCRATCH_REGION)
+    return session.client(service, endpoint_url=endpoint)
+
+
+def test_a_conditional_resource_appears_when_its_condition_holds(endpoint: str) -> None:
+    """With AlertEmail set, the alerts topic gets its email subscription."""
+    stack = provision(endpoint, SCRATCH_REGION, stage="alerting", parameters={"AlertEmail": "ops@example.com"})
+    subscriptions = scratch(endpoint, "sns").list_subscriptions_by_topic(TopicArn=stack.resources["AlertsTopic"])
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]] == [("email", "ops@example.com")]
+
+
+EXTRAS = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Inbox:
+    Type: AWS::SQS::Queue
+  Sweeper:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../
+      Runtime: python3.12
+      Handler: consumers.sweep.handler
+      Environment: {Variables: {INBOX: !Ref Inbox}}
+      Events:
+        Every5Minutes: {Type: Schedule, Properties: {Schedule: rate(5 minutes)}}
+  Approval:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Ask
+        States:
+          Ask:
+            Type: Task
+            Resource: arn:aws:states:::sqs:sendMessage
+            Parameters: {QueueUrl: "${InboxUrl}", MessageBody: {}}
+            End: true
+      DefinitionSubstitutions: {InboxUrl: !Ref Inbox}
+      Policies: [{SQSSendMessagePolicy: {QueueName: !GetAtt Inbox.QueueName}}]
+"""
+
+
+def test_schedules_and_state_machines_are_supported(endpoint: str, tmp_path: Path) -> None:
+    """A schedule becomes a function source; a state machine is created with its substitutions applied."""
+    template = tmp_path / "template.yaml"
+    template.write_text(EXTRAS, encoding="utf-8")
+    stack = provision(endpoint, SCRATCH_REGION, template, stage="extras")
+    (sweeper,) = stack.functions
+    assert sweeper.sources == (ScheduleSource(300.0),)
+    assert sweeper.environment == {"INBOX": stack.resources["Inbox"]}
+    machine = scratch(endpoint, "stepfunctions").describe_state_machine(stateMachineArn=stack.resources["Approval"])
+    assert json.loads(machine["definition"])["States"]["Ask"]["Parameters"]["QueueUrl"] == stack.resources["Inbox"]
+    assert "Every5Minutes" not in json.dumps(scratch(endpoint, "events").list_rules())  # polled, not created
+
+
+@pytest.mark.parametrize(
+    ("resource", "complaint"),
+    [
+        ("Type: AWS::S3::Bucket", "AWS::S3::Bucket has no local equivalent"),
+        ("Type: AWS::SQS::Queue\n    Properties: {SqsManagedSseEnabled: true}", "['SqsManagedSseEnabled']"),
+    ],
+)
+def test_anything_the_local_stack_cannot_build_is_refused(
+    endpoint: str, tmp_path: Path, resource: str, complaint: str
+) -> None:
+    """An unknown type or property raises, naming gaps.py, rather than silently drifting from AWS."""
+    template = tmp_path / "template.yaml"
+    template.write_text(f"Resources:\n  Thing:\n    {resource}\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"gaps\.py") as refused:
+        provision(endpoint, SCRATCH_REGION, template, stage="refused")
+    assert complaint in str(refused.value)

@@ -1,0 +1,176 @@
+"""Static checks on infra/template.yaml: it lints, it transforms offline, and its wiring is safe to operate."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cfnlint.api import lint, lint_file
+
+from devstack.provision import DEFAULT_TEMPLATE, translate
+from workers.samples import SAMPLES
+
+REGION = "eu-west-1"
+WORKERS = SAMPLES.names()  # every sample worker needs a queue, or the router cannot send it work
+SHARED_VARIABLES = {
+    "POWERTOOLS_SERVICE_NAME", "JOURNEYS_TABLE", "TRANSITION_LOG_TABLE", "IDEMPOTENCY_TABLE", "START_QUEUE_URL",
+    "ADVANCE_QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "WORKER_QUEUES", "DOMAIN_BUSES",
+}
+
+
+@pytest.fixture(scope="module")
+def cfn() -> dict[str, Any]:
+    return translate(DEFAULT_TEMPLATE, REGION)
+
+
+def of_type(cfn: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v.get("Properties", {}) for k, v in cfn["Resources"].items() if v["Type"] == resource_type}
+
+
+def target(value: Any) -> str:
+    """The logical id behind a Ref or GetAtt."""
+    return str(value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0])
+
+
+def queue_mappings(cfn: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(function, queue) for every SQS event source mapping."""
+    queues = of_type(cfn, "AWS::SQS::Queue")
+    for mapping in of_type(cfn, "AWS::Lambda::EventSourceMapping").values():
+        if target(mapping["EventSourceArn"]) in queues:
+            yield target(mapping["FunctionName"]), target(mapping["EventSourceArn"])
+
+
+def test_template_is_lint_clean() -> None:
+    """cfn-lint reports nothing on the SAM template."""
+    assert [str(match) for match in lint_file(DEFAULT_TEMPLATE)] == []
+
+
+def test_transformed_template_is_lint_clean(cfn: dict[str, Any]) -> None:
+    """The CloudFormation the SAM transform produces lints clean too (roles, mappings, policies)."""
+    assert [str(match) for match in lint(json.dumps(cfn))] == []
+
+
+def test_sam_transform_runs_offline(cfn: dict[str, Any]) -> None:
+    """The transform yields one function, one role and one mapping per consumer, without AWS credentials."""
+    functions = of_type(cfn, "AWS::Lambda::Function")
+    assert set(functions) == {"StartFunction", "AdvanceFunction", "JournalFunction", "SampleWorkersFunction"}
+    assert len({target(f["Role"]) for f in functions.values()}) == len(functions)
+    assert len(of_type(cfn, "AWS::Lambda::EventSourceMapping")) == len(functions)
+
+
+@pytest.mark.parametrize(
+    "handler", ["consumers.start.handler", "consumers.advance.handler", "consumers.journal.handler",
+                "consumers.worker.handler"],
+)
+def test_handler_imports_and_is_callable(cfn: dict[str, Any], handler: str) -> None:
+    """Every Handler in the template names a callable in the repository."""
+    assert handler in {f["Handler"] for f in of_type(cfn, "AWS::Lambda::Function").values()}
+    module, attribute = handler.rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), attribute))
+
+
+def test_every_consumed_queue_has_a_dead_letter_queue_with_an_alarm(cfn: dict[str, Any]) -> None:
+    """A message that keeps failing is parked, and someone is told."""
+    queues, alarmed = of_type(cfn, "AWS::SQS::Queue"), alarmed_queues(cfn)
+    consumed = {queue for _, queue in queue_mappings(cfn)}
+    assert consumed == {"StartQueue", "AdvanceQueue", "SampleWorkQueue"}
+    for queue in consumed:
+        policy = queues[queue]["RedrivePolicy"]
+        assert policy["maxReceiveCount"] == 5
+        assert target(policy["deadLetterTargetArn"]) in alarmed, queue
+
+
+def test_the_journal_stream_parks_failures_in_an_alarmed_queue(cfn: dict[str, Any]) -> None:
+    """A stream batch the journal gives up on lands in JournalDLQ, which alarms."""
+    (mapping,) = [m for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values() if "StartingPosition" in m]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["JourneysTable", "StreamArn"]}
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert target(mapping["DestinationConfig"]["OnFailure"]["Destination"]) in alarmed_queues(cfn)
+
+
+def alarmed_queues(cfn: dict[str, Any]) -> set[str]:
+    alarmed = set()
+    for alarm in of_type(cfn, "AWS::CloudWatch::Alarm").values():
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+        assert [target(action) for action in alarm["AlarmActions"]] == ["AlertsTopic"]
+        alarmed |= {target(d["Value"]) for d in alarm["Dimensions"] if d["Name"] == "QueueName"}
+    return alarmed
+
+
+def test_visibility_timeout_is_six_times_the_function_timeout(cfn: dict[str, Any]) -> None:
+    """Lambda's guidance: a message is not redelivered while a batch, with retries, may still run."""
+    functions, queues = of_type(cfn, "AWS::Lambda::Function"), of_type(cfn, "AWS::SQS::Queue")
+    for function, queue in queue_mappings(cfn):
+        assert queues[queue]["VisibilityTimeout"] >= 6 * functions[function]["Timeout"], queue
+
+
+def test_dead_letter_queues_keep_messages_longer_than_their_sources(cfn: dict[str, Any]) -> None:
+    """A message moved to a DLQ keeps its original enqueue time, so the DLQ must retain it longer."""
+    queues = of_type(cfn, "AWS::SQS::Queue")
+    for name, queue in queues.items():
+        if "RedrivePolicy" in queue:
+            dlq = queues[target(queue["RedrivePolicy"]["deadLetterTargetArn"])]
+            assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"], name
+
+
+def test_every_function_gets_the_shared_environment(cfn: dict[str, Any]) -> None:
+    """Consumers find every table, queue and bus by environment; the worker map names every sample worker."""
+    for name, function in of_type(cfn, "AWS::Lambda::Function").items():
+        variables = function["Environment"]["Variables"]
+        assert set(variables) >= SHARED_VARIABLES, name
+        workers = json.loads(variables["WORKER_QUEUES"]["Fn::Sub"].replace("${SampleWorkQueue}", "url"))
+        assert set(workers) == WORKERS
+        buses = json.loads(variables["DOMAIN_BUSES"]["Fn::Sub"])
+        assert set(buses) == {"bank-core", "bank-credit", "bank-disputes", "bank-payments"}
+
+
+def test_dead_letter_variable_names_the_dlq_of_the_functions_own_source(cfn: dict[str, Any]) -> None:
+    """DEAD_LETTER_QUEUE_URL is where a consumer parks poison input: the DLQ of the queue it reads."""
+    functions, queues = of_type(cfn, "AWS::Lambda::Function"), of_type(cfn, "AWS::SQS::Queue")
+    for function, queue in queue_mappings(cfn):
+        dlq = target(queues[queue]["RedrivePolicy"]["deadLetterTargetArn"])
+        assert functions[function]["Environment"]["Variables"]["DEAD_LETTER_QUEUE_URL"] == {"Ref": dlq}
+    journal = functions["JournalFunction"]["Environment"]["Variables"]
+    assert journal["DEAD_LETTER_QUEUE_URL"] == {"Ref": "JournalDLQ"}
+
+
+def statements(cfn: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = of_type(cfn, "AWS::IAM::Role")[target(of_type(cfn, "AWS::Lambda::Function")[function]["Role"])]
+    assert "ManagedPolicyArns" not in role, "managed policies grant on '*'"
+    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+
+
+@pytest.mark.parametrize("function", ["StartFunction", "AdvanceFunction", "JournalFunction", "SampleWorkersFunction"])
+def test_roles_name_exact_resources(cfn: dict[str, Any], function: str) -> None:
+    """Least privilege: only X-Ray (which has no resource-level permissions) is granted on '*'."""
+    for statement in statements(cfn, function):
+        assert statement["Effect"] == "Allow"
+        if statement["Resource"] == "*":
+            assert all(action.startswith("xray:") for action in actions(statement)), statement
+
+
+def test_the_transition_log_is_append_only_for_the_journal(cfn: dict[str, Any]) -> None:
+    """The journal may only PutItem on the transition log: no update, no delete."""
+    granted = [
+        action for s in statements(cfn, "JournalFunction")
+        if s["Resource"] == {"Fn::GetAtt": ["TransitionLogTable", "Arn"]} for action in actions(s)
+    ]
+    assert granted == ["dynamodb:PutItem"]
+
+
+def test_trigger_rules_target_only_queues(cfn: dict[str, Any]) -> None:
+    """EventBridge delivers to SQS only: a Lambda target breaks put_events on the emulator (MOTO.md)."""
+    queues = of_type(cfn, "AWS::SQS::Queue")
+    for name, rule in of_type(cfn, "AWS::Events::Rule").items():
+        assert {target(t["Arn"]) for t in rule["Targets"]} == {"StartQueue"}, name
+        assert "Fn::GetAtt" in rule["EventBusName"], "Ref to an event bus fails on the emulator"
+        assert all(target(t["DeadLetterConfig"]["Arn"]) in queues for t in rule["Targets"])
