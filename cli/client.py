@@ -21,7 +21,9 @@ class JourneysClient:
 
     def start(self, definition_id: str, data: dict[str, Any], actor: str = "cli", journey_id: str | None = None) -> str:
         self.runtime.registry.get(definition_id)  # a clear error now rather than a parked message later
-        start = StartJourney(journey_id=journey_id or str(uuid.uuid4()), definition_id=definition_id, input=data, actor=actor)
+        start = StartJourney(
+            journey_id=journey_id or str(uuid.uuid4()), definition_id=definition_id, input=data, actor=actor
+        )
         self._send(self.settings.start_queue_url, start.model_dump_json())
         return start.journey_id
 

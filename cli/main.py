@@ -131,7 +131,9 @@ def _show(args: argparse.Namespace) -> int:
     print("\ntimeline")
     for record in client.timeline(journey.id):
         entered = f" -> {' -> '.join(record.entered)}" if record.entered else ""
-        print(f"  {record.seq:>3} {_when(record.at)} {record.step_name}: {record.step_result} by {record.actor}{entered}")
+        print(
+            f"  {record.seq:>3} {_when(record.at)} {record.step_name}: {record.step_result} by {record.actor}{entered}"
+        )
     return 0
 
 

@@ -25,7 +25,9 @@ logger = Logger(service="journeys-worker")
 
 def executor(runtime: Runtime, workers: Workers) -> Any:
     """The worker call, made idempotent by activation id: a redelivery returns the saved answer."""
-    store = DynamoDBPersistenceLayer(table_name=runtime.settings.idempotency_table, boto3_client=runtime.client("dynamodb"))
+    store = DynamoDBPersistenceLayer(
+        table_name=runtime.settings.idempotency_table, boto3_client=runtime.client("dynamodb")
+    )
     config = IdempotencyConfig(event_key_jmespath="activation_id", expires_after_seconds=7 * 24 * 3600)
 
     @idempotent_function(data_keyword_argument="work", persistence_store=store, config=config)

@@ -79,7 +79,9 @@ class SqsPoller(Poller):
         for message in messages:
             if message["MessageId"] in failed:  # Lambda waits the visibility timeout; locally, a short backoff
                 self.sqs.change_message_visibility(
-                    QueueUrl=self.source.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=self.retry_after
+                    QueueUrl=self.source.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self.retry_after,
                 )
         return len(messages)
 

@@ -262,8 +262,11 @@ def _attribute(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
-@_builds("AWS::SQS::Queue", "QueueName VisibilityTimeout MessageRetentionPeriod RedrivePolicy RedriveAllowPolicy "
-         "DelaySeconds MaximumMessageSize ReceiveMessageWaitTimeSeconds FifoQueue ContentBasedDeduplication")
+@_builds(
+    "AWS::SQS::Queue",
+    "QueueName VisibilityTimeout MessageRetentionPeriod RedrivePolicy RedriveAllowPolicy "
+    "DelaySeconds MaximumMessageSize ReceiveMessageWaitTimeSeconds FifoQueue ContentBasedDeduplication",
+)
 def _queue(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     name = ctx.name(lid, p, "QueueName")
     name += ".fifo" if p.get("FifoQueue") and not name.endswith(".fifo") else ""
@@ -280,8 +283,11 @@ def _queue_policy(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     return _Made(lid, physical=False)
 
 
-@_builds("AWS::DynamoDB::Table", "TableName AttributeDefinitions KeySchema BillingMode GlobalSecondaryIndexes "
-         "LocalSecondaryIndexes ProvisionedThroughput StreamSpecification TimeToLiveSpecification")
+@_builds(
+    "AWS::DynamoDB::Table",
+    "TableName AttributeDefinitions KeySchema BillingMode GlobalSecondaryIndexes "
+    "LocalSecondaryIndexes ProvisionedThroughput StreamSpecification TimeToLiveSpecification",
+)
 def _table(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     name, ttl = ctx.name(lid, p, "TableName"), p.pop("TimeToLiveSpecification", None)
     if "StreamSpecification" in p:
@@ -348,8 +354,10 @@ def _subscription(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     return _Made(arn)
 
 
-@_builds("AWS::StepFunctions::StateMachine", "StateMachineName Definition DefinitionString DefinitionSubstitutions "
-         "RoleArn StateMachineType")
+@_builds(
+    "AWS::StepFunctions::StateMachine",
+    "StateMachineName Definition DefinitionString DefinitionSubstitutions RoleArn StateMachineType",
+)
 def _state_machine(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     """Created here, not by moto's CloudFormation, which would hide it from the interpreter."""
     name = ctx.name(lid, p, "StateMachineName")
@@ -372,8 +380,11 @@ def _function(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     return _Made(name, {"Arn": arn}, physical=False)
 
 
-@_builds("AWS::Lambda::EventSourceMapping", "EventSourceArn FunctionName BatchSize FunctionResponseTypes Enabled "
-         "StartingPosition MaximumRetryAttempts BisectBatchOnFunctionError DestinationConfig")
+@_builds(
+    "AWS::Lambda::EventSourceMapping",
+    "EventSourceArn FunctionName BatchSize FunctionResponseTypes Enabled "
+    "StartingPosition MaximumRetryAttempts BisectBatchOnFunctionError DestinationConfig",
+)
 def _mapping(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     """Not created in moto: an enabled SQS mapping makes moto consume (and fail) the messages itself."""
     function = ctx.function_ids.get(p["FunctionName"])
@@ -392,9 +403,13 @@ def _source(ctx: _Context, lid: str, p: dict[str, Any]) -> Source:
         raise TemplateError(f"{lid}: event source {arn} is neither a queue nor a table stream of this template")
     on_failure = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")
     return StreamSource(
-        stream_arn=arn, table_name=ctx.stream_tables[arn], batch_size=int(p.get("BatchSize", 100)),
-        report_failures=report, starting_position=p.get("StartingPosition", "TRIM_HORIZON"),
-        max_retries=int(p.get("MaximumRetryAttempts", -1)), bisect_on_error=bool(p.get("BisectBatchOnFunctionError")),
+        stream_arn=arn,
+        table_name=ctx.stream_tables[arn],
+        batch_size=int(p.get("BatchSize", 100)),
+        report_failures=report,
+        starting_position=p.get("StartingPosition", "TRIM_HORIZON"),
+        max_retries=int(p.get("MaximumRetryAttempts", -1)),
+        bisect_on_error=bool(p.get("BisectBatchOnFunctionError")),
         on_failure_queue_url=ctx.queue_urls.get(on_failure, ""),
     )
 
@@ -406,8 +421,10 @@ def _build(ctx: _Context, scope: _Scope, lid: str, resource: Mapping[str, Any]) 
         arn = f"arn:aws:iam::{ctx.account}:role/{ctx.stack_name}-{lid}" if service == "iam" else ctx.arn(service, lid)
         return _Made(f"{ctx.stack_name}-{lid}", {"Arn": arn}, physical=False)
     if rtype not in _BUILDERS:
-        raise TemplateError(f"{lid}: {rtype} has no local equivalent; build it in devstack/provision.py "
-                            "or skip it, with the reason, in devstack/gaps.py")
+        raise TemplateError(
+            f"{lid}: {rtype} has no local equivalent; build it in devstack/provision.py "
+            "or skip it, with the reason, in devstack/gaps.py"
+        )
     supported, builder = _BUILDERS[rtype]
     props = {k: v for k, v in resource.get("Properties", {}).items() if k not in gaps.ignored_properties(rtype)}
     if unknown := sorted(set(props) - supported):
@@ -425,7 +442,10 @@ def _creation_order(resources: Mapping[str, Any]) -> list[str]:
 
 
 def provision(
-    endpoint_url: str, region: str, template_path: Path = DEFAULT_TEMPLATE, stage: str = "local",
+    endpoint_url: str,
+    region: str,
+    template_path: Path = DEFAULT_TEMPLATE,
+    stage: str = "local",
     parameters: Mapping[str, str] | None = None,
 ) -> Stack:
     """Create in the emulator everything the template declares; return the functions and their triggers."""
@@ -461,7 +481,10 @@ def _parameters(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[s
 
 def _pseudo(ctx: _Context) -> dict[str, str]:
     return {
-        "AWS::Region": ctx.region, "AWS::AccountId": ctx.account, "AWS::Partition": "aws",
-        "AWS::StackName": ctx.stack_name, "AWS::URLSuffix": "amazonaws.com",
+        "AWS::Region": ctx.region,
+        "AWS::AccountId": ctx.account,
+        "AWS::Partition": "aws",
+        "AWS::StackName": ctx.stack_name,
+        "AWS::URLSuffix": "amazonaws.com",
         "AWS::StackId": ctx.arn("cloudformation", f"stack/{ctx.stack_name}/local"),
     }

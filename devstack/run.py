@@ -25,7 +25,8 @@ def serve(port: int, demo: bool, once: bool, out: Print = print) -> int:
     stack = LocalStack(Emulator(port=port)).start()
     write_local(stack.settings())
     out(f"local stack ready in {time.monotonic() - began:.1f} s: emulator at {stack.emulator.url}")
-    out(f"  {len(stack.stack.functions if stack.stack else ())} functions, {len(stack.pollers)} pollers, from infra/template.yaml")
+    functions = len(stack.stack.functions) if stack.stack else 0
+    out(f"  {functions} functions and {len(stack.pollers)} pollers, from infra/template.yaml")
     ok = True
     try:
         if demo:
@@ -82,7 +83,9 @@ def _start(stack: LocalStack, client: JourneysClient, sample: Sample) -> str:
     return journey_id_for(sample.definition_id, f"{source}/{event_id}")
 
 
-def _report(out: Print, began: float, sample: Sample, journey: Journey, seen: dict[str, tuple[str, str | None]]) -> None:
+def _report(
+    out: Print, began: float, sample: Sample, journey: Journey, seen: dict[str, tuple[str, str | None]]
+) -> None:
     key = (journey.status.value, journey.step)
     if seen.get(journey.id) == key:
         return

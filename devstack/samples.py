@@ -49,21 +49,39 @@ SAMPLES = [
     Sample(
         "credit approved",
         "credit-application",
-        {"full_name": "Anna Approve", "email": "anna@example.com", "annual_income": 90000, "requested_amount": 12000, **BORROWER},
+        {
+            "full_name": "Anna Approve",
+            "email": "anna@example.com",
+            "annual_income": 90000,
+            "requested_amount": 12000,
+            **BORROWER,
+        },
         "SUCCEEDED",
         trigger=("bank-credit", "bank.lending", "credit_application_submitted"),
     ),
     Sample(
         "credit: smaller loan offered and accepted",
         "credit-application",
-        {"full_name": "Owen Offer", "email": "owen@example.com", "annual_income": 60000, "requested_amount": 50000, **BORROWER},
+        {
+            "full_name": "Owen Offer",
+            "email": "owen@example.com",
+            "annual_income": 60000,
+            "requested_amount": 50000,
+            **BORROWER,
+        },
         "SUCCEEDED",
         answers={"alternate-offer": {"accepted": True}},
     ),
     Sample(
         "credit declined (arrears)",
         "credit-application",
-        {"full_name": "Arthur Arrears", "email": "arthur@example.com", "annual_income": 40000, "requested_amount": 5000, **BORROWER},
+        {
+            "full_name": "Arthur Arrears",
+            "email": "arthur@example.com",
+            "annual_income": 40000,
+            "requested_amount": 5000,
+            **BORROWER,
+        },
         "FAILED",
     ),
     Sample(

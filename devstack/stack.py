@@ -128,7 +128,12 @@ class LocalStack:
     # -- waiting
 
     def queues(self) -> list[str]:
-        return [s.queue_url for f in (self.stack.functions if self.stack else ()) for s in f.sources if isinstance(s, QueueSource)]
+        return [
+            s.queue_url
+            for f in (self.stack.functions if self.stack else ())
+            for s in f.sources
+            if isinstance(s, QueueSource)
+        ]
 
     def quiet(self) -> bool:
         """True when no message waits, is in flight or delayed, and the journal has caught up."""
@@ -137,7 +142,11 @@ class LocalStack:
         if any(isinstance(p, StreamPoller) and p.pending for p in self.pollers):
             return False
         sqs = self.client("sqs")
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
         for queue in self.queues():
             attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=names)["Attributes"]
             if any(int(attributes.get(n, 0)) for n in names):

@@ -151,7 +151,9 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float)
         finished = journey.status in FINISHED
         return Absorb(reason="journey finished" if finished else "stale: activation not open")
     if not isinstance(event, _ACCEPTS[activation.kind]):
-        raise Rejected(f"activation {activation.id} waits on a {activation.kind.value}; a {event.kind} cannot answer it")
+        raise Rejected(
+            f"activation {activation.id} waits on a {activation.kind.value}; a {event.kind} cannot answer it"
+        )
     if isinstance(event, TimerFired) and (activation.wake_at or 0) > now:
         return Absorb(reason="timer early", actions=[_timer(journey.id, activation, now)])
 
@@ -192,9 +194,13 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float)
 
     closed = closed.model_copy(update={"state": state})
     if isinstance(step, ParallelStep) and any(a.step == step.name for a in closed.open.values()):
-        return _transition(definition, closed, now, enter=None, event=event.kind, actor=actor, step_result=result, **common)
+        return _transition(
+            definition, closed, now, enter=None, event=event.kind, actor=actor, step_result=result, **common
+        )
     assert isinstance(step, TaskStep | InputStep | WaitStep | ParallelStep | ApprovalStep)
-    return _transition(definition, closed, now, enter=step.next, event=event.kind, actor=actor, step_result=result, **common)
+    return _transition(
+        definition, closed, now, enter=step.next, event=event.kind, actor=actor, step_result=result, **common
+    )
 
 
 def _transition(
@@ -263,9 +269,7 @@ def _transition(
     return Commit(journey=new, record=record, actions=actions_for(new, seq, now))
 
 
-def _finish(
-    definition: Definition, journey: Journey, now: float, status: JourneyStatus, **record: Any
-) -> Commit:
+def _finish(definition: Definition, journey: Journey, now: float, status: JourneyStatus, **record: Any) -> Commit:
     commit = _transition(definition, journey, now, enter=None, **record)
     done = commit.journey.model_copy(update={"status": status, "open": {}})
     return Commit(journey=done, record=commit.record.model_copy(update={"status": status}), actions=[])
@@ -312,6 +316,10 @@ def schema_errors(schema: dict[str, Any], data: Any) -> list[str]:
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     for error in validator.iter_errors(data):
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        rule = error.message if error.validator == "required" else f"must satisfy {error.validator}={error.validator_value!r}"
+        rule = (
+            error.message
+            if error.validator == "required"
+            else f"must satisfy {error.validator}={error.validator_value!r}"
+        )
         errors.append(f"{where}: {rule}")
     return errors

@@ -36,5 +36,8 @@ def mermaid(definition: Definition, current: str | None = None, path: list[str] 
         lines.append(f"  class {_node(name)} taken")
     if current:
         lines.append(f"  class {_node(current)} current")
-    lines += ["  classDef taken fill:#dbeafe,stroke:#1d4ed8", "  classDef current fill:#fde68a,stroke:#b45309,stroke-width:3px"]
+    lines += [
+        "  classDef taken fill:#dbeafe,stroke:#1d4ed8",
+        "  classDef current fill:#fde68a,stroke:#b45309,stroke-width:3px",
+    ]
     return "\n".join(lines)

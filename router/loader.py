@@ -108,7 +108,9 @@ def parse(text: str, file: str = "<string>", known_workers: set[str] | None = No
     steps: list[tuple[Step, int]] = []  # each valid step with its own line
     invalid: dict[str, _LineDict] = {}  # steps that failed, still graph nodes so nothing cascades
     if not isinstance(raw_steps, list) or not raw_steps:
-        problems.append(Problem(file, raw.key_lines.get("steps", raw.line), "steps: a non-empty list of steps is required"))
+        problems.append(
+            Problem(file, raw.key_lines.get("steps", raw.line), "steps: a non-empty list of steps is required")
+        )
     else:
         for index, raw_step in enumerate(raw_steps):
             try:

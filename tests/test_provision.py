@@ -134,8 +134,12 @@ def test_each_trigger_on_its_bus_lands_in_the_start_queue(cfn: dict[str, Any], s
         bus = stack.resources[target(rule["EventBusName"])]
         marker = str(uuid.uuid4())
         pattern = rule["EventPattern"]
-        entry = {"Source": pattern["source"][0], "DetailType": pattern["detail-type"][0], "EventBusName": bus,
-                 "Detail": json.dumps({"marker": marker})}
+        entry = {
+            "Source": pattern["source"][0],
+            "DetailType": pattern["detail-type"][0],
+            "EventBusName": bus,
+            "Detail": json.dumps({"marker": marker}),
+        }
         assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
         assert [b["detail"]["marker"] for b in drain(sqs, stack.resources["StartQueue"])] == [marker], name
 
@@ -148,8 +152,12 @@ def test_definition_triggers_reach_the_start_queue(stack: Stack, aws: Any) -> No
     for path in sorted(DEFINITIONS.glob("*.yaml")):
         definition = yaml.safe_load(path.read_text(encoding="utf-8"))
         for trigger in definition.get("triggers", []):
-            entry = {"Source": trigger["source"], "DetailType": trigger["detail_type"], "Detail": "{}",
-                     "EventBusName": buses[definition["owning_domain"]]}
+            entry = {
+                "Source": trigger["source"],
+                "DetailType": trigger["detail_type"],
+                "Detail": "{}",
+                "EventBusName": buses[definition["owning_domain"]],
+            }
             events.put_events(Entries=[entry])
             assert len(drain(sqs, stack.resources["StartQueue"])) == 1, (path.name, trigger)
 
@@ -158,12 +166,22 @@ def test_events_no_rule_declares_are_not_routed(stack: Stack, aws: Any) -> None:
     """A trigger's detail-type from another source, or on another bus, starts nothing."""
     events, sqs = aws("events"), aws("sqs")
     drain(sqs, stack.resources["StartQueue"])
-    events.put_events(Entries=[
-        {"Source": "bank.kyc", "DetailType": "application_submitted", "Detail": "{}",
-         "EventBusName": stack.resources["CoreBus"]},
-        {"Source": "bank.onboarding", "DetailType": "application_submitted", "Detail": "{}",
-         "EventBusName": stack.resources["CreditBus"]},
-    ])
+    events.put_events(
+        Entries=[
+            {
+                "Source": "bank.kyc",
+                "DetailType": "application_submitted",
+                "Detail": "{}",
+                "EventBusName": stack.resources["CoreBus"],
+            },
+            {
+                "Source": "bank.onboarding",
+                "DetailType": "application_submitted",
+                "Detail": "{}",
+                "EventBusName": stack.resources["CreditBus"],
+            },
+        ]
+    )
     assert drain(sqs, stack.resources["StartQueue"]) == []
 
 
@@ -208,6 +226,7 @@ def test_outputs_name_the_live_resources(stack: Stack) -> None:
 
 def test_nothing_exists_locally_that_the_template_does_not_declare(cfn: dict[str, Any], stack: Stack, aws: Any) -> None:
     """Queues, tables, buses, rules and topics in the emulator are exactly the template's."""
+
     def physical(resource_type: str) -> set[str]:
         return {stack.resources[name] for name in logical(cfn, resource_type)}
 

@@ -94,7 +94,7 @@ def test_duplicate_start_commits_nothing_and_resends_still_open_work(world):
 
 def test_result_passes_decision_and_fans_out_parallel_branches(world):
     """One transition: the task completes, the decision routes, both branches are dispatched."""
-    router, store, dispatcher, _ = world
+    router, store, _, _ = world
     start(router)
     outcome = router.handle(StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "CLEAR"}, actor="kyc"))
     assert isinstance(outcome, Commit)
@@ -105,7 +105,7 @@ def test_result_passes_decision_and_fans_out_parallel_branches(world):
 
 def test_duplicate_result_after_later_transitions_resends_only_what_is_still_open(world):
     """A redelivered result re-performs its own transition's actions, filtered to open activations."""
-    router, _, dispatcher, _ = world
+    router, _, _, _ = world
     start(router)
     result = StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "CLEAR"}, actor="kyc")
     router.handle(result)
@@ -168,7 +168,7 @@ def test_terminal_step_failure_fails_the_journey_with_a_readable_error(world):
 
 def test_answers_for_finished_or_unknown_journeys_change_nothing(world):
     """A stale answer is absorbed; an answer for a journey that never existed is rejected."""
-    router, store, _, _ = world
+    router, _, _, _ = world
     start(router)
     router.handle(StepFailed(journey_id="j1", activation_id="j1.1", error="E", actor="kyc"))
     late = router.handle(StepSucceeded(journey_id="j1", activation_id="j1.9", output={}, actor="kyc"))
@@ -206,5 +206,10 @@ def test_conflict_carries_the_current_journey():
     """The store's conflict error hands back the item as it is, so no re-read is needed."""
     store = MemoryStore()
     with pytest.raises(VersionConflict) as caught:
-        store.commit(decide(DEFINITION, None, StartJourney(journey_id="j", definition_id="flow", input={"name": "A"}), 0).journey.model_copy(update={"version": 3}), None)  # type: ignore[arg-type]
+        store.commit(
+            decide(
+                DEFINITION, None, StartJourney(journey_id="j", definition_id="flow", input={"name": "A"}), 0
+            ).journey.model_copy(update={"version": 3}),
+            None,
+        )  # type: ignore[arg-type]
     assert caught.value.current is None

@@ -16,8 +16,15 @@ from workers.samples import SAMPLES
 REGION = "eu-west-1"
 WORKERS = SAMPLES.names()  # every sample worker needs a queue, or the router cannot send it work
 SHARED_VARIABLES = {
-    "POWERTOOLS_SERVICE_NAME", "JOURNEYS_TABLE", "TRANSITION_LOG_TABLE", "IDEMPOTENCY_TABLE", "START_QUEUE_URL",
-    "ADVANCE_QUEUE_URL", "DEAD_LETTER_QUEUE_URL", "WORKER_QUEUES", "DOMAIN_BUSES",
+    "POWERTOOLS_SERVICE_NAME",
+    "JOURNEYS_TABLE",
+    "TRANSITION_LOG_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "START_QUEUE_URL",
+    "ADVANCE_QUEUE_URL",
+    "DEAD_LETTER_QUEUE_URL",
+    "WORKER_QUEUES",
+    "DOMAIN_BUSES",
 }
 
 
@@ -62,8 +69,8 @@ def test_sam_transform_runs_offline(cfn: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "handler", ["consumers.start.handler", "consumers.advance.handler", "consumers.journal.handler",
-                "consumers.worker.handler"],
+    "handler",
+    ["consumers.start.handler", "consumers.advance.handler", "consumers.journal.handler", "consumers.worker.handler"],
 )
 def test_handler_imports_and_is_callable(cfn: dict[str, Any], handler: str) -> None:
     """Every Handler in the template names a callable in the repository."""
@@ -161,8 +168,10 @@ def test_roles_name_exact_resources(cfn: dict[str, Any], function: str) -> None:
 def test_the_transition_log_is_append_only_for_the_journal(cfn: dict[str, Any]) -> None:
     """The journal may only PutItem on the transition log: no update, no delete."""
     granted = [
-        action for s in statements(cfn, "JournalFunction")
-        if s["Resource"] == {"Fn::GetAtt": ["TransitionLogTable", "Arn"]} for action in actions(s)
+        action
+        for s in statements(cfn, "JournalFunction")
+        if s["Resource"] == {"Fn::GetAtt": ["TransitionLogTable", "Arn"]}
+        for action in actions(s)
     ]
     assert granted == ["dynamodb:PutItem"]
 

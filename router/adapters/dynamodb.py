@@ -59,7 +59,9 @@ class DynamoJourneyStore:
         self.client, self.table = client, table
 
     def load(self, journey_id: str) -> Journey | None:
-        response = self.client.get_item(TableName=self.table, Key={"journey_id": {"S": journey_id}}, ConsistentRead=True)
+        response = self.client.get_item(
+            TableName=self.table, Key={"journey_id": {"S": journey_id}}, ConsistentRead=True
+        )
         return journey_from_item(response["Item"]) if "Item" in response else None
 
     def commit(self, journey: Journey, record: TransitionRecord) -> None:
