@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from consumers.runtime import Runtime
 from router.decide import Rejected
+from router.limits import MESSAGE_BYTES, check_size
 from router.ports import PayloadTooLarge
 from router.registry import UnknownDefinition
 
@@ -36,6 +37,7 @@ def consume_sqs(
 ) -> dict[str, Any]:
     def record_handler(record: SQSRecord) -> None:
         try:
+            check_size(record.body, MESSAGE_BYTES, "message body")  # the engine's limit, whatever the queue allowed
             handle(record.body)
         except TERMINAL as exc:
             reason = reason_of(exc)

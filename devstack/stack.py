@@ -39,6 +39,7 @@ class LocalStack:
         hooks: Iterable[Hook] = (),
         clock: Callable[[], float] = time.time,
         consumers_per_queue: int = 1,
+        deliveries: Callable[[dict[str, Any]], int] = lambda _event: 1,
     ) -> None:
         self.emulator = emulator or Emulator()
         self.template, self.workers, self.clock = template, workers, clock
@@ -49,6 +50,7 @@ class LocalStack:
         for name in _SENDS:
             self.session.events.register(name, self._nudge)
         self.consumers_per_queue = consumers_per_queue
+        self.deliveries = deliveries  # how many times each batch reaches its consumer: >1 simulates redelivery
         self.pollers: list[Poller] = []
         self.runtimes: dict[str, Runtime] = {}
         self._stop = threading.Event()
@@ -105,7 +107,8 @@ class LocalStack:
         runtime = self.runtimes[function.logical_id]
 
         def invoke(event: dict[str, Any]) -> Any:
-            return module.consume(runtime, event)
+            results = [module.consume(runtime, event) for _ in range(max(1, self.deliveries(event)))]
+            return results[-1]
 
         pollers: list[Poller] = []
         for source in function.sources:
