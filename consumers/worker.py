@@ -23,12 +23,14 @@ from workers.step import Workers
 logger = Logger(service="journeys-worker")
 
 
-def executor(runtime: Runtime, workers: Workers) -> Any:
+def executor(runtime: Runtime, workers: Workers, context: Any = None) -> Any:
     """The worker call, made idempotent by activation id: a redelivery returns the saved answer."""
     store = DynamoDBPersistenceLayer(
         table_name=runtime.settings.idempotency_table, boto3_client=runtime.client("dynamodb")
     )
     config = IdempotencyConfig(event_key_jmespath="activation_id", expires_after_seconds=7 * 24 * 3600)
+    if context is not None:  # an in-progress record then expires with the invocation, not after an hour
+        config.register_lambda_context(context)
 
     @idempotent_function(data_keyword_argument="work", persistence_store=store, config=config)
     def execute(work: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +47,7 @@ def executor(runtime: Runtime, workers: Workers) -> Any:
 
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    execute = executor(runtime, runtime.workers)
+    execute = executor(runtime, runtime.workers, context)
 
     def handle(body: str) -> None:
         work = SendWork.model_validate_json(body)

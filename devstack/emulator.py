@@ -57,7 +57,7 @@ class Emulator:
         os.environ["MOTO_PORT"] = str(self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
         self._thread.start()
-        self.configure({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        self.reset()  # moto keeps its state per process: a new emulator starts empty, like a restarted one
         return self
 
     def configure(self, config: dict[str, Any]) -> None:

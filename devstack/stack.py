@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,24 @@ from workers.samples import SAMPLES
 from workers.step import Workers
 
 Hook = tuple[str, Callable[..., Any]]
+
+
+@dataclass
+class LambdaContext:
+    """What Lambda passes a handler, enough for Powertools: name, request id, a 30 s budget."""
+
+    function_name: str
+    timeout_ms: int = 30_000
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
 # Calls after which some poller has work: wake them rather than wait out their idle sleep.
 _SENDS = (
     "after-call.sqs.SendMessage",
@@ -60,14 +80,16 @@ class LocalStack:
 
     # -- lifecycle
 
-    def start(self) -> LocalStack:
+    def start(self, pollers: bool = True) -> LocalStack:
+        """Provision and, unless `pollers` is False (resources and runtimes only), start feeding consumers."""
         if not self.emulator.running:
             self.emulator.start()
             self._owns_emulator = True
         self.stack = provision(self.emulator.url, REGION, self.template)
         for function in self.stack.functions:
             self.runtimes[function.logical_id] = self._runtime(function)
-            self.pollers += self._pollers(function)
+            if pollers:
+                self.pollers += self._pollers(function)
         for poller in self.pollers:
             thread = threading.Thread(target=poller.run, args=(self._stop,), name=poller.name, daemon=True)
             thread.start()
@@ -107,7 +129,9 @@ class LocalStack:
         runtime = self.runtimes[function.logical_id]
 
         def invoke(event: dict[str, Any]) -> Any:
-            results = [module.consume(runtime, event) for _ in range(max(1, self.deliveries(event)))]
+            results = []
+            for _ in range(max(1, self.deliveries(event))):
+                results.append(module.consume(runtime, event, LambdaContext(function.logical_id)))
             return results[-1]
 
         pollers: list[Poller] = []

@@ -38,7 +38,8 @@ class Router:
         return outcome
 
     def _commit(self, event: Event) -> Commit | Absorb:
-        journey = self.store.load(event.journey_id)
+        # A start needs no read: its conditional write fails on an existing journey and returns it.
+        journey = None if isinstance(event, StartJourney) else self.store.load(event.journey_id)
         retrying = Retrying(
             retry=retry_if_exception_type(VersionConflict),
             stop=stop_after_attempt(MAX_CONFLICTS),
