@@ -13,9 +13,9 @@ import boto3
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from router.adapters.dispatch import AwsDispatcher, Targets
 from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog
 from router.adapters.events import EventBridgePublisher
-from router.adapters.sqs import SqsDispatcher
 from router.journal import Journal
 from router.registry import Registry
 from router.service import Router
@@ -34,6 +34,10 @@ class Settings(BaseModel):
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
     worker_queues: dict[str, str] = Field(default_factory=dict, alias="WORKER_QUEUES")
     domain_buses: dict[str, str] = Field(default_factory=dict, alias="DOMAIN_BUSES")
+    approval_queue_url: str = Field("", alias="APPROVAL_QUEUE_URL")
+    retry_state_machine_arn: str = Field("", alias="RETRY_STATE_MACHINE_ARN")
+    approval_state_machine_arn: str = Field("", alias="APPROVAL_STATE_MACHINE_ARN")
+    alerts_topic_arn: str = Field("", alias="ALERTS_TOPIC_ARN")
     region: str = Field("eu-west-1", alias="AWS_REGION")
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
 
@@ -71,7 +75,15 @@ class Runtime:
     @cached_property
     def router(self) -> Router:
         store = DynamoJourneyStore(self.client("dynamodb"), self.settings.journeys_table)
-        dispatcher = SqsDispatcher(self.client("sqs"), self.settings.worker_queues, self.settings.advance_queue_url)
+        targets = Targets(
+            worker_queues=self.settings.worker_queues,
+            timer_queue=self.settings.advance_queue_url,
+            token_queue=self.settings.approval_queue_url,
+            retry_machine=self.settings.retry_state_machine_arn,
+            approval_machine=self.settings.approval_state_machine_arn,
+            alerts_topic=self.settings.alerts_topic_arn,
+        )
+        dispatcher = AwsDispatcher(self.client("sqs"), self.client("stepfunctions"), self.client("sns"), targets)
         return Router(self.registry, store, dispatcher, self.clock)
 
     @cached_property

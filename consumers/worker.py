@@ -13,14 +13,26 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from pydantic import BaseModel, Field
 
-from consumers.batch import RetryLater, consume_sqs
+from consumers.batch import consume_sqs
 from consumers.runtime import Runtime, runtime_from_env
 from router.limits import MESSAGE_BYTES, check_size
 from router.model import SendWork, StepFailed, StepSucceeded
 from workers.step import Workers
 
 logger = Logger(service="journeys-worker")
+
+
+class Attempt(BaseModel):
+    """Work re-dispatched by a retry chain: the answer carries the token back to close the attempt."""
+
+    work: SendWork
+    task_token: str = Field(repr=False)
+
+
+class Retryable(Exception):
+    """Raised inside the idempotent call so a retryable failure is not saved as the step's answer."""
 
 
 def executor(runtime: Runtime, workers: Workers, context: Any = None) -> Any:
@@ -39,29 +51,38 @@ def executor(runtime: Runtime, workers: Workers, context: Any = None) -> Any:
             output = workers.run(work["worker"], work["state"])
         except Exception as exc:
             if workers.is_retryable(exc):
-                raise RetryLater(f"{work['worker']} failed with {type(exc).__name__}") from exc
-            return StepFailed(**ids, error=type(exc).__name__, message=str(exc)).model_dump(mode="json")
+                raise Retryable(type(exc).__name__, str(exc)[:300]) from exc
+            return StepFailed(**ids, error=type(exc).__name__, message=str(exc)[:500]).model_dump(mode="json")
         return StepSucceeded(**ids, output=output).model_dump(mode="json")
 
     return execute
+
+
+def answer_for(execute: Any, work: SendWork, task_token: str | None) -> dict[str, Any]:
+    try:
+        answer = execute(work=work.model_dump(mode="json"))
+    except Retryable as exc:
+        error, message = exc.args
+        ids = {"journey_id": work.journey_id, "activation_id": work.activation_id, "actor": work.worker}
+        answer = StepFailed(**ids, error=error, message=message, retryable=True).model_dump(mode="json")
+    return {**answer, "task_token": task_token} if task_token else answer
 
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     execute = executor(runtime, runtime.workers, context)
 
     def handle(body: str) -> None:
-        work = SendWork.model_validate_json(body)
+        message = json.loads(body)
+        attempt = Attempt.model_validate(message) if "task_token" in message else None
+        work = attempt.work if attempt else SendWork.model_validate(message)
         logger.append_keys(journey_id=work.journey_id)
-        answer = execute(work=work.model_dump(mode="json"))
-        check_size(body := _json(answer), MESSAGE_BYTES, f"answer for {work.activation_id}")
-        runtime.client("sqs").send_message(QueueUrl=runtime.settings.advance_queue_url, MessageBody=body)
-        logger.info("step answered", extra={"worker": work.worker, "kind": answer["kind"]})
+        answer = answer_for(execute, work, attempt.task_token if attempt else None)
+        reply = json.dumps(answer, separators=(",", ":"))
+        check_size(reply, MESSAGE_BYTES, f"answer for {work.activation_id}")
+        runtime.client("sqs").send_message(QueueUrl=runtime.settings.advance_queue_url, MessageBody=reply)
+        logger.info("step answered", extra={"worker": work.worker, "kind": answer["kind"], "retry": bool(attempt)})
 
     return consume_sqs(runtime, logger, event, context, handle)
-
-
-def _json(answer: dict[str, Any]) -> str:
-    return json.dumps(answer, separators=(",", ":"))
 
 
 @cache

@@ -66,6 +66,7 @@ class InputStep(StepBase):
     input_schema: dict[str, Any]
     store_as: str | None = None  # state key for the submitted data; merged at the top when absent
     next: str
+    on_expiry: str | None = None  # where to go if the customer never answers; the journey fails when absent
 
 
 class WaitStep(StepBase):
@@ -98,6 +99,7 @@ class ApprovalStep(StepBase):
     sla_seconds: int = Field(gt=0)
     amount: str | None = None  # JMESPath to the amount the limits apply to
     levels: list[ApprovalLevel] = Field(min_length=1)
+    store_as: str = "approval"  # state key for {outcome, approvers}, for a DECISION to branch on
     next: str
 
 
@@ -125,6 +127,8 @@ def successors(step: Step) -> list[str]:
         return [b.goto for b in step.branches] + [step.default]
     if isinstance(step, SuccessStep | FailStep):
         return []
+    if isinstance(step, InputStep) and step.on_expiry:
+        return [step.next, step.on_expiry]
     return [step.next]
 
 

@@ -39,7 +39,9 @@ class Activation(Model):
     worker: str | None = None
     branch: str | None = None
     wake_at: float | None = None
-    attempt: int = 1
+    retrying: bool = False  # a retry chain (Step Functions) owns the attempts now
+    last_error: str | None = None
+    reminded: bool = False  # INPUT: the customer has been reminded once
 
 
 class Journey(Model):
@@ -56,12 +58,15 @@ class Journey(Model):
     path: list[str] = []  # every step entered, in order
     initiator: str
     business_key: str | None = None
-    error: dict[str, str] | None = None
+    error: dict[str, str] | None = None  # why it failed, or why it was escalated
     created_at: float
     updated_at: float
 
     @property
     def next_deadline(self) -> float | None:
+        """What the SLA watchdog's index sorts on; finished and escalated journeys leave the index."""
+        if self.status is not JourneyStatus.RUNNING:
+            return None
         return min((a.deadline for a in self.open.values()), default=None)
 
 
@@ -84,6 +89,7 @@ class StepSucceeded(Model):
     activation_id: str
     output: dict[str, Any] = {}
     actor: str
+    task_token: str | None = Field(None, repr=False)  # set when a retry chain's attempt ran the step
 
 
 class StepFailed(Model):
@@ -94,6 +100,58 @@ class StepFailed(Model):
     message: str = ""
     retryable: bool = False
     actor: str
+    task_token: str | None = Field(None, repr=False)
+
+
+class RetriesExhausted(Model):
+    """From the retry queue: the step's retry chain ran out of attempts."""
+
+    kind: Literal["retries_exhausted"] = "retries_exhausted"
+    journey_id: str
+    activation_id: str
+    error: str = "RetriesExhausted"
+    message: str = ""
+
+
+class DeadlinePassed(Model):
+    """From the SLA watchdog: some open activation of this journey may be past its deadline."""
+
+    kind: Literal["deadline_passed"] = "deadline_passed"
+    journey_id: str
+
+
+class ApprovalOutcome(Model):
+    """From the approval state machine when its chain of levels resolves."""
+
+    kind: Literal["approval_outcome"] = "approval_outcome"
+    journey_id: str
+    activation_id: str
+    outcome: Literal["granted", "rejected", "expired"]
+    approvers: list[str] = []
+    reason: str | None = None
+
+
+class Command(StrEnum):
+    RETRY = "retry"
+    SKIP = "skip"
+    GOTO = "goto"
+    PATCH = "patch"
+    CANCEL = "cancel"
+    RESUME = "resume"
+
+
+class Intervention(Model):
+    """An operator's command; refused unless the journey is still at `expected_version`."""
+
+    kind: Literal["intervention"] = "intervention"
+    journey_id: str
+    command: Command
+    expected_version: int
+    actor: str = Field(min_length=1)
+    reason: str = Field(min_length=3, max_length=1000)
+    output: dict[str, Any] | None = None  # skip: the step's output
+    step: str | None = None  # goto: where to
+    patch: dict[str, Any] | None = None  # patch: merged into the state
 
 
 class InputSubmitted(Model):
@@ -110,8 +168,8 @@ class TimerFired(Model):
     activation_id: str
 
 
-Answer = StepSucceeded | StepFailed | InputSubmitted | TimerFired
-Event = Annotated[StartJourney | Answer, Field(discriminator="kind")]
+Answer = StepSucceeded | StepFailed | InputSubmitted | TimerFired | ApprovalOutcome | RetriesExhausted
+Event = Annotated[StartJourney | Answer | DeadlinePassed | Intervention, Field(discriminator="kind")]
 
 
 class TransitionRecord(Model):
@@ -130,7 +188,8 @@ class TransitionRecord(Model):
     activation_id: str | None = None
     entered: list[str] = []  # steps entered by this transition, decisions included
     status: JourneyStatus
-    lifecycle: list[str] = []  # journey_started, journey_completed, journey_failed
+    lifecycle: list[str] = []  # journey_started, journey_completed, journey_failed, journey_stuck, ...
+    reason: str | None = None  # an operator's stated reason, for interventions
 
 
 # Actions: what the consumer performs after the commit, all idempotent by activation id.
@@ -152,4 +211,46 @@ class ArmTimer(Model):
     delay_seconds: int
 
 
-Action = Annotated[SendWork | ArmTimer, Field(discriminator="kind")]
+class StartRetryChain(Model):
+    """Start the retry-chain execution named after the activation: backoff, re-dispatch, escalate."""
+
+    kind: Literal["start_retry_chain"] = "start_retry_chain"
+    activation_id: str
+    journey_id: str
+    delays: list[int]  # seconds to wait before each remaining attempt, jitter included
+    attempt_timeout: int
+    work: SendWork
+
+
+class CloseToken(Model):
+    """Answer a Step Functions task token; performed by the one consumer allowed to."""
+
+    kind: Literal["close_token"] = "close_token"
+    activation_id: str
+    journey_id: str
+    task_token: str = Field(repr=False)
+    success: bool
+    error: str | None = None
+
+
+class StartApproval(Model):
+    kind: Literal["start_approval"] = "start_approval"
+    activation_id: str
+    journey_id: str
+    step: str
+    levels: list[dict[str, Any]]
+    amount: float | None
+    initiator: str
+
+
+class Alert(Model):
+    kind: Literal["alert"] = "alert"
+    activation_id: str
+    journey_id: str
+    subject: str
+    message: str
+
+
+Action = Annotated[
+    SendWork | ArmTimer | StartRetryChain | CloseToken | StartApproval | Alert, Field(discriminator="kind")
+]

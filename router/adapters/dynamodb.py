@@ -109,3 +109,23 @@ class DynamoTransitionLog:
             if "LastEvaluatedKey" not in page:
                 return records
             kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def overdue_journeys(client: Any, table: str, now: float, limit: int) -> list[str]:
+    """Journey ids with an open activation due by `now`, from the sparse deadline index: no scans."""
+    ids: list[str] = []
+    kwargs: dict[str, Any] = {}
+    while len(ids) < limit:
+        page = client.query(
+            TableName=table,
+            IndexName="by-deadline",
+            KeyConditionExpression="due_shard = :open AND due <= :now",
+            ExpressionAttributeValues={":open": {"S": DUE_SHARD}, ":now": {"N": repr(now)}},
+            Limit=min(100, limit - len(ids)),
+            **kwargs,
+        )
+        ids += [item["journey_id"]["S"] for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    return list(dict.fromkeys(ids))

@@ -1,0 +1,37 @@
+"""Retry consumer: a retry chain ran out of attempts; the router escalates the journey and alerts."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from consumers.batch import consume_sqs
+from consumers.runtime import Runtime, runtime_from_env
+from router.model import RetriesExhausted
+
+logger = Logger(service="journeys-retry")
+
+
+def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    def handle(body: str) -> None:
+        exhausted = RetriesExhausted.model_validate_json(body)
+        logger.append_keys(journey_id=exhausted.journey_id)
+        outcome = runtime.router.handle(exhausted)
+        logger.warning(
+            "retries exhausted", extra={"activation_id": exhausted.activation_id, "outcome": type(outcome).__name__}
+        )
+
+    return consume_sqs(runtime, logger, event, context, handle)
+
+
+@cache
+def _runtime() -> Runtime:
+    return runtime_from_env(os.environ)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return consume(_runtime(), event, context)

@@ -1,0 +1,46 @@
+"""SLA watchdog, on a schedule: journeys with an activation past its deadline, found through an index."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from consumers.runtime import Runtime, runtime_from_env
+from router.adapters.dynamodb import overdue_journeys
+from router.model import DeadlinePassed
+
+logger = Logger(service="journeys-watchdog")
+MAX_PER_TICK = 500  # the rest wait for the next tick rather than risk the function's timeout
+
+
+def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    now = runtime.clock()
+    client, table = runtime.client("dynamodb"), runtime.settings.journeys_table
+    outcomes: dict[str, int] = {}
+    for journey_id in overdue_journeys(client, table, now, MAX_PER_TICK):
+        logger.append_keys(journey_id=journey_id)
+        try:
+            outcome = runtime.router.handle(DeadlinePassed(journey_id=journey_id))
+        except Exception:  # one bad journey must not stop the sweep; it is logged and found again next tick
+            logger.exception("watchdog could not handle an overdue journey")
+            outcomes["errors"] = outcomes.get("errors", 0) + 1
+            continue
+        name = type(outcome).__name__
+        outcomes[name] = outcomes.get(name, 0) + 1
+    logger.remove_keys(["journey_id"])
+    if outcomes:
+        logger.info("watchdog swept", extra=outcomes)
+    return outcomes
+
+
+@cache
+def _runtime() -> Runtime:
+    return runtime_from_env(os.environ)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return consume(_runtime(), event, context)
