@@ -219,3 +219,18 @@ def test_patch_must_keep_the_state_valid_and_goto_needs_a_real_step(world):
         router.handle(command(Command.GOTO, 2, step="nowhere"))
     router.handle(command(Command.GOTO, 2, step="done"))
     assert store.journeys["j"].status is JourneyStatus.SUCCEEDED
+
+
+def test_every_unfinished_journey_says_why_it_waits(world):
+    """Waiting on a worker, retrying with the last error, escalated, and overdue read plainly."""
+    from router.reasons import waiting_on, why
+
+    router, store, _, clock = world
+    assert why(store.journeys["j"], clock()).startswith("waiting on worker kyc at step check")
+    assert waiting_on(store.journeys["j"]) == "worker:kyc"
+    router.handle(failed())
+    assert "retrying after Timeout: bureau slow" in why(store.journeys["j"], clock())
+    assert why(store.journeys["j"], clock() + 10_000).startswith("orphaned: step check passed its deadline")
+    router.handle(RetriesExhausted(journey_id="j", activation_id="j.1", message="Timeout"))
+    assert why(store.journeys["j"], clock()) == "escalated at step check: RetriesExhausted: Timeout"
+    assert waiting_on(store.journeys["j"]) == "escalated"

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from router.limits import ITEM_BYTES, check_size
 from router.model import Journey, TransitionRecord
 from router.ports import VersionConflict
+from router.reasons import waiting_on
 
 DUE_SHARD = "open"  # sparse index partition: only journeys with open activations carry it
 
@@ -23,6 +24,7 @@ def journey_item(journey: Journey, record: TransitionRecord) -> dict[str, Any]:
         "definition_id": {"S": journey.definition_id},
         "updated_at": {"N": repr(journey.updated_at)},
         "doc": {"S": doc},
+        "waiting_on": {"S": waiting_on(journey)},  # for filtering lists by why journeys wait
         "last_transition": {"S": record.model_dump_json()},
     }
     if journey.business_key:
