@@ -70,8 +70,12 @@ class SqsPoller(Poller):
         messages = response.get("Messages", [])
         if not messages:
             return 0
-        result = self.invoke({"Records": [self._record(m) for m in messages]})
-        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        try:
+            result = self.invoke({"Records": [self._record(m) for m in messages]})
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        except Exception:  # Lambda treats a raising handler as a whole-batch failure
+            log.exception("function %s failed its whole batch", self.name)
+            failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
