@@ -28,3 +28,27 @@ bench: $(STAMP)  ## AWS calls and latency per transition; prints figures
 
 clean:
 	rm -rf $(VENV) .journeys .pytest_cache test-output
+
+# `sam build` offline: PyPI only (aws-sam-cli, and the arm64 wheels of the dependencies); no Docker, no AWS
+# account. Everything it writes lives under .aws-sam/, which git ignores and `sam build` leaves out of CodeUri.
+SAM_DIR      := .aws-sam
+SAM_VENV     := $(SAM_DIR)/cli-venv
+SAM_MANIFEST ?= $(SAM_DIR)/requirements.txt
+PYTHON312    ?= $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
+SAM_ENV      := PATH="$(dir $(PYTHON312)):$$PATH" AWS_REGION=$${AWS_REGION:-eu-west-1} SAM_CLI_TELEMETRY=0
+
+.PHONY: sam-manifest sam-build
+
+sam-manifest:  ## the runtime requirements (pyproject's `dependencies`, nothing else) for sam's pip builder
+	@mkdir -p $(dir $(SAM_MANIFEST))
+	@test -n "$(PYTHON312)" || { echo "sam build needs a python3.12 (pyenv install 3.12.1, or set PYTHON312=...)"; exit 1; }
+	$(PYTHON312) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > $(SAM_MANIFEST)
+
+$(SAM_VENV)/bin/sam:  # its own venv: aws-sam-cli pins its own versions of boto3, cfn-lint and the translator
+	$(PYTHON312) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+
+sam-build: sam-manifest $(SAM_VENV)/bin/sam  ## validate, then build the SAM application into .aws-sam/build
+	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template-file infra/template.yaml
+	$(SAM_ENV) $(SAM_VENV)/bin/sam build --template-file infra/template.yaml --manifest $(SAM_MANIFEST)

@@ -2,8 +2,9 @@
 
 The SAM template is transformed offline to CloudFormation; each resource is then created
 through the emulator's service APIs in dependency order, with Ref/GetAtt/Sub/Join/If/Select
-resolved against what already exists. Functions and their triggers come back as data for the
-devstack's in-process pollers. A type or property neither built here nor listed in gaps.py raises.
+resolved against what already exists (intrinsics.py holds the loader, the transform and the
+resolver). Functions and their triggers come back as data for the devstack's in-process pollers.
+A type or property neither built here nor listed in gaps.py raises.
 """
 
 from __future__ import annotations
@@ -17,24 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
-from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
-from samtranslator.model.exceptions import InvalidDocumentException
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
 
 from devstack import gaps
+from devstack.intrinsics import Scope, TemplateError, parameter_values, pseudo_parameters, references, translate
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "template.yaml"
-_LOCAL_CODE = "s3://local-build/journeys.zip"  # `sam build` rewrites local CodeUris; the translator wants S3
 _RATE = re.compile(r"rate\((\d+) (minute|hour|day)s?\)")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-_SUB_VAR = re.compile(r"\$\{([^!}][^}]*)\}")
-_NO_VALUE = object()  # AWS::NoValue: the property or list item disappears
-
-
-class TemplateError(Exception):
-    """The template declares something the local stack cannot build faithfully."""
 
 
 @dataclass(frozen=True)
@@ -78,131 +68,6 @@ class Stack:
     functions: tuple[LocalFunction, ...]
     outputs: dict[str, str]
     resources: dict[str, str]  # logical id -> queue url / table name / bus or rule name / topic or machine arn
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader plus CloudFormation short forms (!Ref, !GetAtt A.B, !Sub, ...), without touching SafeLoader."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    key = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        scalar = loader.construct_scalar(node)
-        return {key: scalar.split(".", 1) if suffix == "GetAtt" else scalar}
-    if isinstance(node, yaml.SequenceNode):
-        return {key: loader.construct_sequence(node, deep=True)}
-    assert isinstance(node, yaml.MappingNode)  # the only other YAML node kind
-    return {key: loader.construct_mapping(node, deep=True)}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-
-
-def translate(template_path: Path, region: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """SAM -> CloudFormation offline: the translator's bundled managed-policy map, no AWS calls."""
-    sam = load_template(template_path)
-    functions = [r.get("Properties", {}) for r in sam["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
-    for props in [sam.get("Globals", {}).get("Function", {}), *functions]:
-        if isinstance(props.get("CodeUri"), str) and not props["CodeUri"].startswith("s3://"):
-            props["CodeUri"] = _LOCAL_CODE
-    session = boto3.Session(region_name=region)  # only tells the translator its region and partition
-    translator = Translator(get_bundled_managed_policy_map("aws"), Parser(), boto_session=session)
-    try:
-        return translator.translate(sam, parameter_values=dict(parameters or {}))
-    except InvalidDocumentException as error:
-        raise TemplateError("; ".join(cause.message for cause in error.causes)) from error
-    finally:
-        translator.metrics.publish()  # to the offline dummy publisher: otherwise it warns at exit
-
-
-@dataclass
-class _Scope:
-    """What intrinsics resolve against: parameters, pseudo parameters, conditions and what exists so far."""
-
-    refs: dict[str, Any]
-    conditions: Mapping[str, Any]
-    attrs: dict[str, dict[str, str]] = field(default_factory=dict)
-    evaluated: dict[str, bool] = field(default_factory=dict)
-
-    def condition(self, name: str) -> bool:
-        if name not in self.evaluated:
-            self.evaluated[name] = bool(self.resolve(self.conditions[name]))
-        return self.evaluated[name]
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [item for item in map(self.resolve, value) if item is not _NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            if key in _INTRINSICS and (key != "Condition" or isinstance(arg, str)):  # not an IAM Condition block
-                return _INTRINSICS[key](self, arg)
-            if key.startswith("Fn::"):
-                raise TemplateError(f"{key} is not supported by the local stack")
-        return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not _NO_VALUE}
-
-    def ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return _NO_VALUE
-        if name not in self.refs:
-            raise TemplateError(f"Ref {name}: nothing of that name exists locally")
-        return self.refs[name]
-
-    def get_att(self, logical_id: str, attribute: str) -> str:
-        try:
-            return self.attrs[logical_id][attribute]
-        except KeyError:
-            raise TemplateError(f"GetAtt {logical_id}.{attribute} has no local value") from None
-
-    def sub(self, arg: str | list[Any]) -> str:
-        text, names = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-
-        def value(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in names:
-                return str(names[name])
-            return str(self.get_att(*name.split(".", 1)) if "." in name else self.ref(name))
-
-        return _SUB_VAR.sub(value, text).replace("${!", "${")
-
-
-_INTRINSICS: dict[str, Callable[[_Scope, Any], Any]] = {
-    "Ref": lambda s, a: s.ref(a),
-    "Fn::GetAtt": lambda s, a: s.get_att(*(a.split(".", 1) if isinstance(a, str) else s.resolve(a))),
-    "Fn::Sub": lambda s, a: s.sub(a),
-    "Fn::Join": lambda s, a: str(a[0]).join(str(item) for item in s.resolve(a[1])),
-    "Fn::Select": lambda s, a: s.resolve(a[1])[int(s.resolve(a[0]))],
-    "Fn::Split": lambda s, a: str(s.resolve(a[1])).split(a[0]),
-    "Fn::If": lambda s, a: s.resolve(a[1] if s.condition(a[0]) else a[2]),
-    "Fn::Equals": lambda s, a: s.resolve(a[0]) == s.resolve(a[1]),
-    "Fn::Not": lambda s, a: not s.resolve(a[0]),
-    "Fn::And": lambda s, a: all(s.resolve(item) for item in a),
-    "Fn::Or": lambda s, a: any(s.resolve(item) for item in a),
-    "Condition": lambda s, a: s.condition(a),
-}
-
-
-def _references(value: Any) -> set[str]:
-    """Every logical name a fragment points at through Ref, GetAtt or Sub."""
-    if isinstance(value, list):
-        return set().union(*map(_references, value))
-    if not isinstance(value, dict):
-        return set()
-    found: set[str] = set()
-    for key, arg in value.items():
-        if key == "Ref" and isinstance(arg, str):
-            found.add(arg)
-        elif key == "Fn::GetAtt":
-            found.add(arg.split(".")[0] if isinstance(arg, str) else arg[0])
-        elif key == "Fn::Sub":
-            found |= {name.split(".")[0] for name in _SUB_VAR.findall(arg if isinstance(arg, str) else arg[0])}
-        found |= _references(arg)
-    return found
 
 
 @dataclass
@@ -414,7 +279,7 @@ def _source(ctx: _Context, lid: str, p: dict[str, Any]) -> Source:
     )
 
 
-def _build(ctx: _Context, scope: _Scope, lid: str, resource: Mapping[str, Any]) -> _Made:
+def _build(ctx: _Context, scope: Scope, lid: str, resource: Mapping[str, Any]) -> _Made:
     rtype = resource["Type"]
     if rtype in gaps.SKIPPED_TYPES:  # placeholders, so that e.g. a state machine's RoleArn still resolves
         service = rtype.split("::")[1].lower()
@@ -436,7 +301,7 @@ def _creation_order(resources: Mapping[str, Any]) -> list[str]:
     graph: TopologicalSorter[str] = TopologicalSorter()
     for lid, resource in resources.items():
         depends = resource.get("DependsOn", [])
-        needs = _references(resource.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends)
+        needs = references(resource.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends)
         graph.add(lid, *sorted(needs & resources.keys()))
     return list(graph.static_order())
 
@@ -454,7 +319,8 @@ def provision(
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
     account = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
     ctx = _Context(session, endpoint_url, region, account, f"journeys-{stage}")
-    scope = _Scope({**_parameters(template, given), **_pseudo(ctx)}, template.get("Conditions", {}))
+    pseudo = pseudo_parameters(region, account, ctx.stack_name)
+    scope = Scope({**parameter_values(template, given), **pseudo}, template.get("Conditions", {}))
     resources, physical = template["Resources"], {}
     for lid in _creation_order(resources):
         condition = resources[lid].get("Condition")
@@ -470,21 +336,3 @@ def provision(
         if "Condition" not in output or scope.condition(output["Condition"])
     }
     return Stack(tuple(ctx.functions.values()), outputs, physical)
-
-
-def _parameters(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
-    declared = template.get("Parameters", {})
-    if missing := sorted(set(declared) - set(given) - {k for k, v in declared.items() if "Default" in v}):
-        raise TemplateError(f"parameters {missing} have no default and no local value")
-    return {**{k: str(v["Default"]) for k, v in declared.items() if "Default" in v}, **given}
-
-
-def _pseudo(ctx: _Context) -> dict[str, str]:
-    return {
-        "AWS::Region": ctx.region,
-        "AWS::AccountId": ctx.account,
-        "AWS::Partition": "aws",
-        "AWS::StackName": ctx.stack_name,
-        "AWS::URLSuffix": "amazonaws.com",
-        "AWS::StackId": ctx.arn("cloudformation", f"stack/{ctx.stack_name}/local"),
-    }

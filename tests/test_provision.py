@@ -72,6 +72,11 @@ def logical(cfn: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]
     return {k: v.get("Properties", {}) for k, v in cfn["Resources"].items() if v["Type"] == resource_type}
 
 
+def routing_rules(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The event-pattern rules; a schedule rule is a function source, run by the local stack itself."""
+    return {k: v for k, v in logical(cfn, "AWS::Events::Rule").items() if "ScheduleExpression" not in v}
+
+
 def target(value: Any) -> str:
     return str(value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0])
 
@@ -130,7 +135,7 @@ def test_each_trigger_on_its_bus_lands_in_the_start_queue(cfn: dict[str, Any], s
     """put_events of every trigger the rules declare, on the rule's bus, arrives in StartQueue."""
     events, sqs = aws("events"), aws("sqs")
     drain(sqs, stack.resources["StartQueue"])
-    for name, rule in logical(cfn, "AWS::Events::Rule").items():
+    for name, rule in routing_rules(cfn).items():
         bus = stack.resources[target(rule["EventBusName"])]
         marker = str(uuid.uuid4())
         pattern = rule["EventPattern"]
@@ -186,15 +191,20 @@ def test_events_no_rule_declares_are_not_routed(stack: Stack, aws: Any) -> None:
 
 
 def test_functions_are_bound_to_the_sources_the_template_declares(cfn: dict[str, Any], stack: Stack) -> None:
-    """Each event source mapping becomes a poller source of its function, with batch and failure settings."""
-    declared = set()
+    """Each event source mapping or schedule becomes a poller source of its function, with its settings."""
+    declared: set[tuple[str, str, float]] = set()
     for mapping in logical(cfn, "AWS::Lambda::EventSourceMapping").values():
         source = target(mapping["EventSourceArn"])
         declared.add((target(mapping["FunctionName"]), stack.resources[source], mapping["BatchSize"]))
-    live = set()
+    for rule in logical(cfn, "AWS::Events::Rule").values():
+        if "ScheduleExpression" in rule:
+            declared |= {(target(t["Arn"]), rule["ScheduleExpression"], 60.0) for t in rule["Targets"]}
+    live: set[tuple[str, str, float]] = set()
     for function in stack.functions:
         for s in function.sources:
-            assert isinstance(s, QueueSource | StreamSource)
+            if isinstance(s, ScheduleSource):
+                live.add((function.logical_id, "rate(1 minute)", s.rate_seconds))
+                continue
             live.add((function.logical_id, s.queue_url if isinstance(s, QueueSource) else s.table_name, s.batch_size))
             assert s.report_failures
     assert live == declared
@@ -214,6 +224,15 @@ def test_function_environment_is_fully_resolved(stack: Stack) -> None:
         assert json.loads(env["DOMAIN_BUSES"])["bank-payments"] == "bank-payments-test"
     handlers = {f.logical_id: f.handler for f in stack.functions}
     assert handlers["StartFunction"] == "consumers.start.handler"
+
+
+def test_the_retry_chain_is_live_with_its_substitutions(stack: Stack, aws: Any) -> None:
+    """The checked-in ASL is inlined, and its exhaustion goes to the live RetryQueue."""
+    machine = aws("stepfunctions").describe_state_machine(stateMachineArn=stack.resources["RetryChainStateMachine"])
+    exhausted = json.loads(machine["definition"])["States"]["Exhausted"]["Parameters"]
+    assert exhausted["QueueUrl"] == stack.resources["RetryQueue"]
+    retry_variable = {f.environment["RETRY_STATE_MACHINE_ARN"] for f in stack.functions}
+    assert retry_variable == {stack.resources["RetryChainStateMachine"]}
 
 
 def test_outputs_name_the_live_resources(stack: Stack) -> None:
@@ -236,7 +255,9 @@ def test_nothing_exists_locally_that_the_template_does_not_declare(cfn: dict[str
     buses = {b["Name"] for b in events.list_event_buses()["EventBuses"]} - {"default"}
     assert buses == physical("AWS::Events::EventBus")
     rules = {r["Name"] for bus in buses | {"default"} for r in events.list_rules(EventBusName=bus)["Rules"]}
-    assert rules == physical("AWS::Events::Rule")
+    assert rules == {stack.resources[name] for name in routing_rules(cfn)}  # schedules run locally, not in moto
+    machines = {m["stateMachineArn"] for m in aws("stepfunctions").list_state_machines()["stateMachines"]}
+    assert machines == physical("AWS::StepFunctions::StateMachine")
     assert {t["TopicArn"] for t in aws("sns").list_topics()["Topics"]} == physical("AWS::SNS::Topic")
     assert aws("sns").list_subscriptions()["Subscriptions"] == []  # AlertEmail is empty: the condition is false
 

@@ -1,19 +1,37 @@
-"""Static checks on infra/template.yaml: it lints, it transforms offline, and its wiring is safe to operate."""
+"""Static checks on infra/template.yaml: it lints, it transforms offline, and its wiring is safe to operate.
+
+Roles are checked against the code in tests/test_policies.py.
+"""
 
 from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cfnlint.api import lint, lint_file
 
-from devstack.provision import DEFAULT_TEMPLATE, translate
+from devstack.intrinsics import translate
+from devstack.provision import DEFAULT_TEMPLATE
 from workers.samples import SAMPLES
 
 REGION = "eu-west-1"
+ROOT = Path(__file__).resolve().parents[1]
+CONSUMERS = {
+    "StartFunction": "consumers.start.handler",
+    "AdvanceFunction": "consumers.advance.handler",
+    "JournalFunction": "consumers.journal.handler",
+    "SampleWorkersFunction": "consumers.worker.handler",
+    "RetryFunction": "consumers.retry.handler",
+    "ApprovalsFunction": "consumers.approvals.handler",
+    "WatchdogFunction": "consumers.watchdog.handler",
+}
 WORKERS = SAMPLES.names()  # every sample worker needs a queue, or the router cannot send it work
 SHARED_VARIABLES = {
     "POWERTOOLS_SERVICE_NAME",
@@ -22,7 +40,9 @@ SHARED_VARIABLES = {
     "IDEMPOTENCY_TABLE",
     "START_QUEUE_URL",
     "ADVANCE_QUEUE_URL",
-    "DEAD_LETTER_QUEUE_URL",
+    "APPROVAL_QUEUE_URL",
+    "RETRY_STATE_MACHINE_ARN",
+    "ALERTS_TOPIC_ARN",
     "WORKER_QUEUES",
     "DOMAIN_BUSES",
 }
@@ -61,17 +81,24 @@ def test_transformed_template_is_lint_clean(cfn: dict[str, Any]) -> None:
 
 
 def test_sam_transform_runs_offline(cfn: dict[str, Any]) -> None:
-    """The transform yields one function, one role and one mapping per consumer, without AWS credentials."""
+    """One function and one role per consumer, transformed without AWS credentials; the watchdog runs on a schedule."""
     functions = of_type(cfn, "AWS::Lambda::Function")
-    assert set(functions) == {"StartFunction", "AdvanceFunction", "JournalFunction", "SampleWorkersFunction"}
+    assert {name: f["Handler"] for name, f in functions.items()} == CONSUMERS
     assert len({target(f["Role"]) for f in functions.values()}) == len(functions)
-    assert len(of_type(cfn, "AWS::Lambda::EventSourceMapping")) == len(functions)
+    mapped = {target(m["FunctionName"]) for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()}
+    assert mapped == set(functions) - {"WatchdogFunction"}
+    (schedule,) = [r for r in of_type(cfn, "AWS::Events::Rule").values() if "ScheduleExpression" in r]
+    assert schedule["ScheduleExpression"] == "rate(1 minute)"
+    assert [target(t["Arn"]) for t in schedule["Targets"]] == ["WatchdogFunction"]
 
 
-@pytest.mark.parametrize(
-    "handler",
-    ["consumers.start.handler", "consumers.advance.handler", "consumers.journal.handler", "consumers.worker.handler"],
-)
+def test_every_consumer_module_is_deployed() -> None:
+    """A consumer module without a function in the template would never run on AWS."""
+    modules = {path.stem for path in (ROOT / "consumers").glob("*.py")} - {"__init__", "batch", "runtime"}
+    assert {handler.split(".")[1] for handler in CONSUMERS.values()} == modules
+
+
+@pytest.mark.parametrize("handler", sorted(CONSUMERS.values()))
 def test_handler_imports_and_is_callable(cfn: dict[str, Any], handler: str) -> None:
     """Every Handler in the template names a callable in the repository."""
     assert handler in {f["Handler"] for f in of_type(cfn, "AWS::Lambda::Function").values()}
@@ -79,11 +106,19 @@ def test_handler_imports_and_is_callable(cfn: dict[str, Any], handler: str) -> N
     assert callable(getattr(importlib.import_module(module), attribute))
 
 
+def test_the_retry_chain_is_the_checked_in_definition(cfn: dict[str, Any]) -> None:
+    """The state machine is infra/statemachines/retry-chain.asl.json, its exhaustion sent to RetryQueue."""
+    (machine,) = of_type(cfn, "AWS::StepFunctions::StateMachine").values()
+    asl = json.loads((ROOT / "infra" / "statemachines" / "retry-chain.asl.json").read_text(encoding="utf-8"))
+    assert json.loads("".join(machine["DefinitionString"]["Fn::Join"][1])) == asl
+    assert machine["DefinitionSubstitutions"] == {"RetryQueueUrl": {"Ref": "RetryQueue"}}
+
+
 def test_every_consumed_queue_has_a_dead_letter_queue_with_an_alarm(cfn: dict[str, Any]) -> None:
     """A message that keeps failing is parked, and someone is told."""
     queues, alarmed = of_type(cfn, "AWS::SQS::Queue"), alarmed_queues(cfn)
     consumed = {queue for _, queue in queue_mappings(cfn)}
-    assert consumed == {"StartQueue", "AdvanceQueue", "SampleWorkQueue"}
+    assert consumed == {"StartQueue", "AdvanceQueue", "SampleWorkQueue", "RetryQueue", "ApprovalQueue"}
     for queue in consumed:
         policy = queues[queue]["RedrivePolicy"]
         assert policy["maxReceiveCount"] == 5
@@ -144,42 +179,27 @@ def test_dead_letter_variable_names_the_dlq_of_the_functions_own_source(cfn: dic
         assert functions[function]["Environment"]["Variables"]["DEAD_LETTER_QUEUE_URL"] == {"Ref": dlq}
     journal = functions["JournalFunction"]["Environment"]["Variables"]
     assert journal["DEAD_LETTER_QUEUE_URL"] == {"Ref": "JournalDLQ"}
-
-
-def statements(cfn: dict[str, Any], function: str) -> list[dict[str, Any]]:
-    role = of_type(cfn, "AWS::IAM::Role")[target(of_type(cfn, "AWS::Lambda::Function")[function]["Role"])]
-    assert "ManagedPolicyArns" not in role, "managed policies grant on '*'"
-    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
-
-
-def actions(statement: dict[str, Any]) -> list[str]:
-    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-
-
-@pytest.mark.parametrize("function", ["StartFunction", "AdvanceFunction", "JournalFunction", "SampleWorkersFunction"])
-def test_roles_name_exact_resources(cfn: dict[str, Any], function: str) -> None:
-    """Least privilege: only X-Ray (which has no resource-level permissions) is granted on '*'."""
-    for statement in statements(cfn, function):
-        assert statement["Effect"] == "Allow"
-        if statement["Resource"] == "*":
-            assert all(action.startswith("xray:") for action in actions(statement)), statement
-
-
-def test_the_transition_log_is_append_only_for_the_journal(cfn: dict[str, Any]) -> None:
-    """The journal may only PutItem on the transition log: no update, no delete."""
-    granted = [
-        action
-        for s in statements(cfn, "JournalFunction")
-        if s["Resource"] == {"Fn::GetAtt": ["TransitionLogTable", "Arn"]}
-        for action in actions(s)
-    ]
-    assert granted == ["dynamodb:PutItem"]
+    assert "DEAD_LETTER_QUEUE_URL" not in functions["WatchdogFunction"]["Environment"]["Variables"]  # no input
 
 
 def test_trigger_rules_target_only_queues(cfn: dict[str, Any]) -> None:
     """EventBridge delivers to SQS only: a Lambda target breaks put_events on the emulator (MOTO.md)."""
     queues = of_type(cfn, "AWS::SQS::Queue")
     for name, rule in of_type(cfn, "AWS::Events::Rule").items():
+        if "ScheduleExpression" in rule:  # the watchdog's schedule: the local stack runs it itself
+            continue
         assert {target(t["Arn"]) for t in rule["Targets"]} == {"StartQueue"}, name
         assert "Fn::GetAtt" in rule["EventBusName"], "Ref to an event bus fails on the emulator"
         assert all(target(t["DeadLetterConfig"]["Arn"]) in queues for t in rule["Targets"])
+
+
+def test_sam_manifest_is_the_runtime_dependencies(tmp_path: Path) -> None:
+    """`make sam-manifest` writes pyproject's `dependencies`, and nothing else, for sam's pip builder."""
+    manifest = tmp_path / "requirements.txt"
+    subprocess.run(  # noqa: S603 - fixed arguments
+        ["make", "-s", "sam-manifest", f"SAM_MANIFEST={manifest}", f"PYTHON312={sys.executable}"],  # noqa: S607
+        cwd=ROOT,
+        check=True,
+    )
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert manifest.read_text(encoding="utf-8").splitlines() == project["dependencies"]
