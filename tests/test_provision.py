@@ -131,11 +131,12 @@ def test_journeys_table_has_its_stream_indexes_and_ttl(stack: Stack, aws: Any) -
     assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expires_at", "ENABLED")
 
 
-def test_each_trigger_on_its_bus_lands_in_the_start_queue(cfn: dict[str, Any], stack: Stack, aws: Any) -> None:
-    """put_events of every trigger the rules declare, on the rule's bus, arrives in StartQueue."""
+def test_each_routed_event_on_its_bus_lands_in_the_rules_queue(cfn: dict[str, Any], stack: Stack, aws: Any) -> None:
+    """put_events of every pattern the rules declare, on the rule's bus, arrives in the rule's queue."""
     events, sqs = aws("events"), aws("sqs")
-    drain(sqs, stack.resources["StartQueue"])
     for name, rule in routing_rules(cfn).items():
+        queue = stack.resources[target(rule["Targets"][0]["Arn"])]
+        drain(sqs, queue)
         bus = stack.resources[target(rule["EventBusName"])]
         marker = str(uuid.uuid4())
         pattern = rule["EventPattern"]
@@ -146,7 +147,7 @@ def test_each_trigger_on_its_bus_lands_in_the_start_queue(cfn: dict[str, Any], s
             "Detail": json.dumps({"marker": marker}),
         }
         assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
-        assert [b["detail"]["marker"] for b in drain(sqs, stack.resources["StartQueue"])] == [marker], name
+        assert [b["detail"]["marker"] for b in drain(sqs, queue)] == [marker], name
 
 
 def test_definition_triggers_reach_the_start_queue(stack: Stack, aws: Any) -> None:

@@ -106,12 +106,25 @@ def test_handler_imports_and_is_callable(cfn: dict[str, Any], handler: str) -> N
     assert callable(getattr(importlib.import_module(module), attribute))
 
 
-def test_the_retry_chain_is_the_checked_in_definition(cfn: dict[str, Any]) -> None:
-    """The state machine is infra/statemachines/retry-chain.asl.json, its exhaustion sent to RetryQueue."""
-    (machine,) = of_type(cfn, "AWS::StepFunctions::StateMachine").values()
-    asl = json.loads((ROOT / "infra" / "statemachines" / "retry-chain.asl.json").read_text(encoding="utf-8"))
+@pytest.mark.parametrize(
+    ("logical_id", "file", "substitutions"),
+    [
+        ("RetryChainStateMachine", "retry-chain.asl.json", {"RetryQueueUrl": {"Ref": "RetryQueue"}}),
+        (
+            "ApprovalStateMachine",
+            "approval.asl.json",
+            {"ApprovalQueueUrl": {"Ref": "ApprovalQueue"}, "AdvanceQueueUrl": {"Ref": "AdvanceQueue"}},
+        ),
+    ],
+)
+def test_state_machines_are_the_checked_in_definitions(
+    cfn: dict[str, Any], logical_id: str, file: str, substitutions: dict[str, Any]
+) -> None:
+    """Each state machine is its file under infra/statemachines, with the queues it needs substituted."""
+    machine = of_type(cfn, "AWS::StepFunctions::StateMachine")[logical_id]
+    asl = json.loads((ROOT / "infra" / "statemachines" / file).read_text(encoding="utf-8"))
     assert json.loads("".join(machine["DefinitionString"]["Fn::Join"][1])) == asl
-    assert machine["DefinitionSubstitutions"] == {"RetryQueueUrl": {"Ref": "RetryQueue"}}
+    assert machine["DefinitionSubstitutions"] == substitutions
 
 
 def test_every_consumed_queue_has_a_dead_letter_queue_with_an_alarm(cfn: dict[str, Any]) -> None:
@@ -182,13 +195,14 @@ def test_dead_letter_variable_names_the_dlq_of_the_functions_own_source(cfn: dic
     assert "DEAD_LETTER_QUEUE_URL" not in functions["WatchdogFunction"]["Environment"]["Variables"]  # no input
 
 
-def test_trigger_rules_target_only_queues(cfn: dict[str, Any]) -> None:
+def test_event_rules_target_only_queues(cfn: dict[str, Any]) -> None:
     """EventBridge delivers to SQS only: a Lambda target breaks put_events on the emulator (MOTO.md)."""
     queues = of_type(cfn, "AWS::SQS::Queue")
     for name, rule in of_type(cfn, "AWS::Events::Rule").items():
         if "ScheduleExpression" in rule:  # the watchdog's schedule: the local stack runs it itself
             continue
-        assert {target(t["Arn"]) for t in rule["Targets"]} == {"StartQueue"}, name
+        routed_to = "ApprovalQueue" if rule["EventPattern"]["detail-type"] == ["approval_recorded"] else "StartQueue"
+        assert {target(t["Arn"]) for t in rule["Targets"]} == {routed_to}, name
         assert "Fn::GetAtt" in rule["EventBusName"], "Ref to an event bus fails on the emulator"
         assert all(target(t["DeadLetterConfig"]["Arn"]) in queues for t in rule["Targets"])
 
