@@ -1,4 +1,4 @@
-"""Advance consumer: step results, customer input and timers move journeys on."""
+"""Advance consumer: step results, customer input, timers and approval outcomes move journeys on."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from pydantic import Field, TypeAdapter
 
-from consumers.batch import consume_sqs
+from consumers.batch import consume_sqs, redelivered
 from consumers.runtime import Runtime, runtime_from_env
 from router.decide import Absorb
-from router.model import InputSubmitted, StepFailed, StepSucceeded, TimerFired
+from router.model import ApprovalOutcome, InputSubmitted, StepFailed, StepSucceeded, TimerFired
 
 logger = Logger(service="journeys-advance")
-ANSWER = TypeAdapter(Annotated[StepSucceeded | StepFailed | InputSubmitted | TimerFired, Field(discriminator="kind")])
+ANSWER = TypeAdapter(
+    Annotated[StepSucceeded | StepFailed | InputSubmitted | TimerFired | ApprovalOutcome, Field(discriminator="kind")]
+)
 
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     def handle(body: str) -> None:
         answer = ANSWER.validate_json(body)
         logger.append_keys(journey_id=answer.journey_id)
-        outcome = runtime.router.handle(answer)
+        outcome = runtime.router.handle(answer, redelivered=redelivered())
         if isinstance(outcome, Absorb):
             logger.info("absorbed", extra={"reason": outcome.reason, "activation_id": answer.activation_id})
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -24,6 +25,18 @@ class RetryLater(Exception):
     """A failure worth retrying: the message is reported failed and comes back after its visibility timeout."""
 
 
+_REDELIVERED: ContextVar[bool] = ContextVar("redelivered", default=False)
+
+
+def redelivered() -> bool:
+    """Whether the message being handled came back after a failed or unfinished attempt.
+
+    Only then may a duplicate re-perform its transition's actions: a crash between commit and
+    send is healed, while a plain duplicate copy (receive count 1) changes and sends nothing.
+    """
+    return _REDELIVERED.get()
+
+
 def reason_of(exc: Exception) -> str:
     """A reason fit for logs and DLQ attributes: names fields, never echoes their values."""
     if isinstance(exc, ValidationError):
@@ -36,6 +49,7 @@ def consume_sqs(
     runtime: Runtime, logger: Logger, event: dict[str, Any], context: Any, handle: Callable[[str], None]
 ) -> dict[str, Any]:
     def record_handler(record: SQSRecord) -> None:
+        token = _REDELIVERED.set(int(record.attributes.approximate_receive_count or 1) > 1)
         try:
             check_size(record.body, MESSAGE_BYTES, "message body")  # the engine's limit, whatever the queue allowed
             handle(record.body)
@@ -44,6 +58,7 @@ def consume_sqs(
             logger.warning("message rejected", extra={"reason": reason, "message_id": record.message_id})
             runtime.reject(record.body, reason)
         finally:
+            _REDELIVERED.reset(token)
             logger.remove_keys(["journey_id"])
 
     return process_partial_response(

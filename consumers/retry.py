@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from consumers.batch import consume_sqs
+from consumers.batch import consume_sqs, redelivered
 from consumers.runtime import Runtime, runtime_from_env
 from router.model import RetriesExhausted
 
@@ -19,7 +19,7 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
     def handle(body: str) -> None:
         exhausted = RetriesExhausted.model_validate_json(body)
         logger.append_keys(journey_id=exhausted.journey_id)
-        outcome = runtime.router.handle(exhausted)
+        outcome = runtime.router.handle(exhausted, redelivered=redelivered())
         logger.warning(
             "retries exhausted", extra={"activation_id": exhausted.activation_id, "outcome": type(outcome).__name__}
         )

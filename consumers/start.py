@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from consumers.batch import consume_sqs
+from consumers.batch import consume_sqs, redelivered
 from consumers.runtime import Runtime, runtime_from_env
 from router.decide import Rejected
 from router.model import StartJourney
@@ -53,7 +53,7 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
     def handle(body: str) -> None:
         for start in starts_from(runtime, body):
             logger.append_keys(journey_id=start.journey_id)
-            outcome = runtime.router.handle(start)
+            outcome = runtime.router.handle(start, redelivered=redelivered())
             logger.info("start handled", extra={"definition": start.definition_id, "outcome": type(outcome).__name__})
 
     return consume_sqs(runtime, logger, event, context, handle)

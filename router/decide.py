@@ -42,21 +42,26 @@ _ACCEPTS: dict[ActivationKind, tuple[type, ...]] = {
 }
 
 
-def decide(definition: Definition, journey: Journey | None, event: Event, now: float) -> Commit | Absorb:
+def decide(
+    definition: Definition, journey: Journey | None, event: Event, now: float, redelivered: bool = False
+) -> Commit | Absorb:
+    """`redelivered`: the event's message is a retry of an unfinished attempt (see Absorb)."""
     if isinstance(event, StartJourney):
-        return _start(definition, journey, event, now)
+        return _start(definition, journey, event, now, redelivered)
     if journey is None:
         raise Rejected(f"journey {event.journey_id} does not exist")
     if isinstance(event, Intervention):
         return intervene(definition, journey, event, now)
     if isinstance(event, DeadlinePassed):
         return deadline_passed(definition, journey, now)
-    return _answer(definition, journey, event, now)
+    return _answer(definition, journey, event, now, redelivered)
 
 
-def _start(definition: Definition, journey: Journey | None, event: StartJourney, now: float) -> Commit | Absorb:
+def _start(
+    definition: Definition, journey: Journey | None, event: StartJourney, now: float, redelivered: bool
+) -> Commit | Absorb:
     if journey is not None:
-        return Absorb(reason="duplicate start", actions=actions_for(definition, journey, 1, now))
+        return Absorb(reason="duplicate start", actions=_redo(definition, journey, 1, now, redelivered))
     errors = schema_errors(definition.input_schema, event.input)
     if errors:
         raise Rejected(f"input does not match {definition.id} input_schema: {'; '.join(errors)}")
@@ -87,11 +92,21 @@ def _start(definition: Definition, journey: Journey | None, event: StartJourney,
     )
 
 
-def _answer(definition: Definition, journey: Journey, event: Answer, now: float) -> Commit | Absorb:
+def _redo(definition: Definition, journey: Journey, seq: int, now: float, redelivered: bool) -> list[Action]:
+    """A duplicate re-performs its transition's still-open actions only when its message is a retry.
+
+    A retry may follow a crash between commit and send, so the sends are repeated (they are
+    idempotent by activation). A plain duplicate copy sends nothing: re-sending for it would make
+    every later step of the journey run twice over (the worker replays, the replay is a duplicate...).
+    """
+    return actions_for(definition, journey, seq, now) if redelivered else []
+
+
+def _answer(definition: Definition, journey: Journey, event: Answer, now: float, redelivered: bool) -> Commit | Absorb:
     close = _close_token(event, success=True)
     if event.activation_id in journey.closed_by:
         seq = journey.closed_by[event.activation_id]
-        return Absorb(reason="duplicate", actions=actions_for(definition, journey, seq, now) + close)
+        return Absorb(reason="duplicate", actions=_redo(definition, journey, seq, now, redelivered) + close)
     activation = journey.open.get(event.activation_id)
     if activation is None:
         finished = journey.status in FINISHED
@@ -137,6 +152,7 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float)
     state, result, actor = _outcome(step, event, dict(journey.state))
     closed = closed.model_copy(update={"state": state})
     lifecycle = [f"approval_{event.outcome}"] if isinstance(event, ApprovalOutcome) else []
+    reason = event.reason if isinstance(event, ApprovalOutcome) else None
     waiting = isinstance(step, ParallelStep) and any(a.step == step.name for a in closed.open.values())
     commit = transition(
         definition,
@@ -147,6 +163,7 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float)
         actor=actor,
         step_result=result,
         lifecycle=lifecycle,
+        reason=reason,
         **common,
     )
     return commit.model_copy(update={"actions": commit.actions + close})
@@ -166,8 +183,11 @@ def _outcome(step: Any, event: Answer, state: dict[str, Any]) -> tuple[dict[str,
         return state, "succeeded", event.actor
     if isinstance(event, ApprovalOutcome):
         assert isinstance(step, ApprovalStep)
-        state[step.store_as] = {"outcome": event.outcome, "approvers": event.approvers}
-        return state, event.outcome, ", ".join(event.approvers) or "approval"
+        decided: dict[str, Any] = {"outcome": event.outcome, "approvers": event.approvers}
+        if event.rejected_by:
+            decided["rejected_by"] = event.rejected_by
+        state[step.store_as] = decided
+        return state, event.outcome, event.rejected_by or ", ".join(event.approvers) or "approval"
     return state, "elapsed", "timer"
 
 

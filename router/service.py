@@ -30,14 +30,18 @@ class Router:
         self.registry, self.store, self.dispatcher, self.clock = registry, store, dispatcher, clock
         self.counts: Counter[str] = Counter()
 
-    def handle(self, event: Event) -> Commit | Absorb:
-        """Apply one event exactly once; safe to call again with the same event."""
-        outcome = self._commit(event)
+    def handle(self, event: Event, redelivered: bool = False) -> Commit | Absorb:
+        """Apply one event exactly once; safe to call again with the same event.
+
+        `redelivered`: the message came back after an unfinished attempt, so a duplicate's actions
+        are performed again (the attempt may have died between commit and send).
+        """
+        outcome = self._commit(event, redelivered)
         self.dispatcher.perform(outcome.actions)
         self.counts["committed" if isinstance(outcome, Commit) else f"absorbed: {outcome.reason}"] += 1
         return outcome
 
-    def _commit(self, event: Event) -> Commit | Absorb:
+    def _commit(self, event: Event, redelivered: bool) -> Commit | Absorb:
         # A start needs no read: its conditional write fails on an existing journey and returns it.
         journey = None if isinstance(event, StartJourney) else self.store.load(event.journey_id)
         retrying = Retrying(
@@ -48,7 +52,7 @@ class Router:
         )
         for attempt in retrying:
             with attempt:
-                outcome = decide(self._definition(event, journey), journey, event, self.clock())
+                outcome = decide(self._definition(event, journey), journey, event, self.clock(), redelivered)
                 if isinstance(outcome, Commit):
                     try:
                         self.store.commit(outcome.journey, outcome.record)

@@ -86,7 +86,7 @@ def test_duplicate_start_commits_nothing_and_resends_still_open_work(world):
     """A redelivered start is absorbed; its action is re-performed because the activation is still open."""
     router, store, dispatcher, _ = world
     start(router)
-    again = router.handle(StartJourney(journey_id="j1", definition_id="flow", input={"name": "Ann"}))
+    again = router.handle(StartJourney(journey_id="j1", definition_id="flow", input={"name": "Ann"}), redelivered=True)
     assert isinstance(again, Absorb) and again.reason == "duplicate start"
     assert store.journeys["j1"].version == 1
     assert [a.activation_id for a in dispatcher.performed] == ["j1.1", "j1.1"]
@@ -104,13 +104,15 @@ def test_result_passes_decision_and_fans_out_parallel_branches(world):
 
 
 def test_duplicate_result_after_later_transitions_resends_only_what_is_still_open(world):
-    """A redelivered result re-performs its own transition's actions, filtered to open activations."""
+    """A redelivered result re-performs its own transition's still-open actions; a plain copy sends nothing."""
     router, _, _, _ = world
     start(router)
     result = StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "CLEAR"}, actor="kyc")
     router.handle(result)
     router.handle(StepSucceeded(journey_id="j1", activation_id="j1.2.fraud", output={}, actor="fraud"))
-    again = router.handle(result)
+    copy = router.handle(result)
+    assert isinstance(copy, Absorb) and copy.reason == "duplicate" and copy.actions == []
+    again = router.handle(result, redelivered=True)
     assert isinstance(again, Absorb) and again.reason == "duplicate"
     assert [a.activation_id for a in again.actions] == ["j1.2.sanctions"]
 

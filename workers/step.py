@@ -69,6 +69,10 @@ class Workers:
         """What a definition may name as `worker:`; the loader checks definitions against it."""
         return set(self._workers)
 
+    def registered(self) -> dict[str, tuple[Callable[..., Any], tuple[type[BaseException], ...]]]:
+        """Each worker's function and `retry_on`, by name: enough to register it again, wrapped (tests do)."""
+        return {name: (worker.fn, worker.retry_on) for name, worker in self._workers.items()}
+
     def run(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         """Run worker `name` on the journey state and return the dict to merge into it."""
         worker = self._workers.get(name)

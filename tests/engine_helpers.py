@@ -1,0 +1,291 @@
+"""Instruments for the engine tests: count worker side effects, inject duplicates, watch AWS calls.
+
+Each instrument is a botocore event hook or a worker wrapper. None changes the engine's code, and only
+Storm changes when (never whether) a message arrives. Consumers run in poller threads named after their
+function (`StartFunction-0`, `JournalFunction`), so a hook can tell which consumer made a call.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+import threading
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+from devstack.emulator import CREDENTIALS, Emulator
+from workers.step import Workers
+
+Hook = tuple[str, Callable[..., Any]]
+Wrap = Callable[[str, Callable[..., Any]], Callable[..., Any]]
+
+
+def consumer_name() -> str:
+    """The function whose poller runs the current thread (`MainThread` for the test itself)."""
+    return re.sub(r"-\d+$", "", threading.current_thread().name)
+
+
+def rewrapped(workers: Workers, wrap: Wrap) -> Workers:
+    """The same workers under the same names, each function wrapped by `wrap(name, fn)`."""
+    registry = Workers()
+    for name, (fn, retry_on) in workers.registered().items():
+        registry.step(name, retry_on=retry_on)(wrap(name, fn))
+    return registry
+
+
+class SideEffects:
+    """Counts each worker's successful executions: the side effects exactly-once is about."""
+
+    def __init__(self) -> None:
+        self.succeeded: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)  # keeps the signature the argument model is built from
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            result = fn(*args, **kwargs)
+            with self._lock:
+                self.succeeded[name] += 1
+            return result
+
+        return counted
+
+
+class Gate:
+    """Holds every worker until opened, so only the test answers the activations it races on."""
+
+    def __init__(self, timeout: float = 60) -> None:
+        self.opened, self.timeout = threading.Event(), timeout
+
+    def __call__(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            self.opened.wait(self.timeout)
+            return fn(*args, **kwargs)
+
+        return gated
+
+
+def message_key(body: str) -> str:
+    """What makes two messages the same one: the activation they carry work or an answer for."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(message, dict) and "activation_id" in message:
+        return f"{message.get('kind')}:{message['activation_id']}"
+    return body
+
+
+def two_or_three(event: dict[str, Any]) -> int:
+    """Deliveries per batch: 2 or 3, by a stable hash of the first record's id."""
+    records = event.get("Records") or [{}]
+    first = records[0].get("messageId") or records[0].get("eventID") or ""
+    return 2 + zlib.crc32(first.encode()) % 2
+
+
+class Storm:
+    """SQS at its worst, within reason: every message arrives two to four times; repeats arrive late.
+
+    - `deliveries`: a batch holding a message never delivered before reaches its consumer 2 or 3 times.
+    - After a consumer's successful send of a message it never sent before, one more copy goes to the
+      same queue, through a plain client with no hooks (so the copy is neither copied nor counted again).
+    - A message a consumer sends again (an absorbed duplicate re-performing its actions, a worker replaying
+      its saved answer) is held back and delivered by `release()`, once the journeys have ended. Delivered
+      at once, such repeats feed each other: see the test of one duplicated message.
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.injected: Counter[str] = Counter()  # extra copies, by the consumer whose send was copied
+        self.held: Counter[str] = Counter()  # repeats held back, by the consumer that sent them
+        self._holding: list[tuple[str, dict[str, Any]]] = []
+        self._sent: set[tuple[str, str]] = set()
+        self._delivered: set[str] = set()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def deliveries(self, event: dict[str, Any]) -> int:
+        keys = {r.get("eventID") or message_key(r.get("body", "")) for r in event.get("Records", [])}
+        with self._lock:
+            fresh = not keys <= self._delivered
+            self._delivered |= keys
+        return two_or_three(event) if fresh else 1
+
+    def hooks(self) -> list[Hook]:
+        hooks: list[Hook] = []
+        for operation in ("SendMessage", "SendMessageBatch"):
+            hooks += [
+                (f"before-parameter-build.sqs.{operation}", self._sort),
+                (f"before-call.sqs.{operation}", self._answer_held),
+                (f"after-call.sqs.{operation}", self._copy),
+            ]
+        return hooks
+
+    def release(self) -> int:
+        """Deliver the repeats held so far to their queues; how many there were."""
+        with self._lock:
+            holding, self._holding = self._holding, []
+        for queue, entry in holding:
+            self._client().send_message(QueueUrl=queue, **entry)
+        return len(holding)
+
+    def _sort(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """Take each repeat out of the send, to hold it; note first sends, to copy them once they succeed."""
+        if consumer_name() == "MainThread":
+            return
+        queue, first, kept, held = params["QueueUrl"], [], [], []
+        entries = params.get("Entries") or [params]
+        for entry in entries:
+            key = (queue, message_key(entry["MessageBody"]))
+            with self._lock:
+                repeat = key in self._sent
+                self._sent.add(key)
+            message = {k: copy.deepcopy(v) for k, v in entry.items() if k not in ("Id", "QueueUrl")}
+            (held if repeat else first).append(message)
+            if not repeat:
+                kept.append(entry)
+        with self._lock:
+            self._holding += [(queue, message) for message in held]
+            self.held[consumer_name()] += len(held)
+        if not kept:
+            context["storm_held"] = entries
+        elif held:
+            params["Entries"] = kept
+        context["storm_copies"] = (queue, first)
+
+    def _answer_held(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        """When every message of a send is held, answer it here, as SQS would have, without calling it."""
+        held = context.get("storm_held")
+        if held is None:
+            return None
+        if "Id" not in held[0]:  # SendMessage
+            return AWSResponse("", 200, {}, None), {"MessageId": str(uuid.uuid4())}
+        receipts = [{"Id": e["Id"], "MessageId": str(uuid.uuid4())} for e in held]
+        return AWSResponse("", 200, {}, None), {"Successful": receipts}
+
+    def _copy(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        queue, first = context.get("storm_copies", ("", []))
+        if http_response.status_code != 200 or parsed.get("Failed"):
+            return
+        for entry in first:
+            self._client().send_message(QueueUrl=queue, **entry)
+            self._count(self.injected)
+
+    def _count(self, counter: Counter[str]) -> None:
+        with self._lock:
+            counter[consumer_name()] += 1
+
+    def _client(self) -> Any:
+        """One plain client per thread, built outside the stack's session, so no hook sees its calls."""
+        if not hasattr(self._local, "sqs"):
+            self._local.sqs = boto3.Session(**CREDENTIALS).client("sqs", endpoint_url=self.emulator.url)
+        return self._local.sqs
+
+
+class SendLog:
+    """Counts the consumers' sends of each message, by (kind, activation id).
+
+    With `copy_first`, the first message of that kind a consumer sends goes to its queue one extra time.
+    """
+
+    def __init__(self, emulator: Emulator, copy_first: str | None = None) -> None:
+        self.sent: Counter[tuple[str, str]] = Counter()
+        self.copy_first, self.copied = copy_first, False
+        self._plain = boto3.Session(**CREDENTIALS).client("sqs", endpoint_url=emulator.url)
+        self._lock = threading.Lock()
+
+    def hooks(self) -> list[Hook]:
+        return [
+            ("before-parameter-build.sqs.SendMessage", self._record),
+            ("before-parameter-build.sqs.SendMessageBatch", self._record),
+        ]
+
+    def _record(self, params: dict[str, Any], **_: Any) -> None:
+        if consumer_name() == "MainThread":
+            return
+        for entry in params.get("Entries") or [params]:
+            body = json.loads(entry["MessageBody"])
+            with self._lock:
+                self.sent[body["kind"], body["activation_id"]] += 1
+                extra = body["kind"] == self.copy_first and not self.copied
+                self.copied = self.copied or extra
+            if extra:
+                self._plain.send_message(QueueUrl=params["QueueUrl"], MessageBody=entry["MessageBody"])
+
+
+@dataclass(frozen=True)
+class Published:
+    """One PutEvents entry, as sent, and the consumer that sent it."""
+
+    consumer: str
+    entry: dict[str, Any]
+
+
+class Calls:
+    """Records every AWS call the stack's session makes (consumers, pollers, the test's own client)."""
+
+    def __init__(self) -> None:
+        self.by_consumer: Counter[tuple[str, str]] = Counter()  # (consumer, "service.Operation")
+        self.published: list[Published] = []
+        self._lock = threading.Lock()
+
+    def hooks(self) -> list[Hook]:
+        return [("before-call", self._record), ("before-call.events.PutEvents", self._capture)]
+
+    def made_by(self, consumer: str) -> set[str]:
+        return {call for (who, call), _ in self.by_consumer.items() if who == consumer}
+
+    def _record(self, event_name: str, **_: Any) -> None:
+        with self._lock:
+            self.by_consumer[consumer_name(), event_name.split(".", 1)[1]] += 1
+
+    def _capture(self, params: dict[str, Any], **_: Any) -> None:
+        entries = json.loads(params["body"])["Entries"]  # before-call sees the serialised request
+        with self._lock:
+            self.published += [Published(consumer_name(), entry) for entry in entries]
+
+
+class ReadAligner:
+    """Holds each racing thread after its read until every racer has read: the lost-race path, every time."""
+
+    def __init__(self, parties: int, prefix: str = "racer") -> None:
+        self.barrier, self.prefix = threading.Barrier(parties, timeout=10), prefix
+
+    def hooks(self) -> list[Hook]:
+        return [("after-call.dynamodb.GetItem", self._align)]
+
+    def _align(self, **_: Any) -> None:
+        if threading.current_thread().name.startswith(self.prefix):
+            self.barrier.wait()
+
+
+def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every message in a queue, with its attributes, leaving them invisible for a minute."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60
+        ).get("Messages", [])
+        if not batch:
+            return messages
+        messages += batch
+
+
+def scan_all(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    items, kwargs = [], {}
+    while True:
+        page = dynamodb.scan(TableName=table, ConsistentRead=True, **kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
