@@ -38,11 +38,17 @@ def redelivered() -> bool:
 
 
 def reason_of(exc: Exception) -> str:
-    """A reason fit for logs and DLQ attributes: names fields, never echoes their values."""
+    """A reason fit for logs and DLQ attributes: names fields and rules, never echoes their values."""
     if isinstance(exc, ValidationError):
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
-        return f"{exc.title}: " + "; ".join(problems)
+        return "invalid message: " + "; ".join(_problem(e) for e in exc.errors(include_input=False))
     return f"{type(exc).__name__}: {exc}"
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "body"
+    if error["type"] == "union_tag_invalid":  # its message would repeat the unknown tag
+        return f"{where}: unknown kind (expected {error['ctx']['expected_tags']})"
+    return f"{where}: {error['msg']}"
 
 
 def consume_sqs(

@@ -282,7 +282,7 @@ POISON = [
         "advance: wrong kind",
         "advance",
         json.dumps({"kind": "step_exploded", "journey_id": "p-4", "activation_id": "p-4.1"}),
-        "does not match any of the expected tags",
+        "unknown kind",
     ),
     (
         "advance: unknown journey",
