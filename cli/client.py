@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from functools import cached_property
 from typing import Any
 
 from consumers.runtime import Runtime
 from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog, journey_from_item
+from router.adapters.tickets import DynamoTicketStore, QueuedAnswers
+from router.approval_desk import ApprovalDesk, Recorded
+from router.approvals import Decision, Ticket, Verdict
 from router.decide import Rejected, schema_errors
 from router.definition import InputStep
 from router.limits import MESSAGE_BYTES, check_size
@@ -70,6 +74,32 @@ class JourneysClient:
         answer = InputSubmitted(journey_id=journey_id, activation_id=activation.id, data=data, actor=actor)
         self._send(self.settings.advance_queue_url, answer.model_dump_json())
         return activation.id
+
+    @cached_property
+    def desk(self) -> ApprovalDesk:
+        """The approval desk as staff reach it: it authorizes and records at once; the approvals function
+        answers the task token (staff credentials never may)."""
+        if not (self.settings.tickets_table and self.settings.approval_queue_url):
+            raise LookupError("this stack has no approval tickets table or approval queue (TICKETS_TABLE)")
+        return ApprovalDesk(
+            DynamoTicketStore(self.runtime.client("dynamodb"), self.settings.tickets_table),
+            self.store,
+            self.runtime.registry,
+            self.runtime.clock,
+            handoff=QueuedAnswers(self.runtime.client("sqs"), self.settings.approval_queue_url),
+        )
+
+    def approvals(self) -> list[Ticket]:
+        """Open approval tickets, soonest deadline first; tokens are never read."""
+        return self.desk.open_tickets()
+
+    def decide(
+        self, ticket_id: str, verdict: str, approver: str, roles: list[str], reason: str | None = None
+    ) -> Recorded:
+        decision = Decision(
+            ticket_id=ticket_id, decision=Verdict(verdict), approver=approver, roles=roles, reason=reason, channel="cli"
+        )
+        return self.desk.record(decision)
 
     def _send(self, queue: str, body: str) -> None:
         check_size(body, MESSAGE_BYTES, "message")

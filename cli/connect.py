@@ -24,6 +24,13 @@ OUTPUT_SETTINGS = {
 }
 
 
+# Needed only by some commands (approvals): absent outputs leave those commands unconfigured.
+OPTIONAL_OUTPUT_SETTINGS = {
+    "ApprovalQueueUrl": "APPROVAL_QUEUE_URL",
+    "ApprovalTicketsTableName": "TICKETS_TABLE",
+}
+
+
 class NotRunning(RuntimeError):
     pass
 
@@ -49,6 +56,7 @@ def aws_runtime(stack: str, region: str) -> Runtime:
     if missing:
         raise NotRunning(f"stack {stack} has no outputs {', '.join(missing)}: is it a Journeys stack?")
     environment = {name: outputs[key] for key, name in OUTPUT_SETTINGS.items()} | {"AWS_REGION": region}
+    environment |= {name: outputs[key] for key, name in OPTIONAL_OUTPUT_SETTINGS.items() if key in outputs}
     return Runtime(Settings.from_env(environment), session, _registry())
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cli.operations import add_commands as add_interventions
+from cli.operations import intervene
 from router.loader import DefinitionError, load_all
+from router.model import Command
+from router.reasons import why
 from router.registry import DEFINITIONS_DIR
 
 EXIT_USAGE, EXIT_INVALID = 2, 1
@@ -53,6 +58,15 @@ def parser() -> argparse.ArgumentParser:
     submit = commands.add_parser("submit", help="send customer data for a journey's INPUT step")
     submit.add_argument("journey_id")
     submit.add_argument("--input", type=_json_arg, required=True)
+
+    commands.add_parser("approvals", help="open approval tickets, soonest deadline first")
+    for verdict in ("approve", "reject"):
+        decide = commands.add_parser(verdict, help=f"{verdict} one level of an approval, as yourself")
+        decide.add_argument("ticket_id")
+        decide.add_argument("--as", dest="approver", required=True, help="who decides (your staff id)")
+        decide.add_argument("--roles", required=True, help="the roles you hold, comma-separated")
+        decide.add_argument("--reason", required=verdict == "reject", help="why (required to reject)")
+    add_interventions(commands, _json_arg)
     return top
 
 
@@ -125,6 +139,7 @@ def _show(args: argparse.Namespace) -> int:
     for activation in journey.open.values():
         waiting = activation.worker or activation.kind.value.lower()
         print(f"waiting on  {activation.id} ({activation.step}: {waiting}, due {_when(activation.deadline)})")
+    print(f"why         {why(journey, time.time())}")
     if journey.error:
         print(f"error       {journey.error}")
     print("state       " + json.dumps(journey.state, indent=2).replace("\n", "\n            "))
@@ -152,7 +167,49 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _money(value: float) -> str:
+    return f"{value:,.2f}".removesuffix(".00")
+
+
+def _approvals(args: argparse.Namespace) -> int:
+    tickets = _client(args).approvals()
+    for t in tickets:
+        limit = f" up to {_money(t.limit)}" if t.limit is not None else ""
+        amount = f" amount {_money(t.amount)}" if t.amount is not None else ""
+        earlier = f", approved by {', '.join(t.approvers)}" if t.approvers else ""
+        print(
+            f"{t.ticket_id}  {t.definition_id:<18} level {t.level}/{t.levels or '?'} {t.role}{limit}{amount}  "
+            f"maker {t.initiator}{earlier}  due {_when(t.deadline)}"
+        )
+    if not tickets:
+        print("no open approval tickets")
+    return 0
+
+
+def _decide(args: argparse.Namespace) -> int:
+    from router.approvals import Refused
+
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    try:
+        recorded = _client(args).decide(args.ticket_id, args.command, args.approver, roles, args.reason)
+    except Refused as exc:
+        print(f"journeys: refused (audited on the ticket): {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    ticket = recorded.ticket
+    said = "already recorded" if recorded.repeat else "recorded"
+    print(
+        f"{args.command} by {args.approver} {said} on {ticket.ticket_id} (level {ticket.level} of {ticket.journey_id})"
+    )
+    return 0
+
+
+def _intervene(args: argparse.Namespace) -> int:
+    print(intervene(_client(args).runtime, args))
+    return 0
+
+
 COMMANDS = {
+    **{command.value: _intervene for command in Command},
     "validate": _validate,
     "graph": _graph,
     "up": _up,
@@ -160,6 +217,9 @@ COMMANDS = {
     "show": _show,
     "list": _list,
     "submit": _submit,
+    "approvals": _approvals,
+    "approve": _decide,
+    "reject": _decide,
 }
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Approvals consumer: the one function allowed to answer Step Functions task tokens.
 
-Messages on its queue: `close_token` from the router (a retry-chain attempt answered by a worker).
+Messages on its queue: `ticket` from the approval state machine (one per level: store it, announce
+it), `approval_recorded` events from the staff application (decide through the approval desk),
+`answer_ticket` from the command line or API (a decision they recorded, to pass on to the chain),
+and `close_token` from the router (a retry-chain attempt answered by a worker).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from aws_lambda_powertools import Logger
 from consumers.batch import consume_sqs
 from consumers.runtime import Runtime, runtime_from_env
 from router.adapters.tokens import close_token
+from router.approvals import NotRecorded, TicketMessage, decision_from_event
 from router.decide import Rejected
 from router.model import CloseToken
 
@@ -23,14 +27,30 @@ logger = Logger(service="journeys-approvals")
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     def handle(body: str) -> None:
-        kind = json.loads(body).get("kind")
-        if kind == "close_token":
-            action = CloseToken.model_validate_json(body)
+        message = json.loads(body)
+        if not isinstance(message, dict):
+            raise Rejected("an approvals message must be a JSON object")
+        kind = message.get("kind") or message.get("detail-type")
+        if kind == "ticket":
+            ticket = runtime.desk.open(TicketMessage.model_validate(message))
+            logger.append_keys(journey_id=ticket.journey_id)
+            logger.info("ticket opened", extra={"ticket_id": ticket.ticket_id, "role": ticket.role})
+        elif kind == "answer_ticket":
+            told = runtime.desk.answer(str(message.get("ticket_id")))
+            logger.info("decision passed on", extra={"ticket_id": message.get("ticket_id"), "took_effect": told})
+        elif kind == "close_token":
+            action = CloseToken.model_validate(message)
             logger.append_keys(journey_id=action.journey_id)
             closed = close_token(runtime.client("stepfunctions"), action.task_token, action.success, error=action.error)
             logger.info("task token answered", extra={"activation_id": action.activation_id, "was_open": closed})
-            return
-        raise Rejected(f"the approvals queue does not take {kind!r} messages")
+        else:
+            decision = decision_from_event(message)
+            try:
+                recorded = runtime.desk.record(decision)
+            except NotRecorded as exc:  # refusals are audited on the ticket; nothing to retry
+                logger.warning("decision not recorded", extra={"ticket_id": decision.ticket_id, "reason": str(exc)})
+                return
+            logger.info("decision recorded", extra={"ticket_id": decision.ticket_id, "repeat": recorded.repeat})
 
     return consume_sqs(runtime, logger, event, context, handle)
 

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from router.adapters.dispatch import AwsDispatcher, Targets
 from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog
 from router.adapters.events import EventBridgePublisher
+from router.adapters.tickets import DynamoTicketStore, StepFunctionsTokens
+from router.approval_desk import ApprovalDesk
 from router.journal import Journal
 from router.registry import Registry
 from router.service import Router
@@ -37,6 +39,7 @@ class Settings(BaseModel):
     approval_queue_url: str = Field("", alias="APPROVAL_QUEUE_URL")
     retry_state_machine_arn: str = Field("", alias="RETRY_STATE_MACHINE_ARN")
     approval_state_machine_arn: str = Field("", alias="APPROVAL_STATE_MACHINE_ARN")
+    tickets_table: str = Field("", alias="TICKETS_TABLE")
     alerts_topic_arn: str = Field("", alias="ALERTS_TOPIC_ARN")
     region: str = Field("eu-west-1", alias="AWS_REGION")
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
@@ -85,6 +88,18 @@ class Runtime:
         )
         dispatcher = AwsDispatcher(self.client("sqs"), self.client("stepfunctions"), self.client("sns"), targets)
         return Router(self.registry, store, dispatcher, self.clock)
+
+    @cached_property
+    def desk(self) -> ApprovalDesk:
+        """The approval desk as the approvals function runs it: it answers task tokens itself."""
+        return ApprovalDesk(
+            DynamoTicketStore(self.client("dynamodb"), self.settings.tickets_table),
+            DynamoJourneyStore(self.client("dynamodb"), self.settings.journeys_table),
+            self.registry,
+            self.clock,
+            events=EventBridgePublisher(self.client("events"), self.settings.domain_buses),
+            tokens=StepFunctionsTokens(self.client("stepfunctions")),
+        )
 
     @cached_property
     def journal(self) -> Journal:

@@ -13,8 +13,9 @@ from cli.client import JourneysClient
 from cli.connect import write_local
 from consumers.start import journey_id_for
 from devstack.emulator import Emulator
-from devstack.samples import SAMPLES, Sample
+from devstack.samples import PAYMENT_SAMPLES, SAMPLES, Sample
 from devstack.stack import LocalStack
+from router.approvals import NotRecorded, Ticket
 from router.model import FINISHED, ActivationKind, Journey
 
 Print = Callable[[str], None]
@@ -30,8 +31,12 @@ def serve(port: int, demo: bool, once: bool, out: Print = print) -> int:
     ok = True
     try:
         if demo:
-            journeys = play(stack, SAMPLES, out)
-            ok = all(j.status.value == s.expect for s, j in zip(SAMPLES, journeys, strict=True))
+            approvals = bool(stack.settings().approval_state_machine_arn and stack.settings().tickets_table)
+            if not approvals:
+                out("  the template declares no approval state machine or tickets table: payment approval skipped")
+            samples = [*SAMPLES, *(PAYMENT_SAMPLES if approvals else [])]
+            journeys = play(stack, samples, out)
+            ok = all(j.status.value == s.expect for s, j in zip(samples, journeys, strict=True))
         if not once:
             out("serving; try `journeys list` or `journeys show ID` in another terminal. Ctrl-C stops.")
             stopped = threading.Event()
@@ -44,10 +49,12 @@ def serve(port: int, demo: bool, once: bool, out: Print = print) -> int:
 
 
 def play(stack: LocalStack, samples: Sequence[Sample], out: Print = print, timeout: float = 120) -> list[Journey]:
-    """Start every sample, answer its INPUT steps as the customer would, and report until all end."""
+    """Start every sample, answer its INPUT steps as the customer would and its approvals as staff would,
+    and report until all end."""
     client = JourneysClient(next(iter(stack.runtimes.values())))
     ids = [_start(stack, client, sample) for sample in samples]
     began, seen, answered = time.monotonic(), dict[str, tuple[str, str | None]](), set[str]()
+    desk = StaffDesk(client, out)
     out(f"started {len(ids)} sample journeys")
     while time.monotonic() - began < timeout:
         journeys = [client.get(i) for i in ids]
@@ -60,6 +67,7 @@ def play(stack: LocalStack, samples: Sequence[Sample], out: Print = print, timeo
                     client.submit(journey.id, sample.answers[activation.step], actor="demo-customer")
                     answered.add(activation.id)
                     out(f"          customer answers {activation.step!r} for {sample.title!r}")
+        desk.work([(s, j) for s, j in zip(samples, journeys, strict=True) if j and _awaits_approval(j)])
         if all(j is not None and j.status in FINISHED for j in journeys):
             break
         time.sleep(0.2)
@@ -69,12 +77,62 @@ def play(stack: LocalStack, samples: Sequence[Sample], out: Print = print, timeo
     return finished
 
 
+def _awaits_approval(journey: Journey) -> bool:
+    return any(a.kind is ActivationKind.APPROVAL for a in journey.open.values())
+
+
+class StaffDesk:
+    """Bank staff working the approval queue: the maker tries first (and is refused), then each level's
+    approver decides after a short, visible pause."""
+
+    PAUSE = 1.0
+
+    def __init__(self, client: JourneysClient, out: Print) -> None:
+        self.client, self.out = client, out
+        self.first_seen: dict[str, float] = {}
+        self.decided: set[str] = set()
+
+    def work(self, waiting: Sequence[tuple[Sample, Journey]]) -> None:
+        if not waiting:
+            return
+        samples = {journey.id: sample for sample, journey in waiting}
+        for ticket in self.client.approvals():
+            sample = samples.get(ticket.journey_id)
+            if sample is None or len(sample.approvers) < ticket.level:
+                continue
+            if ticket.ticket_id not in self.first_seen:
+                self.first_seen[ticket.ticket_id] = time.monotonic()
+                self.out(
+                    f"          {sample.title!r} pauses for approval level {ticket.level} of {ticket.levels}: "
+                    f"a {ticket.role} must decide ticket {ticket.ticket_id}"
+                )
+                if ticket.level == 1:
+                    self._try(ticket, ticket.initiator, [ticket.role])
+            elif (
+                ticket.ticket_id not in self.decided
+                and time.monotonic() - self.first_seen[ticket.ticket_id] >= self.PAUSE
+            ):
+                self.decided.add(ticket.ticket_id)
+                who, role = sample.approvers[ticket.level - 1]
+                self._try(ticket, who, [role])
+
+    def _try(self, ticket: Ticket, who: str, roles: list[str]) -> None:
+        try:
+            self.client.decide(ticket.ticket_id, "approve", who, roles)
+        except NotRecorded as refused:
+            self.out(f"          {who} tries to approve level {ticket.level}: refused ({refused})")
+            return
+        self.out(f"          {who} ({roles[0]}) approves level {ticket.level} of {ticket.levels}: recorded")
+
+
 def _start(stack: LocalStack, client: JourneysClient, sample: Sample) -> str:
     if sample.trigger is None:
         return client.start(sample.definition_id, sample.input, actor="demo")
     domain, source, detail_type = sample.trigger
     event_id = str(uuid.uuid4())
     detail = {"specversion": "1.0", "id": event_id, "source": source, "type": detail_type, "data": sample.input}
+    if sample.business_key:
+        detail["subject"] = sample.business_key
     bus = client.settings.domain_buses[domain]
     entry = {"EventBusName": bus, "Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}
     response = stack.client("events").put_events(Entries=[entry])

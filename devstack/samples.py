@@ -14,6 +14,8 @@ class Sample:
     expect: str  # the final status the inputs should reach
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # INPUT step -> what the customer sends
     trigger: tuple[str, str, str] | None = None  # (domain, source, detail-type): arrive as a domain event
+    business_key: str | None = None  # the trigger event's subject: the id the domain knows the journey by
+    approvers: tuple[tuple[str, str], ...] = ()  # (staff id, role) deciding each approval level, in order
 
 
 APPLICANT = {"date_of_birth": "1988-04-12", "country": "GB"}
@@ -127,5 +129,26 @@ SAMPLES = [
                 "documents": {"document_type": "driving_licence", "document_number": "KEEPE901"},
             }
         },
+    ),
+]
+
+
+# Played by `make run` after SAMPLES; kept apart because its approval events come from the approvals function.
+PAYMENT_SAMPLES = [
+    Sample(
+        "payment approved by two people (maker-checker)",
+        "payment-approval",
+        {
+            "payment_id": "PAY-2024-0042",
+            "amount": 25000,
+            "currency": "GBP",
+            "beneficiary": {"name": "Difference Engines plc", "iban": "GB82WEST12345698765432"},
+            "reference": "Invoice 1843",
+            "initiated_by": "maker-mo",
+        },
+        "SUCCEEDED",
+        trigger=("bank-payments", "bank.payments", "approval_required"),
+        business_key="PAY-2024-0042",
+        approvers=(("officer-olivia", "payments-officer"), ("manager-max", "payments-manager")),
     ),
 ]

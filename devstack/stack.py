@@ -40,6 +40,8 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
+
+
 # Calls after which some poller has work: wake them rather than wait out their idle sleep.
 _SENDS = (
     "after-call.sqs.SendMessage",

@@ -89,28 +89,35 @@ class ParallelStep(StepBase):
 
 
 class ApprovalLevel(Model):
-    role: str
-    limit: float | None = None  # the most this role may approve, compared with `amount`
-    timeout_seconds: int = Field(gt=0)
+    role: str = Field(min_length=1)  # who may decide this level; the approver must hold it when deciding
+    limit: float | None = Field(None, gt=0)  # the most this role may approve, compared with the step's `amount`
+    timeout_seconds: int = Field(gt=0)  # the level expires (and the approval with it) when nobody decides in time
 
 
 class ApprovalStep(StepBase):
     type: Literal[StepType.APPROVAL]
     sla_seconds: int = Field(gt=0)
     amount: str | None = None  # JMESPath to the amount the limits apply to
+    initiator: str | None = None  # JMESPath to the maker in the state; the journey's initiator is one anyway
     levels: list[ApprovalLevel] = Field(min_length=1)
     store_as: str = "approval"  # state key for {outcome, approvers}, for a DECISION to branch on
     next: str
 
 
+# A domain event type such as bank.payments.approval_granted: published when the journey ends here.
+EventType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9_-]*)+$", max_length=128)]
+
+
 class SuccessStep(StepBase):
     type: Literal[StepType.SUCCESS]
+    emit: EventType | None = None
 
 
 class FailStep(StepBase):
     type: Literal[StepType.FAIL]
     error: str = "JourneyFailed"
     cause: str | None = None
+    emit: EventType | None = None
 
 
 Step = Annotated[

@@ -190,8 +190,9 @@ def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:
     if known_workers is not None:
         messages += [f"unknown worker {w!r}" for w in workers if w not in known_workers]
     expressions = [b.when for b in step.branches] if isinstance(step, DecisionStep) else []
-    if isinstance(step, ApprovalStep) and step.amount:
-        expressions.append(step.amount)
+    if isinstance(step, ApprovalStep):
+        expressions += [e for e in (step.amount, step.initiator) if e]
+        messages += _approval_problems(step)
     for expression in expressions:
         try:
             jmespath.compile(expression)
@@ -203,6 +204,19 @@ def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
             messages.append(f"input_schema is not a valid JSON Schema: {exc.message}")
+    return messages
+
+
+def _approval_problems(step: ApprovalStep) -> list[str]:
+    messages = []
+    chain = sum(level.timeout_seconds for level in step.levels)
+    if step.sla_seconds < chain:
+        messages.append(
+            f"sla_seconds {step.sla_seconds} is shorter than its levels' timeouts together ({chain}): "
+            "the watchdog would escalate an approval that is still running"
+        )
+    if any(level.limit is not None for level in step.levels) and not step.amount:
+        messages.append("a level has a limit but the step names no `amount` to compare it with")
     return messages
 
 

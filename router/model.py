@@ -127,7 +127,8 @@ class ApprovalOutcome(Model):
     journey_id: str
     activation_id: str
     outcome: Literal["granted", "rejected", "expired"]
-    approvers: list[str] = []
+    approvers: list[str] = []  # who approved, level by level (for a rejection: the levels before it)
+    rejected_by: str | None = None
     reason: str | None = None
 
 
@@ -189,7 +190,9 @@ class TransitionRecord(Model):
     entered: list[str] = []  # steps entered by this transition, decisions included
     status: JourneyStatus
     lifecycle: list[str] = []  # journey_started, journey_completed, journey_failed, journey_stuck, ...
-    reason: str | None = None  # an operator's stated reason, for interventions
+    reason: str | None = None  # an operator's stated reason, for interventions; an approver's, for a rejection
+    emits: list[str] = []  # domain event types the definition publishes here (`emit:` on SUCCESS/FAIL)
+    business_key: str | None = None  # the id the triggering domain knows the journey by
 
 
 # Actions: what the consumer performs after the commit, all idempotent by activation id.
@@ -234,13 +237,16 @@ class CloseToken(Model):
 
 
 class StartApproval(Model):
+    """Start the approval execution named after the activation; its input is this action as JSON."""
+
     kind: Literal["start_approval"] = "start_approval"
     activation_id: str
     journey_id: str
     step: str
-    levels: list[dict[str, Any]]
+    levels: list[dict[str, Any]]  # {level (1-based), role, limit, timeout_seconds}
     amount: float | None
-    initiator: str
+    initiator: str  # the maker: never one of the approvers
+    approvers: list[str] = []  # who has approved so far; the state machine carries it from level to level
 
 
 class Alert(Model):

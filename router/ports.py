@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+from router.approvals import AuditEntry, Ticket, TicketStatus
 from router.model import Action, Journey, TransitionRecord
 
 
@@ -43,4 +44,63 @@ class TransitionLog(Protocol):
 class EventPublisher(Protocol):
     def publish(self, record: TransitionRecord) -> None:
         """Publish the transition's CloudEvents; ids are deterministic, so a repeat is harmless."""
+        ...
+
+
+# Approvals: tickets, their task tokens and the events staff work queues read.
+
+
+class TicketConflict(Exception):
+    """The ticket was not OPEN (or not there) when a decision was written; carries it as it is now."""
+
+    def __init__(self, current: Ticket | None) -> None:
+        self.current = current
+        super().__init__(f"ticket is {current.status.value if current else 'missing'}")
+
+
+class TicketStore(Protocol):
+    def put(self, ticket: Ticket, token: str) -> bool:
+        """Store a new ticket with its task token; False when it was already there (a redelivery)."""
+        ...
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        """The ticket, never its token."""
+        ...
+
+    def token(self, ticket_id: str) -> str | None:
+        """The task token, for the one caller that answers it."""
+        ...
+
+    def audit(self, ticket_id: str, entry: AuditEntry) -> None:
+        """Append to the ticket's audit trail, whatever its status; TicketConflict(None) if there is none."""
+        ...
+
+    def decide(self, ticket: Ticket, entry: AuditEntry) -> Ticket:
+        """Write `ticket`'s decision if the stored one is still OPEN, else raise TicketConflict."""
+        ...
+
+    def answered(self, ticket_id: str, status: TicketStatus, at: float, entry: AuditEntry | None = None) -> None:
+        """Note that the chain was told (DECIDED), or that it had stopped waiting (EXPIRED)."""
+        ...
+
+    def open_tickets(self, now: float, limit: int = 100) -> list[Ticket]:
+        """OPEN tickets whose deadline is still ahead, soonest first."""
+        ...
+
+
+class TokenCloser(Protocol):
+    def close(self, token: str, output: dict[str, Any]) -> bool:
+        """SendTaskSuccess; False when the token no longer waits (expired or already answered)."""
+        ...
+
+
+class TicketEvents(Protocol):
+    def requested(self, ticket: Ticket, domain: str) -> None:
+        """Publish approval_requested for the staff work queue (deterministic id, never the token)."""
+        ...
+
+
+class Handoff(Protocol):
+    def answer_later(self, ticket_id: str) -> None:
+        """Ask the approvals function to tell the chain about a recorded decision."""
         ...

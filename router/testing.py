@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from router.approvals import AuditEntry, Ticket, TicketStatus
 from router.model import Action, Journey, TransitionRecord
-from router.ports import VersionConflict
+from router.ports import TicketConflict, VersionConflict
 
 
 class MemoryStore:
@@ -53,3 +55,80 @@ class MemoryPublisher:
 
     def publish(self, record: TransitionRecord) -> None:
         self.published.append(record)
+
+
+class MemoryTickets:
+    """The ticket store in memory; tokens kept apart from tickets, as the DynamoDB store keeps them unread."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, Ticket] = {}
+        self.tokens: dict[str, str] = {}
+
+    def put(self, ticket: Ticket, token: str) -> bool:
+        if ticket.ticket_id in self.tickets:
+            return False
+        self.tickets[ticket.ticket_id], self.tokens[ticket.ticket_id] = ticket, token
+        return True
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        return self.tickets.get(ticket_id)
+
+    def token(self, ticket_id: str) -> str | None:
+        return self.tokens.get(ticket_id)
+
+    def audit(self, ticket_id: str, entry: AuditEntry) -> None:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            raise TicketConflict(None)
+        self.tickets[ticket_id] = ticket.model_copy(update={"audit": [*ticket.audit, entry]})
+
+    def decide(self, ticket: Ticket, entry: AuditEntry) -> Ticket:
+        current = self.tickets.get(ticket.ticket_id)
+        if current is None or current.status is not TicketStatus.OPEN:
+            raise TicketConflict(current)
+        decided = ticket.model_copy(update={"audit": [*current.audit, entry]})
+        self.tickets[ticket.ticket_id] = decided
+        return decided
+
+    def answered(self, ticket_id: str, status: TicketStatus, at: float, entry: AuditEntry | None = None) -> None:
+        ticket = self.tickets[ticket_id]
+        if ticket.status is not TicketStatus.DECIDED or ticket.answered_at is not None:
+            return  # noted already, by an earlier delivery
+        audit = [*ticket.audit, entry] if entry else ticket.audit
+        self.tickets[ticket_id] = ticket.model_copy(update={"status": status, "answered_at": at, "audit": audit})
+
+    def open_tickets(self, now: float, limit: int = 100) -> list[Ticket]:
+        due = [t for t in self.tickets.values() if t.status is TicketStatus.OPEN and t.deadline > now]
+        return sorted(due, key=lambda t: t.deadline)[:limit]
+
+
+class MemoryTokens:
+    """Task tokens that close once, like Step Functions': a second answer, or one after `expire`, is refused."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, dict[str, Any]] = {}
+        self.expired: set[str] = set()
+        self.calls = 0
+
+    def close(self, token: str, output: dict[str, Any]) -> bool:
+        self.calls += 1
+        if token in self.answers or token in self.expired:
+            return False
+        self.answers[token] = output
+        return True
+
+
+class MemoryTicketEvents:
+    def __init__(self) -> None:
+        self.requested_events: list[tuple[str, str]] = []  # (ticket id, domain)
+
+    def requested(self, ticket: Ticket, domain: str) -> None:
+        self.requested_events.append((ticket.ticket_id, domain))
+
+
+class MemoryHandoff:
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+
+    def answer_later(self, ticket_id: str) -> None:
+        self.pending.append(ticket_id)

@@ -60,6 +60,7 @@ def transition(
     opened: dict[str, Activation] = {}
     current, error = journey.step, journey.error
     lifecycle = list(lifecycle or [])
+    emits: list[str] = []
     name = enter
     while name is not None:
         if len(entered) >= MAX_HOPS:
@@ -77,6 +78,8 @@ def transition(
             lifecycle.append("journey_failed")
         else:
             opened.update(open_step(journey.id, seq, step, now))
+        if isinstance(step, SuccessStep | FailStep) and step.emit:
+            emits.append(step.emit)
     finished = status in (JourneyStatus.SUCCEEDED, JourneyStatus.FAILED, JourneyStatus.CANCELLED)
     new = journey.model_copy(
         update={
@@ -105,6 +108,8 @@ def transition(
         status=status,
         lifecycle=lifecycle,
         reason=reason,
+        emits=emits,
+        business_key=journey.business_key,
     )
     return Commit(journey=new, record=record, actions=actions_for(definition, new, seq, now))
 
@@ -127,20 +132,24 @@ def _activate(definition: Definition, journey: Journey, activation: Activation, 
     if activation.kind is ActivationKind.TIMER:
         return [timer_for(journey.id, activation, now)]
     if activation.kind is ActivationKind.APPROVAL:
-        step = definition.step(activation.step)
-        assert isinstance(step, ApprovalStep)
-        amount = jmespath.search(step.amount, journey.state) if step.amount else None
-        return [
-            StartApproval(
-                activation_id=activation.id,
-                journey_id=journey.id,
-                step=step.name,
-                levels=[level.model_dump() for level in step.levels],
-                amount=float(amount) if isinstance(amount, int | float) else None,
-                initiator=journey.initiator,
-            )
-        ]
+        return [approval_for(definition, journey, activation)]
     return []  # INPUT: the customer answers; nothing to send
+
+
+def approval_for(definition: Definition, journey: Journey, activation: Activation) -> StartApproval:
+    """The approval chain's input: its levels numbered, the amount and the maker read from the state now."""
+    step = definition.step(activation.step)
+    assert isinstance(step, ApprovalStep)
+    amount = jmespath.search(step.amount, journey.state) if step.amount else None
+    maker = jmespath.search(step.initiator, journey.state) if step.initiator else None
+    return StartApproval(
+        activation_id=activation.id,
+        journey_id=journey.id,
+        step=step.name,
+        levels=[{"level": n, **level.model_dump()} for n, level in enumerate(step.levels, 1)],
+        amount=float(amount) if isinstance(amount, int | float) and not isinstance(amount, bool) else None,
+        initiator=maker if isinstance(maker, str) and maker else journey.initiator,
+    )
 
 
 def work_for(journey: Journey, activation: Activation) -> SendWork:

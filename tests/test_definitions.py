@@ -32,9 +32,15 @@ def driver(definitions: dict[str, Definition]) -> JourneyDriver:
 # Loading
 
 
-def test_the_four_samples_are_present() -> None:
+def test_the_five_samples_are_present() -> None:
     """The samples the README documents are the ones on disk."""
-    assert [p.stem for p in SAMPLE_FILES] == ["account-opening", "credit-application", "dispute", "kyc-uplift"]
+    assert [p.stem for p in SAMPLE_FILES] == [
+        "account-opening",
+        "credit-application",
+        "dispute",
+        "kyc-uplift",
+        "payment-approval",
+    ]
 
 
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.stem)
@@ -165,6 +171,15 @@ UPLIFT_DETAILS = {
     "documents": {"document_type": "driving_licence", "document_number": "KING9012"},
 }
 
+PAYMENT = {
+    "payment_id": "PAY-1",
+    "amount": 25_000,
+    "currency": "GBP",
+    "beneficiary": {"name": "Difference Engines plc", "iban": "GB82WEST12345698765432"},
+    "initiated_by": "maker-mo",
+}
+GRANTED = {"approve-payment": {"outcome": "granted", "approvers": ["olivia", "max"]}}
+
 
 class Scenario(NamedTuple):
     name: str
@@ -232,6 +247,13 @@ SCENARIOS = [
              "dispute-rejected"),
     Scenario("out-of-time", "dispute", {**DISPUTE, "days_since_transaction": 200}, {}, JourneyStatus.FAILED,
              "dispute-rejected"),
+    Scenario("granted", "payment-approval", PAYMENT, GRANTED, JourneyStatus.SUCCEEDED, "released",
+             ("approve-payment", "approval-outcome", "release")),
+    Scenario("rejected", "payment-approval", PAYMENT,
+             {"approve-payment": {"outcome": "rejected", "approvers": ["olivia"], "rejected_by": "max"}},
+             JourneyStatus.FAILED, "payment-rejected"),
+    Scenario("expired", "payment-approval", PAYMENT, {"approve-payment": {"outcome": "expired"}},
+             JourneyStatus.FAILED, "approval-expired"),
 ]  # fmt: skip
 
 

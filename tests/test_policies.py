@@ -31,7 +31,7 @@ from devstack.emulator import Emulator
 from devstack.intrinsics import SUB_VAR, references, translate
 from devstack.pollers import SchedulePoller
 from devstack.provision import DEFAULT_TEMPLATE, StreamSource
-from devstack.samples import SAMPLES
+from devstack.samples import PAYMENT_SAMPLES, SAMPLES
 from devstack.stack import LocalStack
 from router.model import Journey, JourneyStatus
 from workers.samples import SAMPLES as SAMPLE_WORKERS
@@ -333,8 +333,9 @@ def record_run(emulator: Emulator) -> list[Call]:
         waiting = client.start(
             "kyc-uplift", {"customer_id": "CUST-000007", "full_name": "Ida Idle", "email": "i@example.com"}
         )
-        journeys = run.play(stack, SAMPLES, out=lambda _: None)
-        assert [j.status.value for j in journeys] == [s.expect for s in SAMPLES]
+        samples = [*SAMPLES, *PAYMENT_SAMPLES]  # payments: tickets, decisions, the approval chain
+        journeys = run.play(stack, samples, out=lambda _: None)
+        assert [j.status.value for j in journeys] == [s.expect for s in samples]
         assert settled(client, stuck, lambda j: j.status is JourneyStatus.STUCK).error["step"] == "validate-application"
         # The watchdog, a month on: the customer who never answered is reminded.
         skew[0] = 30 * 86400.0

@@ -210,3 +210,12 @@ def notify_customer(
     template = next((name for name, outcome in outcomes if outcome), "details-updated")
     channel = "email" if email else "post"
     return {"notification": {"template": template, "channel": channel, "reference": _ref("NTF", full_name, template)}}
+
+
+@SAMPLES.step("release-payment")
+def release_payment(payment_id: str, amount: float, currency: str, approval: dict[str, Any]) -> dict[str, Any]:
+    """Hands an approved payment to the payment scheme; never one whose approval was not granted."""
+    if approval.get("outcome") != "granted":
+        raise TerminalError(f"payment {payment_id} is not approved ({approval.get('outcome')})")
+    reference = _ref("PAY", payment_id, amount, currency)
+    return {"release": {"status": "RELEASED", "reference": reference, "approved_by": approval.get("approvers", [])}}

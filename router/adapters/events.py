@@ -9,6 +9,7 @@ from typing import Any
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
+from router.approvals import Ticket
 from router.limits import MESSAGE_BYTES, check_size
 from router.model import TransitionRecord
 
@@ -36,13 +37,49 @@ def cloudevents_for(record: TransitionRecord) -> list[CloudEvent]:
     for name in record.lifecycle:
         attributes = {**base, "id": f"{record.journey_id}/{record.seq}/{name}", "type": f"{SOURCE}.{name}"}
         events.append(CloudEvent(attributes, data))
+    for kind in record.emits:  # the definition's own domain events, known to the domain by its business key
+        attributes = {**base, "id": f"{record.journey_id}/{record.seq}/{kind}", "type": kind}
+        if record.business_key:
+            attributes["subject"] = record.business_key
+        events.append(CloudEvent(attributes, {**data, "business_key": record.business_key}))
     return events
 
 
+def ticket_event(ticket: Ticket) -> CloudEvent:
+    """approval_requested for the staff work queue: what to decide, by whom and by when; never the token."""
+    attributes = {
+        "id": f"{ticket.journey_id}/{ticket.ticket_id}/approval_requested",
+        "source": f"/journeys/{ticket.definition_id}",
+        "type": f"{SOURCE}.approval_requested",
+        "subject": ticket.journey_id,
+        "time": datetime.fromtimestamp(ticket.opened_at, UTC),
+    }
+    data = ticket.model_dump(mode="json", include=_TICKET_FIELDS)
+    return CloudEvent(attributes, {"workflow_id": ticket.journey_id, **data})
+
+
+_TICKET_FIELDS = {
+    "ticket_id",
+    "definition_id",
+    "activation_id",
+    "step",
+    "level",
+    "levels",
+    "role",
+    "limit",
+    "amount",
+    "initiator",
+    "approvers",
+    "deadline",
+}
+
+
 def entry_for(event: CloudEvent, bus: str) -> dict[str, Any]:
+    """An EventBridge entry: the detail-type is the CloudEvent type, the source its domain prefix."""
     detail = _FORMAT.write(event).decode()
     check_size(detail, MESSAGE_BYTES, f"CloudEvent {event.get_id()}")
-    return {"EventBusName": bus, "Source": SOURCE, "DetailType": event.get_type(), "Detail": detail}
+    kind = event.get_type()
+    return {"EventBusName": bus, "Source": kind.rsplit(".", 1)[0], "DetailType": kind, "Detail": detail}
 
 
 class EventBridgePublisher:
@@ -55,8 +92,13 @@ class EventBridgePublisher:
         return self.domain_buses[domain]
 
     def publish(self, record: TransitionRecord) -> None:
-        bus = self.bus_for(record.owning_domain)
-        entries = [entry_for(event, bus) for event in cloudevents_for(record)]
-        response = self.client.put_events(Entries=entries)  # at most 1 + 2 lifecycle events: one call
+        self.send(cloudevents_for(record), record.owning_domain)  # a few events at most: one call
+
+    def requested(self, ticket: Ticket, domain: str) -> None:
+        self.send([ticket_event(ticket)], domain)
+
+    def send(self, events: list[CloudEvent], domain: str) -> None:
+        bus = self.bus_for(domain)
+        response = self.client.put_events(Entries=[entry_for(event, bus) for event in events])
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"EventBridge refused {response['FailedEntryCount']} entries on {bus}")

@@ -1,0 +1,131 @@
+"""Step Functions state transitions and modelled cost per approval, measured on the emulator.
+
+    python -m bench.approvals [--levels 2] [--runs 5]
+
+Each shape (granted, rejected at the last level, expired at the first) runs the real ASL
+(infra/statemachines/approval.asl.json) with its tokens answered directly; transitions are counted
+from each execution's history (`get_execution_history`: every *StateEntered event is one billed
+state transition), and the latency is from the last answer to the outcome on the advance queue.
+
+Price: $0.025 per 1,000 state transitions for Standard workflows (AWS Step Functions pricing page,
+https://aws.amazon.com/step-functions/pricing/, US East (N. Virginia); the first 4,000 a month are free
+and are ignored here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from devstack.approval_chain import approval_machine, receive, states_entered
+from devstack.emulator import CREDENTIALS, Emulator
+
+PRICE_PER_TRANSITION = 0.025 / 1000  # USD, Standard workflows
+RESULTS = Path(__file__).parent / "results"
+
+
+class Bench:
+    def __init__(self, emulator: Emulator) -> None:
+        session = boto3.Session(**CREDENTIALS)
+        self.sqs = session.client("sqs", endpoint_url=emulator.url)
+        self.sfn = session.client("stepfunctions", endpoint_url=emulator.url)
+        self.tickets = self.sqs.create_queue(QueueName="bench-approval")["QueueUrl"]
+        self.advance = self.sqs.create_queue(QueueName="bench-advance")["QueueUrl"]
+        self.machine = approval_machine(self.sfn, self.tickets, self.advance, name="bench-approval")
+        self.runs = 0
+
+    def run(self, levels: int, shape: str) -> tuple[int, float, str]:
+        """One approval of `levels` levels; (transitions, seconds from last answer to outcome, outcome)."""
+        self.runs += 1
+        timeout = 1 if shape == "expired" else 300
+        chain = [
+            {"level": n, "role": f"role-{n}", "limit": None, "timeout_seconds": timeout} for n in range(1, 1 + levels)
+        ]
+        document = {"journey_id": "bench", "activation_id": f"bench-{self.runs}", "step": "approve"}
+        document |= {"levels": chain, "amount": 100.0, "initiator": "maker", "approvers": []}
+        execution = self.sfn.start_execution(
+            stateMachineArn=self.machine, name=f"bench-{self.runs}", input=json.dumps(document)
+        )["executionArn"]
+        approvers: list[str] = []
+        answered = time.perf_counter()
+        for level in range(1, 1 + levels):
+            ticket = receive(self.sqs, self.tickets)
+            assert ticket is not None, "the chain put no ticket on the queue"
+            if shape == "expired":
+                break
+            answer: dict[str, Any] = {"decision": "approve", "approvers": [*approvers, f"approver-{level}"]}
+            if shape == "rejected" and level == levels:
+                answer = {"decision": "reject", "approvers": approvers, "rejected_by": "checker", "reason": "bench"}
+            approvers = answer["approvers"]
+            answered = time.perf_counter()
+            self.sfn.send_task_success(taskToken=ticket["task_token"], output=json.dumps(answer))
+        outcome = receive(self.sqs, self.advance, timeout=30)
+        latency = time.perf_counter() - answered
+        assert outcome is not None, "no outcome"
+        _wait_done(self.sfn, execution)
+        return len(states_entered(self.sfn, execution)), latency, str(outcome["outcome"])
+
+
+def _wait_done(sfn: Any, execution: str) -> None:
+    for _ in range(100):
+        if sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
+            return
+        time.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    emulator = Emulator().start()
+    try:
+        bench = Bench(emulator)
+        figures = {}
+        for shape in ("granted", "rejected", "expired"):
+            runs = [bench.run(args.levels, shape) for _ in range(args.runs if shape != "expired" else 1)]
+            transitions = {t for t, _, _ in runs}
+            if len(transitions) != 1 or {o for _, _, o in runs} != {shape}:
+                raise RuntimeError(f"{shape}: runs disagree: {runs}")
+            count = transitions.pop()
+            figures[shape] = {
+                "transitions": count,
+                "cost_usd": count * PRICE_PER_TRANSITION,
+                "cost_per_million_usd": round(count * PRICE_PER_TRANSITION * 1_000_000, 2),
+                # expired: from the ticket to the outcome, the level's 1 s timeout included
+                "to_outcome_ms": round(statistics.median(r[1] for r in runs) * 1000, 1),
+            }
+    finally:
+        emulator.stop()
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.system()} {platform.machine()}, python {platform.python_version()}",
+        "levels": args.levels,
+        "price_per_1000_transitions_usd": 0.025,
+        "price_source": "AWS Step Functions pricing page, Standard workflows",
+        "shapes": figures,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "approvals.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"approval chain of {args.levels} levels on the emulator (Standard workflow, $0.025 per 1,000 transitions):")
+    for shape, figure in figures.items():
+        print(
+            f"  {shape:<9} {figure['transitions']:>2} state transitions  ${figure['cost_usd']:.6f} per approval "
+            f"(${figure['cost_per_million_usd']:,.2f} per million)  "
+            + ("outcome after the 1 s timeout" if shape == "expired" else "last answer -> outcome")
+            + f" {figure['to_outcome_ms']} ms"
+        )
+    print("  (granted: 3n+1 transitions for n levels; a happy-path TASK step costs none)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

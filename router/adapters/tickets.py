@@ -1,0 +1,189 @@
+"""Approval tickets on DynamoDB, task tokens on Step Functions, and the hand-off to the approvals queue.
+
+The token is written with its ticket and read back only by `token()`: every other read projects
+the ticket's own attributes, so neither a listing nor a conditional-write conflict carries it.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from router.adapters.tokens import close_token
+from router.approvals import AuditEntry, Ticket, TicketStatus
+from router.limits import ITEM_BYTES, check_size
+from router.ports import TicketConflict
+
+STATUS_INDEX = "by-status"
+_FIELDS = [name for name in Ticket.model_fields]
+_NAMES = {f"#f{i}": name for i, name in enumerate(_FIELDS)}
+_PROJECTION = ", ".join(_NAMES)
+_SERIALIZE, _DESERIALIZE = TypeSerializer(), TypeDeserializer()
+
+
+def _attribute(value: Any) -> dict[str, Any]:
+    """One DynamoDB attribute; floats go through Decimal as DynamoDB numbers must."""
+    return _SERIALIZE.serialize(json.loads(json.dumps(value), parse_float=Decimal))
+
+
+def ticket_item(ticket: Ticket, token: str) -> dict[str, Any]:
+    fields = ticket.model_dump(mode="json", exclude_none=True)
+    item = {name: _attribute(value) for name, value in fields.items()}
+    item["task_token"] = {"S": token}
+    check_size(json.dumps(item), ITEM_BYTES, f"ticket {ticket.ticket_id}")
+    return item
+
+
+def ticket_from_item(item: dict[str, Any]) -> Ticket:
+    fields = {name: _DESERIALIZE.deserialize(value) for name, value in item.items() if name in Ticket.model_fields}
+    return Ticket.model_validate(fields)
+
+
+class DynamoTicketStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self.client, self.table = client, table
+
+    def put(self, ticket: Ticket, token: str) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=ticket_item(ticket, token),
+                ConditionExpression="attribute_not_exists(ticket_id)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        response = self.client.get_item(
+            TableName=self.table,
+            Key=self._key(ticket_id),
+            ConsistentRead=True,
+            ProjectionExpression=_PROJECTION,
+            ExpressionAttributeNames=_NAMES,
+        )
+        return ticket_from_item(response["Item"]) if "Item" in response else None
+
+    def token(self, ticket_id: str) -> str | None:
+        response = self.client.get_item(
+            TableName=self.table, Key=self._key(ticket_id), ConsistentRead=True, ProjectionExpression="task_token"
+        )
+        return response.get("Item", {}).get("task_token", {}).get("S")
+
+    def audit(self, ticket_id: str, entry: AuditEntry) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(ticket_id),
+                UpdateExpression="SET audit = list_append(audit, :entry)",
+                ConditionExpression="attribute_exists(ticket_id)",
+                ExpressionAttributeValues={":entry": _attribute([entry.model_dump(mode="json")])},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise TicketConflict(None) from None
+
+    def decide(self, ticket: Ticket, entry: AuditEntry) -> Ticket:
+        """OPEN -> DECIDED in one conditional update; the loser of a race gets the winner's ticket."""
+        values = {
+            ":open": {"S": TicketStatus.OPEN.value},
+            ":decided": {"S": TicketStatus.DECIDED.value},
+            ":decision": _attribute(ticket.decision),
+            ":by": _attribute(ticket.decided_by),
+            ":at": _attribute(ticket.decided_at),
+            ":entry": _attribute([entry.model_dump(mode="json")]),
+        }
+        names = {"#status": "status", "#decision": "decision"}
+        update = "SET #status = :decided, #decision = :decision, decided_by = :by, decided_at = :at"
+        update += ", audit = list_append(audit, :entry)"
+        if ticket.reason is not None:
+            update += ", #reason = :reason"
+            values[":reason"], names["#reason"] = {"S": ticket.reason}, "reason"
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key=self._key(ticket.ticket_id),
+                UpdateExpression=update,
+                ConditionExpression="#status = :open",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = exc.response.get("Item")
+            raise TicketConflict(ticket_from_item(old) if old else None) from None
+        return ticket_from_item(response["Attributes"])
+
+    def answered(self, ticket_id: str, status: TicketStatus, at: float, entry: AuditEntry | None = None) -> None:
+        update = "SET #status = :status, answered_at = :at"
+        values = {":status": {"S": status.value}, ":at": _attribute(at), ":decided": {"S": TicketStatus.DECIDED.value}}
+        if entry is not None:
+            update += ", audit = list_append(audit, :entry)"
+            values[":entry"] = _attribute([entry.model_dump(mode="json")])
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(ticket_id),
+                UpdateExpression=update,
+                ConditionExpression="#status = :decided AND attribute_not_exists(answered_at)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # else noted already, by an earlier delivery
+
+    def open_tickets(self, now: float, limit: int = 100) -> list[Ticket]:
+        tickets: list[Ticket] = []
+        kwargs: dict[str, Any] = {}
+        while len(tickets) < limit:
+            page = self.client.query(
+                TableName=self.table,
+                IndexName=STATUS_INDEX,
+                KeyConditionExpression="#s = :open AND deadline > :now",
+                ProjectionExpression=_PROJECTION,
+                ExpressionAttributeNames={**_NAMES, "#s": "status"},
+                ExpressionAttributeValues={":open": {"S": TicketStatus.OPEN.value}, ":now": _attribute(now)},
+                Limit=min(100, limit - len(tickets)),
+                **kwargs,
+            )
+            tickets += [ticket_from_item(item) for item in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        return tickets
+
+    @staticmethod
+    def _key(ticket_id: str) -> dict[str, Any]:
+        return {"ticket_id": {"S": ticket_id}}
+
+
+class StepFunctionsTokens:
+    """The token closer of the approvals function: SendTaskSuccess, a closed token reported as False."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def close(self, token: str, output: dict[str, Any]) -> bool:
+        return close_token(self.client, token, success=True, output=output)
+
+
+class QueuedAnswers:
+    """For callers that may not answer tokens (command line, API): the approvals function does it for them."""
+
+    def __init__(self, sqs: Any, approval_queue_url: str) -> None:
+        self.sqs, self.queue = sqs, approval_queue_url
+
+    def answer_later(self, ticket_id: str) -> None:
+        body = json.dumps({"kind": "answer_ticket", "ticket_id": ticket_id})
+        self.sqs.send_message(QueueUrl=self.queue, MessageBody=body)

@@ -1,0 +1,173 @@
+"""The approval desk: opens tickets for the approval chain and records decisions, from every channel.
+
+Staff application events, the command line and (later) the HTTP API all call `record`; it checks
+`router.approvals.authorize`, writes the decision once (OPEN -> DECIDED, conditionally) and has the
+chain told. Only the approvals function holds a token closer; other callers hand the answer to it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from router.approvals import (
+    LAPSE_SLACK,
+    AuditEntry,
+    Decision,
+    Refused,
+    Ticket,
+    TicketClosed,
+    TicketMessage,
+    TicketStatus,
+    answer_for,
+    audit_entry,
+    authorize,
+    is_repeat,
+    ticket_from,
+)
+from router.definition import ApprovalStep, Model
+from router.model import Journey
+from router.outcomes import Rejected
+from router.ports import Handoff, JourneyStore, TicketConflict, TicketEvents, TicketStore, TokenCloser
+from router.registry import Registry
+
+_TOO_LATE = "ticket {} expired before the decision reached the approval chain: it took no effect"
+
+
+class Recorded(Model):
+    ticket: Ticket
+    repeat: bool = False  # the same decision had been recorded before: nothing new was written
+    told: bool = False  # the chain took it already; False: the approvals function will tell it
+
+
+class ApprovalDesk:
+    def __init__(
+        self,
+        tickets: TicketStore,
+        journeys: JourneyStore,
+        registry: Registry,
+        clock: Callable[[], float],
+        *,
+        events: TicketEvents | None = None,
+        tokens: TokenCloser | None = None,
+        handoff: Handoff | None = None,
+    ) -> None:
+        if (tokens is None) == (handoff is None):
+            raise ValueError("an approval desk either closes tokens itself or hands them off, not both")
+        self.tickets, self.journeys, self.registry, self.clock = tickets, journeys, registry, clock
+        self.events, self.tokens, self.handoff = events, tokens, handoff
+        self.counts: Counter[str] = Counter()
+
+    # -- from the approval chain
+
+    def open(self, message: TicketMessage) -> Ticket:
+        """Store the level's ticket with its token, then announce it; a redelivery announces the same id again."""
+        journey = self._journey(message.journey_id)
+        definition = self.registry.get(journey.definition_id, journey.definition_version)
+        step = definition.step(message.step)
+        levels = len(step.levels) if isinstance(step, ApprovalStep) else None
+        ticket = ticket_from(message, definition.id, levels, self.clock())
+        if not self.tickets.put(ticket, message.task_token):
+            self.counts["ticket redelivered"] += 1
+            ticket = self.tickets.get(ticket.ticket_id) or ticket
+        else:
+            self.counts["ticket opened"] += 1
+        if self.events is not None:
+            self.events.requested(ticket, definition.owning_domain)
+        return ticket
+
+    # -- from people
+
+    def record(self, decision: Decision) -> Recorded:
+        """Authorize and record one decision exactly once; raise Refused (audited) or TicketClosed."""
+        now = self.clock()
+        ticket = self.tickets.get(decision.ticket_id)
+        if ticket is None:
+            raise TicketClosed(f"there is no ticket {decision.ticket_id}")
+        if is_repeat(ticket, decision):
+            return self._repeat(ticket)
+        try:
+            authorize(ticket, decision, self.journeys.load(ticket.journey_id), now)
+        except Refused as refused:
+            self.tickets.audit(ticket.ticket_id, audit_entry(decision, "refused", str(refused), now))
+            self.counts["refused"] += 1
+            raise
+        decided = ticket.model_copy(
+            update={
+                "status": TicketStatus.DECIDED,
+                "decision": decision.decision,
+                "decided_by": decision.approver,
+                "decided_at": now,
+                "reason": decision.reason,
+            }
+        )
+        try:
+            decided = self.tickets.decide(decided, audit_entry(decision, "recorded", decision.reason or "", now))
+        except TicketConflict as conflict:
+            current = conflict.current
+            if current is not None and is_repeat(current, decision):
+                return self._repeat(current)
+            raise TicketClosed(
+                f"ticket {decision.ticket_id} was decided meanwhile: "
+                f"{current.decision if current else '?'} by {current.decided_by if current else '?'}"
+            ) from None
+        self.counts["recorded"] += 1
+        return Recorded(ticket=decided, told=self._tell(decided))
+
+    def answer(self, ticket_id: str) -> bool:
+        """Tell the chain about a recorded decision (approvals function only); True when it took it."""
+        if self.tokens is None:
+            raise RuntimeError("only the approvals function answers task tokens")
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None or ticket.status is not TicketStatus.DECIDED:
+            raise TicketClosed(f"ticket {ticket_id} has no decision to pass on")
+        if ticket.answered_at is not None:
+            return True  # told before: a redelivery
+        token = self.tickets.token(ticket_id)
+        now = self.clock()
+        if token and self.tokens.close(token, answer_for(ticket)):
+            self.tickets.answered(ticket_id, TicketStatus.DECIDED, now)
+            self.counts["chain told"] += 1
+            return True
+        if now < ticket.deadline - LAPSE_SLACK:
+            return True  # the token only closes early once it was answered: our earlier attempt got through
+        lapsed = AuditEntry(
+            at=now,
+            actor="approval-chain",
+            action=(ticket.decision.value if ticket.decision else "decide"),
+            result="expired",
+            detail="the approval had expired before the decision reached it; the decision took no effect",
+        )
+        self.tickets.answered(ticket_id, TicketStatus.EXPIRED, now, lapsed)
+        self.counts["too late"] += 1
+        return False
+
+    def open_tickets(self, limit: int = 100) -> list[Ticket]:
+        return self.tickets.open_tickets(self.clock(), limit)
+
+    def ticket(self, ticket_id: str) -> Ticket | None:
+        return self.tickets.get(ticket_id)
+
+    # --
+
+    def _repeat(self, ticket: Ticket) -> Recorded:
+        self.counts["repeat"] += 1
+        if ticket.status is TicketStatus.EXPIRED:
+            raise TicketClosed(_TOO_LATE.format(ticket.ticket_id))
+        return Recorded(ticket=ticket, repeat=True, told=self._tell(ticket))
+
+    def _tell(self, ticket: Ticket) -> bool:
+        """Answer the token here, or hand that to the approvals function; a lapsed decision is an error."""
+        if self.tokens is None:
+            assert self.handoff is not None
+            self.handoff.answer_later(ticket.ticket_id)
+            return False
+        if not self.answer(ticket.ticket_id):
+            raise TicketClosed(_TOO_LATE.format(ticket.ticket_id))
+        return True
+
+    def _journey(self, journey_id: str) -> Journey:
+        journey = self.journeys.load(journey_id)
+        if journey is None:
+            raise Rejected(f"journey {journey_id} does not exist")
+        return journey

@@ -1,0 +1,229 @@
+"""Approval tickets and the one rule book every decision passes, whatever channel it came through.
+
+Pure: no I/O, no clock. A ticket is one level of one APPROVAL activation, opened by the approval
+state machine; its task token never appears here (the ticket store keeps it apart).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from router.definition import Model
+from router.model import FINISHED, Journey
+from router.outcomes import Rejected
+
+LAPSE_SLACK = 30.0  # seconds the chain's timer may run ahead of the ticket's deadline (queue latency)
+
+
+class TicketStatus(StrEnum):
+    OPEN = "OPEN"
+    DECIDED = "DECIDED"
+    EXPIRED = "EXPIRED"  # decided, but the chain had stopped waiting: the decision never took effect
+
+
+class Verdict(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class NotRecorded(Rejected):
+    """A decision that was not recorded; the message is clear enough to show the person who made it."""
+
+
+class Refused(NotRecorded):
+    """The rules do not let this person make this decision now. Audited on the ticket."""
+
+
+class TicketClosed(NotRecorded):
+    """The ticket no longer takes decisions (decided, expired, unknown). Nothing is written."""
+
+
+class LevelSpec(Model):
+    level: int = Field(ge=1)
+    role: str
+    limit: float | None = None
+    timeout_seconds: int = Field(gt=0)
+
+
+class TicketMessage(Model):
+    """What the approval state machine puts on the approval queue for each level."""
+
+    kind: Literal["ticket"] = "ticket"
+    journey_id: str
+    activation_id: str
+    step: str
+    level: LevelSpec
+    amount: float | None = None
+    initiator: str
+    approvers: list[str] = []
+    task_token: str = Field(repr=False, min_length=1)
+
+
+class AuditEntry(Model):
+    at: float
+    actor: str
+    action: str  # opened, approve, reject
+    result: str  # opened, recorded, refused, expired
+    detail: str = ""
+    channel: str = ""
+
+
+class Ticket(Model):
+    ticket_id: str
+    journey_id: str
+    activation_id: str
+    definition_id: str
+    step: str
+    level: int
+    levels: int | None = None
+    role: str
+    limit: float | None = None
+    amount: float | None = None
+    initiator: str
+    approvers: list[str] = []  # who approved the levels before this one
+    opened_at: float
+    deadline: float
+    status: TicketStatus = TicketStatus.OPEN
+    decision: Verdict | None = None
+    decided_by: str | None = None
+    decided_at: float | None = None
+    reason: str | None = None
+    answered_at: float | None = None  # when the chain was told; None until then
+    audit: list[AuditEntry] = []
+
+
+class Decision(Model):
+    """One person's decision on one ticket, from the staff application, the command line or the API."""
+
+    ticket_id: str = Field(min_length=1)
+    decision: Verdict
+    approver: str = Field(min_length=1, max_length=200)
+    roles: list[str] = []
+    reason: str | None = Field(None, max_length=1000)
+    channel: str = "staff-app"
+
+    @model_validator(mode="after")
+    def _rejection_says_why(self) -> Decision:
+        if self.decision is Verdict.REJECT and not (self.reason or "").strip():
+            raise ValueError("a rejection needs a reason")
+        return self
+
+
+def ticket_id_for(activation_id: str, level: int) -> str:
+    """Deterministic, so a redelivered ticket message finds the ticket it already opened."""
+    return f"{activation_id}.L{level}"
+
+
+def ticket_from(message: TicketMessage, definition_id: str, levels: int | None, now: float) -> Ticket:
+    return Ticket(
+        ticket_id=ticket_id_for(message.activation_id, message.level.level),
+        journey_id=message.journey_id,
+        activation_id=message.activation_id,
+        definition_id=definition_id,
+        step=message.step,
+        level=message.level.level,
+        levels=levels,
+        role=message.level.role,
+        limit=message.level.limit,
+        amount=message.amount,
+        initiator=message.initiator,
+        approvers=message.approvers,
+        opened_at=now,
+        deadline=now + message.level.timeout_seconds,
+        audit=[AuditEntry(at=now, actor="approval-chain", action="opened", result="opened")],
+    )
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}".removesuffix(".00")
+
+
+def _same(a: str, b: str) -> bool:
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def closed_reason(ticket: Ticket, now: float) -> str | None:
+    """Why the ticket takes no decision now, or None while it is open."""
+    if ticket.status is TicketStatus.DECIDED:
+        return f"ticket {ticket.ticket_id} was already decided: {ticket.decision} by {ticket.decided_by}"
+    if ticket.status is TicketStatus.EXPIRED or now >= ticket.deadline:
+        return f"ticket {ticket.ticket_id} expired: level {ticket.level} had to be decided by {ticket.deadline:.0f}"
+    return None
+
+
+def authorize(ticket: Ticket, decision: Decision, journey: Journey | None, now: float) -> None:
+    """Raise TicketClosed or Refused unless `decision` may be recorded on `ticket` now; every path calls this."""
+    closed = closed_reason(ticket, now)
+    if closed:
+        raise TicketClosed(closed)
+    who = decision.approver
+    if journey is None or journey.status in FINISHED:
+        status = journey.status.value if journey else "gone"
+        raise Refused(f"journey {ticket.journey_id} is {status}: its approvals take no decisions")
+    if ticket.activation_id not in journey.open:
+        raise Refused(f"journey {ticket.journey_id} no longer waits on this approval (it was withdrawn)")
+    if any(_same(who, maker) for maker in (ticket.initiator, journey.initiator)):
+        raise Refused(f"{who} initiated this request: the maker can never decide it (maker-checker)")
+    if any(_same(who, earlier) for earlier in ticket.approvers):
+        raise Refused(f"{who} already approved an earlier level: each level needs a different person")
+    if not any(_same(role, ticket.role) for role in decision.roles):
+        raise Refused(f"{who} does not hold role {ticket.role!r}, which level {ticket.level} needs")
+    if decision.decision is Verdict.APPROVE and ticket.limit is not None:
+        if ticket.amount is None:
+            raise Refused(
+                f"the amount is unknown, so {ticket.role}'s limit of {_money(ticket.limit)} cannot be checked"
+            )
+        if ticket.amount > ticket.limit:
+            raise Refused(f"{_money(ticket.amount)} is over the {ticket.role} limit of {_money(ticket.limit)}")
+
+
+def is_repeat(ticket: Ticket, decision: Decision) -> bool:
+    """The same person's same decision, already recorded: a redelivery, not a new decision."""
+    return (
+        ticket.status is not TicketStatus.OPEN
+        and ticket.decision is decision.decision
+        and _same(ticket.decided_by or "", decision.approver)
+    )
+
+
+def answer_for(ticket: Ticket) -> dict[str, Any]:
+    """The task-token output the approval state machine reads (see infra/statemachines/approval.asl.json)."""
+    assert ticket.decision is not None
+    assert ticket.decided_by is not None
+    if ticket.decision is Verdict.APPROVE:
+        return {"decision": "approve", "approvers": [*ticket.approvers, ticket.decided_by]}
+    return {
+        "decision": "reject",
+        "approvers": ticket.approvers,
+        "rejected_by": ticket.decided_by,
+        "reason": ticket.reason or "",
+    }
+
+
+def audit_entry(decision: Decision, result: str, detail: str, now: float) -> AuditEntry:
+    return AuditEntry(
+        at=now,
+        actor=decision.approver,
+        action=decision.decision.value,
+        result=result,
+        detail=detail[:1000],
+        channel=decision.channel,
+    )
+
+
+RECORDED = "approval_recorded"
+
+
+def decision_from_event(message: dict[str, Any]) -> Decision:
+    """A staff application's approval_recorded EventBridge event (plain detail, or a CloudEvent's data)."""
+    if message.get("detail-type") != RECORDED:
+        raise Rejected(f"the approvals queue takes {RECORDED} events, not {message.get('detail-type')!r}")
+    detail = message.get("detail")
+    if isinstance(detail, dict) and {"specversion", "data"} <= detail.keys():
+        detail = detail["data"]
+    if not isinstance(detail, dict):
+        raise Rejected(f"{RECORDED} carries no decision")
+    return Decision.model_validate({**detail, "channel": str(message.get("source") or "event")})

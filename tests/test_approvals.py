@@ -1,0 +1,383 @@
+"""Approvals on the pure core: the maker-checker rules, the desk on in-memory ports, emits and validation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from router.adapters.events import cloudevents_for, entry_for, ticket_event
+from router.approval_desk import ApprovalDesk
+from router.approvals import (
+    LAPSE_SLACK,
+    Decision,
+    Refused,
+    Ticket,
+    TicketClosed,
+    TicketMessage,
+    TicketStatus,
+    Verdict,
+    authorize,
+    decision_from_event,
+)
+from router.decide import Commit
+from router.loader import DefinitionError, parse
+from router.model import (
+    ApprovalOutcome,
+    Command,
+    Intervention,
+    Journey,
+    JourneyStatus,
+    StartApproval,
+    StartJourney,
+    StepSucceeded,
+)
+from router.registry import Registry
+from router.service import Router
+from router.testing import (
+    MemoryDispatcher,
+    MemoryHandoff,
+    MemoryStore,
+    MemoryTicketEvents,
+    MemoryTickets,
+    MemoryTokens,
+)
+from tests.journey_driver import FakeClock
+
+PAYMENT = """
+id: pay
+version: "1.0.0"
+owning_domain: bank-payments
+start_at: approve
+steps:
+  - name: approve
+    type: APPROVAL
+    amount: payment.amount
+    initiator: payment.maker
+    sla_seconds: 7200
+    levels:
+      - {role: officer, limit: 10000, timeout_seconds: 3600}
+      - {role: manager, timeout_seconds: 3600}
+    next: outcome
+  - name: outcome
+    type: DECISION
+    branches: [{when: "approval.outcome == 'granted'", goto: release}]
+    default: rejected
+  - {name: release, type: TASK, worker: pay, sla_seconds: 60, next: released}
+  - {name: released, type: SUCCESS, emit: bank.payments.approval_granted}
+  - {name: rejected, type: FAIL, error: PaymentRejected, emit: bank.payments.approval_rejected}
+"""
+DEFINITION = parse(PAYMENT)
+OFFICER, MANAGER = ["officer"], ["manager"]
+
+
+class World:
+    """A payment journey waiting on its approval chain, and the desk in front of it."""
+
+    def __init__(self, amount: float = 2_500, maker: str = "mo") -> None:
+        self.clock = FakeClock(10_000.0)
+        self.store, self.dispatcher = MemoryStore(), MemoryDispatcher()
+        self.router = Router(Registry([DEFINITION]), self.store, self.dispatcher, self.clock)
+        payment = {"payment": {"amount": amount, "maker": maker}}
+        self.router.handle(StartJourney(journey_id="j", definition_id="pay", input=payment, actor="channel"))
+        (self.start,) = [a for a in self.dispatcher.performed if isinstance(a, StartApproval)]
+        self.tickets, self.tokens, self.events = MemoryTickets(), MemoryTokens(), MemoryTicketEvents()
+        self.desk = ApprovalDesk(
+            self.tickets, self.store, Registry([DEFINITION]), self.clock, events=self.events, tokens=self.tokens
+        )
+
+    def ask(self, level: int, approvers: list[str] | None = None) -> Ticket:
+        """What the state machine does for one level: put a ticket (with its token) on the approval queue."""
+        message = TicketMessage(
+            journey_id="j",
+            activation_id=self.start.activation_id,
+            step=self.start.step,
+            level=self.start.levels[level - 1],
+            amount=self.start.amount,
+            initiator=self.start.initiator,
+            approvers=approvers or [],
+            task_token=f"token-{level}",
+        )
+        return self.desk.open(message)
+
+    def journey(self) -> Journey:
+        journey = self.store.load("j")
+        assert journey is not None
+        return journey
+
+
+def decision(ticket: Ticket, who: str, roles: list[str], verdict: str = "approve", reason: str | None = None):
+    return Decision(ticket_id=ticket.ticket_id, decision=Verdict(verdict), approver=who, roles=roles, reason=reason)
+
+
+# -- what the router asks the chain for
+
+
+def test_the_approval_chain_gets_numbered_levels_the_amount_and_the_maker_from_the_state() -> None:
+    """The maker is read where the step says; limits and timeouts travel with each level."""
+    start = World(amount=7_000, maker="maker-mo").start
+    assert start.activation_id == "j.1" and start.amount == 7_000 and start.initiator == "maker-mo"
+    assert [(lvl["level"], lvl["role"], lvl["limit"]) for lvl in start.levels] == [
+        (1, "officer", 10000),
+        (2, "manager", None),
+    ]
+    assert start.approvers == []
+
+
+def test_a_rejection_names_who_rejected_in_the_state_and_the_transition() -> None:
+    """The DECISION reads approval.outcome; the log says who rejected and why."""
+    world = World()
+    outcome = ApprovalOutcome(
+        journey_id="j",
+        activation_id="j.1",
+        outcome="rejected",
+        approvers=["olivia"],
+        rejected_by="max",
+        reason="beneficiary unknown",
+    )
+    commit = world.router.handle(outcome)
+    assert isinstance(commit, Commit)
+    assert commit.journey.state["approval"] == {"outcome": "rejected", "approvers": ["olivia"], "rejected_by": "max"}
+    assert (commit.record.actor, commit.record.reason) == ("max", "beneficiary unknown")
+    assert commit.record.lifecycle == ["approval_rejected", "journey_failed"]
+    assert commit.record.emits == ["bank.payments.approval_rejected"]
+
+
+# -- emit: a definition's own domain events
+
+
+def test_an_emitting_end_step_publishes_its_domain_event_once_with_a_deterministic_id() -> None:
+    """The event rides the journal like lifecycle events: same bus, id journey/seq/type, domain as source."""
+    world = World()
+    world.router.handle(ApprovalOutcome(journey_id="j", activation_id="j.1", outcome="granted", approvers=["a", "b"]))
+    commit = world.router.handle(StepSucceeded(journey_id="j", activation_id="j.2", output={}, actor="pay"))
+    assert isinstance(commit, Commit) and commit.record.emits == ["bank.payments.approval_granted"]
+    events = {e.get_type(): e for e in cloudevents_for(commit.record)}
+    emitted = events["bank.payments.approval_granted"]
+    assert emitted.get_id() == "j/3/bank.payments.approval_granted"
+    entry = entry_for(emitted, "bank-payments-bus")
+    assert (entry["Source"], entry["DetailType"]) == ("bank.payments", "bank.payments.approval_granted")
+    platform = entry_for(events["bank.platform.journey_completed"], "bus")
+    assert platform["Source"] == "bank.platform"
+
+
+def test_emit_must_be_a_dotted_event_type() -> None:
+    """A typo in an event type is a load error, not a silently unroutable event."""
+    with pytest.raises(DefinitionError, match="emit"):
+        parse(PAYMENT.replace("emit: bank.payments.approval_granted", "emit: Approval Granted!"))
+
+
+def test_an_approval_whose_sla_is_shorter_than_its_levels_fails_to_load() -> None:
+    """The watchdog must not escalate a chain that is still within its levels' timeouts."""
+    with pytest.raises(DefinitionError, match="shorter than its levels' timeouts"):
+        parse(PAYMENT.replace("sla_seconds: 7200", "sla_seconds: 3600"))
+
+
+def test_a_limit_without_an_amount_fails_to_load() -> None:
+    with pytest.raises(DefinitionError, match="no `amount`"):
+        parse(PAYMENT.replace("    amount: payment.amount\n", ""))
+
+
+# -- the rules (authorize is pure)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_two_different_people_with_the_roles_grant_both_levels(world: World) -> None:
+    """Each answer carries everyone who approved so far; the chain reads it level by level."""
+    first = world.ask(1)
+    recorded = world.desk.record(decision(first, "olivia", OFFICER))
+    assert recorded.told and not recorded.repeat
+    assert world.tokens.answers["token-1"] == {"decision": "approve", "approvers": ["olivia"]}
+    second = world.ask(2, approvers=["olivia"])
+    world.desk.record(decision(second, "max", [*MANAGER, "auditor"]))
+    assert world.tokens.answers["token-2"] == {"decision": "approve", "approvers": ["olivia", "max"]}
+    assert world.tickets.get(second.ticket_id).status is TicketStatus.DECIDED  # type: ignore[union-attr]
+
+
+def test_a_rejection_is_an_answer_naming_who_and_why(world: World) -> None:
+    second = world.ask(2, approvers=["olivia"])
+    world.desk.record(decision(second, "max", MANAGER, "reject", "beneficiary unknown"))
+    assert world.tokens.answers["token-2"] == {
+        "decision": "reject",
+        "approvers": ["olivia"],
+        "rejected_by": "max",
+        "reason": "beneficiary unknown",
+    }
+
+
+def test_a_rejection_without_a_reason_is_invalid() -> None:
+    with pytest.raises(ValueError, match="reason"):
+        Decision(ticket_id="t", decision=Verdict.REJECT, approver="max", roles=MANAGER)
+
+
+REFUSALS = [
+    ("the maker named in the state", 1, [], "mo", OFFICER, "maker-checker"),
+    ("the maker, in other letters", 1, [], " MO ", OFFICER, "maker-checker"),
+    ("whoever started the journey", 1, [], "channel", OFFICER, "maker-checker"),
+    ("one person at both levels", 2, ["olivia"], "Olivia", MANAGER, "different person"),
+    ("an approver without the role", 1, [], "olivia", ["manager", "clerk"], "does not hold role 'officer'"),
+]
+
+
+@pytest.mark.parametrize(("case", "level", "earlier", "who", "roles", "phrase"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_refused_decisions_are_audited_and_never_reach_the_chain(
+    world: World, case: str, level: int, earlier: list[str], who: str, roles: list[str], phrase: str
+) -> None:
+    """A clear reason, one audit entry, no token answered, the ticket still open, the journey untouched."""
+    ticket = world.ask(level, approvers=earlier)
+    before = world.journey()
+    with pytest.raises(Refused, match=phrase):
+        world.desk.record(decision(ticket, who, roles))
+    after = world.tickets.get(ticket.ticket_id)
+    assert after is not None and after.status is TicketStatus.OPEN
+    assert [(e.actor, e.result) for e in after.audit[1:]] == [(who, "refused")]
+    assert phrase in after.audit[-1].detail
+    assert world.tokens.calls == 0 and world.journey() == before
+
+
+def test_an_approver_over_the_limit_is_refused_but_may_still_reject() -> None:
+    """Limits bound what a role may approve; rejecting is always within a role's power."""
+    world = World(amount=25_000)
+    ticket = world.ask(1)
+    with pytest.raises(Refused, match="25,000 is over the officer limit of 10,000"):
+        world.desk.record(decision(ticket, "olivia", OFFICER))
+    assert world.tokens.calls == 0
+    world.desk.record(decision(ticket, "olivia", OFFICER, "reject", "over my limit; escalate"))
+    assert world.tokens.answers["token-1"]["decision"] == "reject"
+
+
+def test_a_limit_with_no_amount_in_the_state_is_refused() -> None:
+    world = World()
+    ticket = world.ask(1).model_copy(update={"amount": None})
+    with pytest.raises(Refused, match="amount is unknown"):
+        authorize(ticket, decision(ticket, "olivia", OFFICER), world.journey(), world.clock())
+
+
+def test_a_decision_for_a_cancelled_journey_is_refused_and_audited(world: World) -> None:
+    ticket = world.ask(1)
+    cancel = Intervention(journey_id="j", command=Command.CANCEL, expected_version=1, actor="ops", reason="dup")
+    world.router.handle(cancel)
+    with pytest.raises(Refused, match="CANCELLED"):
+        world.desk.record(decision(ticket, "olivia", OFFICER))
+    assert world.tickets.get(ticket.ticket_id).audit[-1].result == "refused"  # type: ignore[union-attr]
+    assert world.tokens.calls == 0
+
+
+def test_a_decision_after_the_journey_moved_on_is_refused(world: World) -> None:
+    """An operator's retry opens a new approval: the old chain's tickets take no more decisions."""
+    ticket = world.ask(1)
+    retry = Intervention(journey_id="j", command=Command.RETRY, expected_version=1, actor="ops", reason="re-ask")
+    world.router.handle(retry)
+    assert "j.2" in world.journey().open
+    with pytest.raises(Refused, match="withdrawn"):
+        world.desk.record(decision(ticket, "olivia", OFFICER))
+
+
+def test_the_same_decision_twice_is_recorded_once(world: World) -> None:
+    """A redelivered decision is recognised, writes nothing, and does not answer the token again."""
+    ticket = world.ask(1)
+    world.desk.record(decision(ticket, "olivia", OFFICER))
+    again = world.desk.record(decision(ticket, "olivia", OFFICER))
+    stored = world.tickets.get(ticket.ticket_id)
+    assert again.repeat and stored is not None
+    assert [e.result for e in stored.audit] == ["opened", "recorded"]
+    assert world.tokens.calls == 1
+
+
+def test_a_second_persons_decision_on_a_decided_ticket_is_a_clear_error_that_changes_nothing(world: World) -> None:
+    ticket = world.ask(1)
+    world.desk.record(decision(ticket, "olivia", OFFICER))
+    before = world.tickets.get(ticket.ticket_id)
+    with pytest.raises(TicketClosed, match="already decided: approve by olivia"):
+        world.desk.record(decision(ticket, "oscar", OFFICER, "reject", "no"))
+    assert world.tickets.get(ticket.ticket_id) == before and world.tokens.calls == 1
+
+
+def test_a_decision_after_the_deadline_is_a_clear_error_that_changes_nothing(world: World) -> None:
+    ticket = world.ask(1)
+    world.clock.advance(3600)
+    with pytest.raises(TicketClosed, match="expired"):
+        world.desk.record(decision(ticket, "olivia", OFFICER))
+    assert world.tickets.get(ticket.ticket_id) == ticket and world.tokens.calls == 0
+
+
+def test_a_decision_that_reaches_an_expired_chain_is_marked_and_reported(world: World) -> None:
+    """Within the lapse slack the ticket still looks open; the token says otherwise, so it took no effect."""
+    ticket = world.ask(1)
+    world.tokens.expired.add("token-1")
+    world.clock.advance(3600 - LAPSE_SLACK / 2)
+    with pytest.raises(TicketClosed, match="took no effect"):
+        world.desk.record(decision(ticket, "olivia", OFFICER))
+    stored = world.tickets.get(ticket.ticket_id)
+    assert stored is not None and stored.status is TicketStatus.EXPIRED
+    assert [e.result for e in stored.audit] == ["opened", "recorded", "expired"]
+
+
+def test_an_unknown_ticket_is_a_clear_error() -> None:
+    world = World()
+    with pytest.raises(TicketClosed, match="no ticket nope"):
+        world.desk.record(Decision(ticket_id="nope", decision=Verdict.APPROVE, approver="x", roles=OFFICER))
+
+
+# -- tickets: opening, listing, the token kept apart
+
+
+def test_a_redelivered_ticket_message_opens_one_ticket_and_announces_the_same_id(world: World) -> None:
+    first, again = world.ask(1), world.ask(1)
+    assert first == again and len(world.tickets.tickets) == 1
+    assert world.events.requested_events == [(first.ticket_id, "bank-payments")] * 2
+    assert (first.ticket_id, first.levels, first.deadline) == ("j.1.L1", 2, 10_000 + 3600)
+
+
+def test_tickets_and_their_announcements_never_carry_the_token(world: World) -> None:
+    ticket = world.ask(1)
+    event = ticket_event(ticket)
+    assert "token" not in json.dumps(ticket.model_dump(mode="json"))
+    assert "token-1" not in json.dumps(event.get_data()) and "token" not in str(event.get_attributes())
+    assert event.get_id() == "j/j.1.L1/approval_requested"
+    assert world.desk.open_tickets() == [ticket]
+    message = TicketMessage.model_validate({**_ticket_message(), "task_token": "secret-token"})
+    assert "secret-token" not in repr(message)
+
+
+def _ticket_message() -> dict[str, Any]:
+    level = {"level": 1, "role": "officer", "limit": None, "timeout_seconds": 60}
+    return {"journey_id": "j", "activation_id": "j.1", "step": "approve", "level": level, "initiator": "mo"}
+
+
+def test_a_desk_that_may_not_answer_tokens_hands_the_decision_to_the_approvals_function() -> None:
+    """The command line records and authorizes at once; the approvals function tells the chain."""
+    world = World()
+    ticket = world.ask(1)
+    handoff = MemoryHandoff()
+    cli = ApprovalDesk(world.tickets, world.store, Registry([DEFINITION]), world.clock, handoff=handoff)
+    recorded = cli.record(decision(ticket, "olivia", OFFICER))
+    assert not recorded.told and handoff.pending == [ticket.ticket_id] and world.tokens.calls == 0
+    assert world.desk.answer(ticket.ticket_id) and world.tokens.answers["token-1"]["approvers"] == ["olivia"]
+    assert world.desk.answer(ticket.ticket_id) and world.tokens.calls == 1  # a redelivered hand-off
+    with pytest.raises(RuntimeError, match="only the approvals function"):
+        cli.answer(ticket.ticket_id)
+
+
+def test_a_staff_application_event_becomes_a_decision() -> None:
+    """Plain detail or a CloudEvent's data; the channel is the event's source."""
+    detail = {"ticket_id": "t", "decision": "approve", "approver": "olivia", "roles": ["officer"]}
+    plain = decision_from_event({"detail-type": "approval_recorded", "source": "bank.staff", "detail": detail})
+    cloud = {"specversion": "1.0", "id": "1", "source": "/staff", "type": "approval_recorded", "data": detail}
+    wrapped = decision_from_event({"detail-type": "approval_recorded", "source": "bank.staff", "detail": cloud})
+    assert plain == wrapped and plain.channel == "bank.staff" and plain.approver == "olivia"
+
+
+def test_the_journey_status_check_covers_every_finished_status() -> None:
+    world = World()
+    ticket = world.ask(1)
+    for status in (JourneyStatus.SUCCEEDED, JourneyStatus.FAILED, JourneyStatus.CANCELLED):
+        finished = world.journey().model_copy(update={"status": status})
+        with pytest.raises(Refused, match=status.value):
+            authorize(ticket, decision(ticket, "olivia", OFFICER), finished, world.clock())
+    authorize(ticket, decision(ticket, "olivia", OFFICER), world.journey(), world.clock())
