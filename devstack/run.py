@@ -13,10 +13,11 @@ from cli.client import JourneysClient
 from cli.connect import write_local
 from consumers.start import journey_id_for
 from devstack.emulator import Emulator
-from devstack.samples import PAYMENT_SAMPLES, SAMPLES, Sample
+from devstack.samples import FAILURE_SAMPLES, PAYMENT_SAMPLES, SAMPLES, Sample
 from devstack.stack import LocalStack
 from router.approvals import NotRecorded, Ticket
-from router.model import FINISHED, ActivationKind, Journey
+from router.model import FINISHED, ActivationKind, Intervention, Journey, JourneyStatus
+from router.reasons import why
 
 Print = Callable[[str], None]
 
@@ -34,7 +35,7 @@ def serve(port: int, demo: bool, once: bool, out: Print = print) -> int:
             approvals = bool(stack.settings().approval_state_machine_arn and stack.settings().tickets_table)
             if not approvals:
                 out("  the template declares no approval state machine or tickets table: payment approval skipped")
-            samples = [*SAMPLES, *(PAYMENT_SAMPLES if approvals else [])]
+            samples = [*SAMPLES, *FAILURE_SAMPLES, *(PAYMENT_SAMPLES if approvals else [])]
             journeys = play(stack, samples, out)
             ok = all(j.status.value == s.expect for s, j in zip(samples, journeys, strict=True))
         if not once:
@@ -53,7 +54,7 @@ def play(stack: LocalStack, samples: Sequence[Sample], out: Print = print, timeo
     and report until all end."""
     client = JourneysClient(next(iter(stack.runtimes.values())))
     ids = [_start(stack, client, sample) for sample in samples]
-    began, seen, answered = time.monotonic(), dict[str, tuple[str, str | None]](), set[str]()
+    began, seen, answered, fixed = time.monotonic(), dict[str, tuple[str, str | None]](), set[str](), set[str]()
     desk = StaffDesk(client, out)
     out(f"started {len(ids)} sample journeys")
     while time.monotonic() - began < timeout:
@@ -62,6 +63,9 @@ def play(stack: LocalStack, samples: Sequence[Sample], out: Print = print, timeo
             if journey is None:
                 continue
             _report(out, began, sample, journey, seen)
+            if journey.status is JourneyStatus.STUCK and sample.operator_fix and journey.id not in fixed:
+                _operate(client, sample, journey, out)
+                fixed.add(journey.id)
             for activation in journey.open.values():
                 if activation.kind is ActivationKind.INPUT and activation.id not in answered:
                     client.submit(journey.id, sample.answers[activation.step], actor="demo-customer")
@@ -75,6 +79,15 @@ def play(stack: LocalStack, samples: Sequence[Sample], out: Print = print, timeo
     stack.wait_quiet()
     out(_summary(samples, finished, client))
     return finished
+
+
+def _operate(client: JourneysClient, sample: Sample, journey: Journey, out: Print) -> None:
+    """An operator reads why the journey is stuck and intervenes, with a reason, at the version they saw."""
+    fix = dict(sample.operator_fix or {})
+    out(f"          operator sees {sample.title!r}: {why(journey, time.time())}")
+    command = Intervention(journey_id=journey.id, expected_version=journey.version, **fix)
+    client.runtime.router.handle(command)
+    out(f"          {command.actor} runs `journeys {command.command.value}` on it: {command.reason}")
 
 
 def _awaits_approval(journey: Journey) -> bool:

@@ -16,6 +16,7 @@ class Sample:
     trigger: tuple[str, str, str] | None = None  # (domain, source, detail-type): arrive as a domain event
     business_key: str | None = None  # the trigger event's subject: the id the domain knows the journey by
     approvers: tuple[tuple[str, str], ...] = ()  # (staff id, role) deciding each approval level, in order
+    operator_fix: dict[str, Any] | None = None  # once escalated: the intervention an operator makes
 
 
 APPLICANT = {"date_of_birth": "1988-04-12", "country": "GB"}
@@ -150,5 +151,29 @@ PAYMENT_SAMPLES = [
         trigger=("bank-payments", "bank.payments", "approval_required"),
         business_key="PAY-2024-0042",
         approvers=(("officer-olivia", "payments-officer"), ("manager-max", "payments-manager")),
+    ),
+]
+
+
+# Failures, played by `make run` after the others: a retry that recovers, and an escalation an
+# operator fixes by skipping the step with the result they obtained by hand.
+FAILURE_SAMPLES = [
+    Sample(
+        "account: identity provider times out once, retried",
+        "account-opening",
+        {"full_name": "Fay Flaky", "email": "fay@example.com", **APPLICANT},
+        "SUCCEEDED",
+    ),
+    Sample(
+        "account: identity provider down, escalated, fixed by ops",
+        "account-opening",
+        {"full_name": "Otto Outage", "email": "otto@example.com", **APPLICANT},
+        "SUCCEEDED",
+        operator_fix={
+            "command": "skip",
+            "actor": "ops-olga",
+            "reason": "identity verified by phone against the passport on file",
+            "output": {"kyc": {"result": "CLEAR", "reason": None, "method": "manual", "reference": "KYC-MANUAL-7"}},
+        },
     ),
 ]

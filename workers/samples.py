@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from workers.step import TerminalError, Workers
+from workers.step import RetryableError, TerminalError, Workers
 
 SAMPLES = Workers()
 
@@ -81,9 +81,21 @@ def validate_application(full_name: str, date_of_birth: date, email: str, countr
     return {"application": {"eligible": eligible, "reason": reason, "reference": _ref("APP", full_name, email)}}
 
 
+_TIMED_OUT_ONCE: set[str] = set()  # applicants the identity provider has already timed out on, this process
+
+
 @SAMPLES.step("kyc")
 def kyc(full_name: str, date_of_birth: date, documents: Documents | None = None) -> dict[str, Any]:
-    """Identity check: electronic first; documents settle a referral unless they are reported lost."""
+    """Identity check: electronic first; documents settle a referral unless they are reported lost.
+
+    The provider is down for "Outage" names and times out on the first call for "Flaky" names, so
+    the demo shows a retry that recovers and one that escalates (both retryable, by exception type).
+    """
+    if _has(full_name, "Outage"):
+        raise RetryableError("the identity provider is unavailable")
+    if _has(full_name, "Flaky") and full_name not in _TIMED_OUT_ONCE:
+        _TIMED_OUT_ONCE.add(full_name)
+        raise RetryableError("the identity provider timed out")
     if _has(full_name, "Fraud") or (documents and documents.document_number.startswith("LOST")):
         result, reason = "FAIL", "identity could not be verified"
     elif _has(full_name, "Refer") and documents is None:
