@@ -10,9 +10,11 @@ from aws_lambda_powertools import Logger
 
 from consumers.batch import consume_sqs, redelivered
 from consumers.runtime import Runtime, runtime_from_env
-from router.model import RetriesExhausted
+from router.decide import Commit
+from router.model import JourneyStatus, RetriesExhausted
 
 logger = Logger(service="journeys-retry")
+ESCALATED = "journey escalated"  # the template's StuckJourneys metric counts this message
 
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -20,9 +22,10 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         exhausted = RetriesExhausted.model_validate_json(body)
         logger.append_keys(journey_id=exhausted.journey_id)
         outcome = runtime.router.handle(exhausted, redelivered=redelivered())
-        logger.warning(
-            "retries exhausted", extra={"activation_id": exhausted.activation_id, "outcome": type(outcome).__name__}
-        )
+        if isinstance(outcome, Commit) and outcome.journey.status is JourneyStatus.STUCK:
+            logger.warning(ESCALATED, extra={"activation_id": exhausted.activation_id, "step": outcome.journey.step})
+        else:
+            logger.info("retries exhausted, nothing to escalate", extra={"outcome": type(outcome).__name__})
 
     return consume_sqs(runtime, logger, event, context, handle)
 

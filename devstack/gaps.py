@@ -30,6 +30,7 @@ SKIPPED_TYPES: Mapping[str, str] = {
     "AWS::IAM::ManagedPolicy": "moto does not enforce IAM",
     "AWS::CloudWatch::Alarm": "moto never evaluates alarms; read DLQ depth directly",
     "AWS::Logs::LogGroup": "consumers log to the local process",
+    "AWS::Logs::MetricFilter": "consumers log to the local process; `journeys list --status STUCK` shows the same",
     "AWS::Lambda::Permission": "there is no Lambda service locally: pollers call handlers in-process",
     "AWS::XRay::Group": "there is no tracing backend locally",
     "AWS::XRay::SamplingRule": "there is no tracing backend locally",

@@ -211,6 +211,7 @@ def test_platform_rows_follow_from_the_template(cfn: dict[str, Any]) -> None:
         **{lid: p.get("KmsMasterKeyId") for lid, p in of_type(cfn, "AWS::SNS::Topic").items()},
     }
     functions = of_type(cfn, "AWS::Lambda::Function")
+    machines = of_type(cfn, "AWS::StepFunctions::StateMachine")
     for principal in principal_roles(cfn):
         expected: set[tuple[str, str]] = set()
         if principal in functions:
@@ -218,6 +219,11 @@ def test_platform_rows_follow_from_the_template(cfn: dict[str, Any]) -> None:
             expected |= {("logs:CreateLogStream", log_group), ("logs:PutLogEvents", log_group)}
             if functions[principal].get("TracingConfig", {}).get("Mode") == "Active":
                 expected |= {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
+        machine = machines.get(principal)
+        if machine and "LoggingConfiguration" in machine:
+            expected |= {(action, "*") for action in STATE_MACHINE_LOG_DELIVERY}
+        if machine and machine.get("TracingConfiguration", {}).get("Enabled"):
+            expected |= {(action, "*") for action in STATE_MACHINE_TRACING}
         for caller, action, target in declared({"code", "event-source"}):
             if caller != principal or not keys.get(target):
                 continue
@@ -228,6 +234,25 @@ def test_platform_rows_follow_from_the_template(cfn: dict[str, Any]) -> None:
                 expected.add(("kms:Decrypt", key))
         platform = {(action, resource) for p, action, resource in declared({"platform"}) if p == principal}
         assert platform == expected, principal
+
+
+# What Step Functions needs to deliver execution logs and traces; none has resource-level permissions.
+STATE_MACHINE_LOG_DELIVERY = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+STATE_MACHINE_TRACING = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
 
 
 # ------------------------------------------------------------------ the recorded run

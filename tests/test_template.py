@@ -150,11 +150,33 @@ def test_the_journal_stream_parks_failures_in_an_alarmed_queue(cfn: dict[str, An
 def alarmed_queues(cfn: dict[str, Any]) -> set[str]:
     alarmed = set()
     for alarm in of_type(cfn, "AWS::CloudWatch::Alarm").values():
+        if alarm["Namespace"] != "AWS/SQS":
+            continue
         assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
         assert [target(action) for action in alarm["AlarmActions"]] == ["AlertsTopic"]
         alarmed |= {target(d["Value"]) for d in alarm["Dimensions"] if d["Name"] == "QueueName"}
     return alarmed
+
+
+def test_stuck_journeys_page_operations(cfn: dict[str, Any]) -> None:
+    """Escalations are counted from the retry consumer's own log line, and any in 5 minutes alarms."""
+    from consumers.retry import ESCALATED
+
+    (metric,) = of_type(cfn, "AWS::Logs::MetricFilter").values()
+    assert metric["FilterPattern"] == f'{{ $.message = "{ESCALATED}" }}'
+    assert target(metric["LogGroupName"]) == "RetryLogGroup"
+    alarm = of_type(cfn, "AWS::CloudWatch::Alarm")["StuckJourneysAlarm"]
+    assert (alarm["MetricName"], alarm["Threshold"]) == (metric["MetricTransformations"][0]["MetricName"], 0)
+    assert [target(action) for action in alarm["AlarmActions"]] == ["AlertsTopic"]
+
+
+def test_state_machines_log_and_trace(cfn: dict[str, Any]) -> None:
+    """Execution logs (errors, without execution data: tokens and journey state stay out) and X-Ray."""
+    for name, machine in of_type(cfn, "AWS::StepFunctions::StateMachine").items():
+        logging = machine["LoggingConfiguration"]
+        assert (logging["Level"], logging["IncludeExecutionData"]) == ("ERROR", False), name
+        assert machine["TracingConfiguration"] == {"Enabled": True}, name
 
 
 def test_visibility_timeout_is_six_times_the_function_timeout(cfn: dict[str, Any]) -> None:
