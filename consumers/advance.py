@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import Field, TypeAdapter
 
 from consumers.batch import consume_sqs, redelivered
-from consumers.runtime import Runtime, runtime_from_env
+from consumers.runtime import Runtime, lambda_handler
 from router.decide import Absorb
 from router.model import ApprovalOutcome, InputSubmitted, StepFailed, StepSucceeded, TimerFired
 
@@ -33,11 +31,4 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
     return consume_sqs(runtime, logger, event, context, handle)
 
 
-@cache
-def _runtime() -> Runtime:
-    return runtime_from_env(os.environ)
-
-
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(_runtime(), event, context)
+handler = lambda_handler(consume, logger)

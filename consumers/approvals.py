@@ -9,14 +9,12 @@ and `close_token` from the router (a retry-chain attempt answered by a worker).
 from __future__ import annotations
 
 import json
-import os
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from consumers.batch import consume_sqs
-from consumers.runtime import Runtime, runtime_from_env
+from consumers.runtime import Runtime, lambda_handler
 from router.adapters.tokens import close_token
 from router.approvals import NotRecorded, TicketMessage, decision_from_event
 from router.decide import Rejected
@@ -55,11 +53,4 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
     return consume_sqs(runtime, logger, event, context, handle)
 
 
-@cache
-def _runtime() -> Runtime:
-    return runtime_from_env(os.environ)
-
-
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(_runtime(), event, context)
+handler = lambda_handler(consume, logger)

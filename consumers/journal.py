@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from consumers.runtime import Runtime, runtime_from_env
+from consumers.runtime import Runtime, lambda_handler
 from router.model import TransitionRecord
 
 logger = Logger(service="journeys-journal")
@@ -31,11 +29,4 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
-@cache
-def _runtime() -> Runtime:
-    return runtime_from_env(os.environ)
-
-
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(_runtime(), event, context)
+handler = lambda_handler(consume, logger)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -117,3 +119,20 @@ class Runtime:
 
 def runtime_from_env(environ: Mapping[str, str]) -> Runtime:
     return Runtime(Settings.from_env(environ), boto3.Session(), Registry.from_directory())
+
+
+Consume = Callable[[Runtime, dict[str, Any], Any], dict[str, Any]]
+
+
+def lambda_handler(consume: Consume, logger: Logger) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point for a consumer: its runtime is built on the first call, then reused."""
+
+    @cache
+    def runtime() -> Runtime:
+        return runtime_from_env(os.environ)
+
+    @logger.inject_lambda_context
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return consume(runtime(), event, context)
+
+    return handler

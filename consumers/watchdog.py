@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from consumers.runtime import Runtime, runtime_from_env
+from consumers.runtime import Runtime, lambda_handler
 from router.adapters.dynamodb import overdue_journeys
 from router.model import DeadlinePassed
 
@@ -36,11 +34,4 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
     return outcomes
 
 
-@cache
-def _runtime() -> Runtime:
-    return runtime_from_env(os.environ)
-
-
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(_runtime(), event, context)
+handler = lambda_handler(consume, logger)

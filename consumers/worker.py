@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -16,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from pydantic import BaseModel, Field
 
 from consumers.batch import consume_sqs
-from consumers.runtime import Runtime, runtime_from_env
+from consumers.runtime import Runtime, lambda_handler
 from router.limits import MESSAGE_BYTES, check_size
 from router.model import SendWork, StepFailed, StepSucceeded
 from workers.step import Workers
@@ -85,11 +83,4 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
     return consume_sqs(runtime, logger, event, context, handle)
 
 
-@cache
-def _runtime() -> Runtime:
-    return runtime_from_env(os.environ)
-
-
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(_runtime(), event, context)
+handler = lambda_handler(consume, logger)
