@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="*", type=Path)
     graph = commands.add_parser("graph", help="draw a definition as a Mermaid flowchart")
     graph.add_argument("definition_id")
+    asl = commands.add_parser("asl", help="compile a definition to a Step Functions machine, every step a state")
+    asl.add_argument("definition_id")
 
     up = commands.add_parser("up", help="run the local stack (emulator, resources from the template, consumers)")
     up.add_argument("--port", type=int, default=4599)
@@ -98,6 +100,14 @@ def _graph(args: argparse.Namespace) -> int:
     from router.registry import Registry
 
     print(mermaid(Registry.from_directory().get(args.definition_id)))
+    return 0
+
+
+def _asl(args: argparse.Namespace) -> int:
+    from router.asl import compile_definition
+    from router.registry import Registry
+
+    print(json.dumps(compile_definition(Registry.from_directory().get(args.definition_id)), indent=2))
     return 0
 
 
@@ -212,6 +222,7 @@ COMMANDS = {
     **{command.value: _intervene for command in Command},
     "validate": _validate,
     "graph": _graph,
+    "asl": _asl,
     "up": _up,
     "start": _start,
     "show": _show,

@@ -3,7 +3,8 @@
 Messages on its queue: `ticket` from the approval state machine (one per level: store it, announce
 it), `approval_recorded` events from the staff application (decide through the approval desk),
 `answer_ticket` from the command line or API (a decision they recorded, to pass on to the chain),
-and `close_token` from the router (a retry-chain attempt answered by a worker).
+and `close_token` from the router (a retry-chain attempt answered by a worker) or from a worker told to
+reply by token (a step of a compiled every-step-a-state machine, `router/asl.py`, with the worker's output).
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         elif kind == "close_token":
             action = CloseToken.model_validate(message)
             logger.append_keys(journey_id=action.journey_id)
-            closed = close_token(runtime.client("stepfunctions"), action.task_token, action.success, error=action.error)
+            closed = close_token(
+                runtime.client("stepfunctions"),
+                action.task_token,
+                action.success,
+                output=action.output,
+                error=action.error,
+                cause=action.cause,
+            )
             logger.info("task token answered", extra={"activation_id": action.activation_id, "was_open": closed})
         else:
             decision = decision_from_event(message)

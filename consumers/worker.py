@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import (
@@ -16,17 +16,20 @@ from pydantic import BaseModel, Field
 from consumers.batch import consume_sqs
 from consumers.runtime import Runtime, lambda_handler
 from router.limits import MESSAGE_BYTES, check_size
-from router.model import SendWork, StepFailed, StepSucceeded
+from router.model import SendWork, StepFailed, StepSucceeded, token_reply
 from workers.step import Workers
 
 logger = Logger(service="journeys-worker")
 
 
 class Attempt(BaseModel):
-    """Work re-dispatched by a retry chain: the answer carries the token back to close the attempt."""
+    """Work sent with a task token. reply "router": a retry chain's attempt, whose answer goes to the router
+    with the token, and the router has it closed. reply "token": a compiled state machine's step
+    (router/asl.py), whose answer closes the token directly, through the approvals consumer."""
 
     work: SendWork
     task_token: str = Field(repr=False)
+    reply: Literal["router", "token"] = "router"
 
 
 class Retryable(Exception):
@@ -66,6 +69,14 @@ def answer_for(execute: Any, work: SendWork, task_token: str | None) -> dict[str
     return {**answer, "task_token": task_token} if task_token else answer
 
 
+def _parse_answer(answer: dict[str, Any]) -> StepSucceeded | StepFailed:
+    return (
+        StepSucceeded.model_validate(answer)
+        if answer["kind"] == "step_succeeded"
+        else StepFailed.model_validate(answer)
+    )
+
+
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     execute = executor(runtime, runtime.workers, context)
 
@@ -75,9 +86,13 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         work = attempt.work if attempt else SendWork.model_validate(message)
         logger.append_keys(journey_id=work.journey_id)
         answer = answer_for(execute, work, attempt.task_token if attempt else None)
+        queue = runtime.settings.advance_queue_url
+        if attempt and attempt.reply == "token":
+            answer = token_reply(_parse_answer(answer), attempt.task_token).model_dump(mode="json")
+            queue = runtime.settings.approval_queue_url
         reply = json.dumps(answer, separators=(",", ":"))
         check_size(reply, MESSAGE_BYTES, f"answer for {work.activation_id}")
-        runtime.client("sqs").send_message(QueueUrl=runtime.settings.advance_queue_url, MessageBody=reply)
+        runtime.client("sqs").send_message(QueueUrl=queue, MessageBody=reply)
         logger.info("step answered", extra={"worker": work.worker, "kind": answer["kind"], "retry": bool(attempt)})
 
     return consume_sqs(runtime, logger, event, context, handle)

@@ -225,6 +225,11 @@ class StartRetryChain(Model):
     work: SendWork
 
 
+# Errors a worker answers a task token with (reply "token"): the compiled state machines retry only the first.
+RETRYABLE_ERROR = "Journeys.Retryable"
+TERMINAL_ERROR = "Journeys.StepFailed"
+
+
 class CloseToken(Model):
     """Answer a Step Functions task token; performed by the one consumer allowed to."""
 
@@ -234,6 +239,18 @@ class CloseToken(Model):
     task_token: str = Field(repr=False)
     success: bool
     error: str | None = None
+    cause: str | None = None
+    output: dict[str, Any] | None = None  # a step worker's output, for a state machine that waits on it
+
+
+def token_reply(answer: StepSucceeded | StepFailed, task_token: str) -> CloseToken:
+    """A worker's answer as the token's answer: the output on success; on failure an error that says
+    whether a state machine's Retry may try again, the worker's error and message in the cause."""
+    ids = {"activation_id": answer.activation_id, "journey_id": answer.journey_id, "task_token": task_token}
+    if isinstance(answer, StepSucceeded):
+        return CloseToken(**ids, success=True, output=answer.output)
+    error = RETRYABLE_ERROR if answer.retryable else TERMINAL_ERROR
+    return CloseToken(**ids, success=False, error=error, cause=f"{answer.error}: {answer.message}"[:32768])
 
 
 class StartApproval(Model):
