@@ -25,6 +25,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## AWS calls and latency per transition; prints figures
 	$(BIN)/python -m bench.critical_path
+	$(BIN)/python -m bench.cpu
+	$(BIN)/python -m bench.approvals
+	$(BIN)/python -m bench.compare
 
 clean:
 	rm -rf $(VENV) .journeys .pytest_cache test-output
