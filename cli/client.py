@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from consumers.runtime import Runtime
-from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog, journey_from_item
+from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog, journey_from_item, query
 from router.adapters.tickets import DynamoTicketStore, QueuedAnswers
 from router.approval_desk import ApprovalDesk, Recorded
 from router.approvals import Decision, Ticket, Verdict
@@ -39,22 +39,18 @@ class JourneysClient:
 
     def list(self, status: JourneyStatus | None = None) -> list[Journey]:
         statuses = [status] if status else list(JourneyStatus)
-        journeys: list[Journey] = []
-        for value in statuses:
-            kwargs: dict[str, Any] = {}
-            while True:
-                page = self.runtime.client("dynamodb").query(
-                    TableName=self.settings.journeys_table,
-                    IndexName="by-status",
-                    KeyConditionExpression="#s = :s",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":s": {"S": value.value}},
-                    **kwargs,
-                )
-                journeys += [journey_from_item(item) for item in page["Items"]]
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        journeys = [
+            journey_from_item(item)
+            for value in statuses
+            for item in query(
+                self.runtime.client("dynamodb"),
+                TableName=self.settings.journeys_table,
+                IndexName="by-status",
+                KeyConditionExpression="#s = :s",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": {"S": value.value}},
+            )
+        ]
         return sorted(journeys, key=lambda j: j.created_at)
 
     def submit(self, journey_id: str, data: dict[str, Any], actor: str = "customer") -> str:

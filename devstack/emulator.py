@@ -22,10 +22,7 @@ class QuietHandler(MotoRequestHandler):
 
 
 class SerialApp:
-    """Serialises requests: moto loses acknowledged writes under concurrent requests.
-
-    The lock is also the pause switch: holding it makes the emulator unavailable.
-    """
+    """Serialises requests: moto loses acknowledged writes under concurrent requests."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app, self.lock = app, threading.Lock()
@@ -66,12 +63,6 @@ class Emulator:
     def reset(self) -> None:
         self._post("/moto-api/reset", {})
         self.configure({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
-
-    def pause(self) -> None:
-        self.app.lock.acquire()
-
-    def resume(self) -> None:
-        self.app.lock.release()
 
     def stop(self) -> None:
         if self._server:

@@ -98,36 +98,31 @@ class DynamoTransitionLog:
         return True
 
     def read(self, journey_id: str) -> list[TransitionRecord]:
-        records, kwargs = [], {}
-        while True:
-            page = self.client.query(
-                TableName=self.table,
-                KeyConditionExpression="journey_id = :j",
-                ExpressionAttributeValues={":j": {"S": journey_id}},
-                ConsistentRead=True,
-                **kwargs,
-            )
-            records += [TransitionRecord.model_validate_json(i["record"]["S"]) for i in page["Items"]]
-            if "LastEvaluatedKey" not in page:
-                return records
-            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        items = query(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="journey_id = :j",
+            ExpressionAttributeValues={":j": {"S": journey_id}},
+            ConsistentRead=True,
+        )
+        return [TransitionRecord.model_validate_json(item["record"]["S"]) for item in items]
+
+
+def query(client: Any, limit: int | None = None, **request: Any) -> list[dict[str, Any]]:
+    """Every item a Query matches (at most `limit`), page after page, by botocore's own paginator."""
+    config = {"PageSize": min(100, limit), "MaxItems": limit} if limit else {}
+    pages = client.get_paginator("query").paginate(**request, PaginationConfig=config)
+    return [item for page in pages for item in page["Items"]]
 
 
 def overdue_journeys(client: Any, table: str, now: float, limit: int) -> list[str]:
     """Journey ids with an open activation due by `now`, from the sparse deadline index: no scans."""
-    ids: list[str] = []
-    kwargs: dict[str, Any] = {}
-    while len(ids) < limit:
-        page = client.query(
-            TableName=table,
-            IndexName="by-deadline",
-            KeyConditionExpression="due_shard = :open AND due <= :now",
-            ExpressionAttributeValues={":open": {"S": DUE_SHARD}, ":now": {"N": repr(now)}},
-            Limit=min(100, limit - len(ids)),
-            **kwargs,
-        )
-        ids += [item["journey_id"]["S"] for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
-    return list(dict.fromkeys(ids))
+    items = query(
+        client,
+        limit,
+        TableName=table,
+        IndexName="by-deadline",
+        KeyConditionExpression="due_shard = :open AND due <= :now",
+        ExpressionAttributeValues={":open": {"S": DUE_SHARD}, ":now": {"N": repr(now)}},
+    )
+    return list(dict.fromkeys(item["journey_id"]["S"] for item in items))

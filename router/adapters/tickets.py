@@ -13,6 +13,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from router.adapters.dynamodb import query
 from router.adapters.tokens import close_token
 from router.approvals import AuditEntry, Ticket, TicketStatus
 from router.limits import ITEM_BYTES, check_size
@@ -144,24 +145,17 @@ class DynamoTicketStore:
                 raise  # else noted already, by an earlier delivery
 
     def open_tickets(self, now: float, limit: int = 100) -> list[Ticket]:
-        tickets: list[Ticket] = []
-        kwargs: dict[str, Any] = {}
-        while len(tickets) < limit:
-            page = self.client.query(
-                TableName=self.table,
-                IndexName=STATUS_INDEX,
-                KeyConditionExpression="#s = :open AND deadline > :now",
-                ProjectionExpression=_PROJECTION,
-                ExpressionAttributeNames={**_NAMES, "#s": "status"},
-                ExpressionAttributeValues={":open": {"S": TicketStatus.OPEN.value}, ":now": _attribute(now)},
-                Limit=min(100, limit - len(tickets)),
-                **kwargs,
-            )
-            tickets += [ticket_from_item(item) for item in page["Items"]]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
-        return tickets
+        items = query(
+            self.client,
+            limit,
+            TableName=self.table,
+            IndexName=STATUS_INDEX,
+            KeyConditionExpression="#s = :open AND deadline > :now",
+            ProjectionExpression=_PROJECTION,
+            ExpressionAttributeNames={**_NAMES, "#s": "status"},
+            ExpressionAttributeValues={":open": {"S": TicketStatus.OPEN.value}, ":now": _attribute(now)},
+        )
+        return [ticket_from_item(item) for item in items]
 
     @staticmethod
     def _key(ticket_id: str) -> dict[str, Any]:
