@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cli import lifecycle
 from cli.operations import add_commands as add_interventions
 from cli.operations import intervene
 from router.loader import DefinitionError, load_all
@@ -69,6 +70,7 @@ def parser() -> argparse.ArgumentParser:
         decide.add_argument("--roles", required=True, help="the roles you hold, comma-separated")
         decide.add_argument("--reason", required=verdict == "reject", help="why (required to reject)")
     add_interventions(commands, _json_arg)
+    lifecycle.add_commands(commands)
     return top
 
 
@@ -218,6 +220,15 @@ def _intervene(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lifecycle(args: argparse.Namespace) -> int:
+    if args.command == "definitions":
+        print(lifecycle.definitions(args))
+    else:
+        run = lifecycle.publish_command if args.command == "publish" else lifecycle.migrate_command
+        print(run(_client(args).runtime, args))
+    return 0
+
+
 COMMANDS = {
     **{command.value: _intervene for command in Command},
     "validate": _validate,
@@ -231,6 +242,9 @@ COMMANDS = {
     "approvals": _approvals,
     "approve": _decide,
     "reject": _decide,
+    "definitions": _lifecycle,
+    "publish": _lifecycle,
+    "migrate": _lifecycle,
 }
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from router.adapters.definitions import DynamoDefinitionStore
 from router.adapters.dispatch import AwsDispatcher, Targets
 from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog
 from router.adapters.events import EventBridgePublisher
@@ -23,6 +24,7 @@ from router.approval_desk import ApprovalDesk
 from router.journal import Journal
 from router.registry import Registry
 from router.service import Router
+from router.versions import PublishedRegistry
 from workers.samples import SAMPLES
 from workers.step import Workers
 
@@ -118,7 +120,13 @@ class Runtime:
 
 
 def runtime_from_env(environ: Mapping[str, str]) -> Runtime:
-    return Runtime(Settings.from_env(environ), boto3.Session(), Registry.from_directory())
+    settings, session = Settings.from_env(environ), boto3.Session()
+    # Journeys pinned to a version this deploy no longer carries run from its published copy in the table.
+    runtime = Runtime(settings, session, Registry([]))
+    runtime.registry = PublishedRegistry.deployed_and_published(
+        DynamoDefinitionStore(runtime.client("dynamodb"), settings.journeys_table)
+    )
+    return runtime
 
 
 Consume = Callable[[Runtime, dict[str, Any], Any], dict[str, Any]]

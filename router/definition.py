@@ -145,6 +145,8 @@ class Definition(Model):
     title: str | None = None
     owning_domain: str
     triggers: list[Trigger] = []
+    # A SYSTEM journey runs on a schedule instead of a trigger, with no input form: "rate(1 day)" or "cron(...)".
+    schedule: str | None = Field(None, pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
     input_schema: dict[str, Any] = {"type": "object"}
     start_at: str
     steps: list[Step] = Field(min_length=1)

@@ -248,6 +248,12 @@ def _graph_problems(file: str, start_at: str, nodes: dict[str, _Node]) -> list[P
     return problems
 
 
+def definition_files(directory: Path) -> list[Path]:
+    """The definitions in a directory: YAML files and Python modules declaring @workflow journeys."""
+    python = [p for p in directory.glob("*.py") if not p.name.startswith("_")]
+    return sorted([*directory.glob("*.yaml"), *python])
+
+
 def load_file(path: Path, known_workers: set[str] | None = None) -> Definition:
     return parse(path.read_text(), str(path), known_workers)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from router.definition import Definition
-from router.loader import load_all
+from router.loader import definition_files, load_all
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "definitions"
 
@@ -19,11 +19,13 @@ class Registry:
     def __init__(self, definitions: Iterable[Definition]) -> None:
         self._by_id: dict[str, dict[str, Definition]] = {}
         for definition in definitions:
-            self._by_id.setdefault(definition.id, {})[definition.version] = definition
+            known = self._by_id.setdefault(definition.id, {}).setdefault(definition.version, definition)
+            if known.content_hash != definition.content_hash:  # e.g. a YAML file and its Python twin disagree
+                raise ValueError(f"{definition.id} {definition.version} is declared twice with different content")
 
     @classmethod
     def from_directory(cls, directory: Path = DEFINITIONS_DIR, known_workers: set[str] | None = None) -> Registry:
-        return cls(load_all(sorted(directory.glob("*.yaml")), known_workers))
+        return cls(load_all(definition_files(directory), known_workers))
 
     def get(self, definition_id: str, version: str | None = None) -> Definition:
         versions = self._by_id.get(definition_id)

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from router.approvals import AuditEntry, Ticket, TicketStatus
+from router.definition import Definition
 from router.model import Action, Journey, TransitionRecord
 from router.ports import TicketConflict, VersionConflict
+from router.versions import DefinitionConflict, Published
 
 
 class MemoryStore:
@@ -132,3 +134,19 @@ class MemoryHandoff:
 
     def answer_later(self, ticket_id: str) -> None:
         self.pending.append(ticket_id)
+
+
+class MemoryDefinitions:
+    """Published definitions in memory, refusing new content under an existing version as the table does."""
+
+    def __init__(self) -> None:
+        self.definitions: dict[tuple[str, str], Definition] = {}
+
+    def put(self, definition: Definition) -> Published:
+        current = self.definitions.setdefault((definition.id, definition.version), definition)
+        if current.content_hash != definition.content_hash:
+            raise DefinitionConflict(current, definition)
+        return Published.PUBLISHED if current is definition else Published.UNCHANGED
+
+    def get(self, definition_id: str, version: str) -> Definition | None:
+        return self.definitions.get((definition_id, version))

@@ -1,0 +1,110 @@
+"""Definition lifecycle commands: list definitions, publish versions, migrate journeys between versions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from consumers.runtime import Runtime
+from router.adapters.definitions import DynamoDefinitionStore
+from router.adapters.dynamodb import journey_from_item, query
+from router.loader import definition_files, load_all
+from router.migration import MigrationPlan, plan
+from router.migrator import execute
+from router.model import Journey, JourneyStatus
+from router.registry import DEFINITIONS_DIR
+from router.versions import PublishedRegistry, publish
+
+
+def add_commands(commands: Any) -> None:
+    listing = commands.add_parser("definitions", help="list definitions (YAML and Python) with version and hash")
+    listing.add_argument("paths", nargs="*", type=Path)
+    pub = commands.add_parser("publish", help="store definitions as published versions (refuses changed content)")
+    pub.add_argument("paths", nargs="*", type=Path)
+    migrate = commands.add_parser("migrate", help="move in-flight journeys from one definition version to another")
+    migrate.add_argument("definition_id")
+    migrate.add_argument("--from", dest="from_version", required=True)
+    migrate.add_argument("--to", dest="to_version", required=True)
+    migrate.add_argument("--map", dest="mapping", action="append", default=[], help="old-step=new-step (repeat)")
+    migrate.add_argument("--where", help="JMESPath over {id, step, status, business_key, state}")
+    migrate.add_argument("--dry-run", action="store_true", help="show what would move; change nothing")
+    migrate.add_argument("--as", dest="actor", help="who migrates (required unless --dry-run)")
+    migrate.add_argument("--reason", help="why; recorded on each moved journey (required unless --dry-run)")
+
+
+def files(paths: list[Path]) -> list[Path]:
+    chosen = paths or [DEFINITIONS_DIR]
+    return [f for p in chosen for f in (definition_files(p) if p.is_dir() else [p])]
+
+
+def definitions(args: argparse.Namespace) -> str:
+    from workers.samples import SAMPLES
+
+    lines = []
+    for path in files(args.paths):
+        for definition in load_all([path], SAMPLES.names()):
+            started = (
+                f"schedule {definition.schedule}" if definition.schedule else f"{len(definition.triggers)} triggers"
+            )
+            lines.append(
+                f"{definition.id:<28} {definition.version:<8} {definition.content_hash}  {started:<20} {path.name}"
+            )
+    return "\n".join(lines)
+
+
+def publish_command(runtime: Runtime, args: argparse.Namespace) -> str:
+    store = DynamoDefinitionStore(runtime.client("dynamodb"), runtime.settings.journeys_table)
+    results = publish(store, load_all(files(args.paths)))
+    return "\n".join(f"{outcome.value:<10} {d.id} {d.version} {d.content_hash}" for d, outcome in results)
+
+
+def migrate_command(runtime: Runtime, args: argparse.Namespace) -> str:
+    if not args.dry_run and not (args.actor and args.reason):
+        raise ValueError("a migration moves journeys: say who you are (--as) and why (--reason), or use --dry-run")
+    registry = PublishedRegistry.deployed_and_published(
+        DynamoDefinitionStore(runtime.client("dynamodb"), runtime.settings.journeys_table)
+    )
+    old, new = registry.get(args.definition_id, args.from_version), registry.get(args.definition_id, args.to_version)
+    planned = plan(_unfinished(runtime), old, new, mapping(args.mapping), args.where)
+    if args.dry_run:
+        return render(planned, "would move")
+    done = execute(runtime.router, planned, old, new, args.actor, args.reason)
+    executed = planned.model_copy(update={"moves": done.moved})
+    refused = [f"refused    {m.journey_id}  {m.from_step} -> {m.to_step}: {why}" for m, why in done.refused]
+    return "\n".join([render(executed, "moved"), *refused])
+
+
+def mapping(pairs: list[str]) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not (sep and old and new):
+            raise ValueError(f"--map {pair!r}: expected old-step=new-step")
+        result[old] = new
+    return result
+
+
+def render(planned: MigrationPlan, verb: str) -> str:
+    """The plan as text: the same lines for a dry run and for what a real run did, so the two compare."""
+    lines = [f"{planned.definition_id} {planned.from_version} -> {planned.to_version}"]
+    lines += [f"{verb:<10} {m.journey_id}  {m.from_step} -> {m.to_step}" for m in planned.moves]
+    lines += [f"left       {x.journey_id}  at {x.step}: {x.reason}" for x in planned.left]
+    lines.append(f"{len(planned.moves)} {verb}, {len(planned.left)} left where they are")
+    return "\n".join(lines)
+
+
+def _unfinished(runtime: Runtime) -> list[Journey]:
+    client, table = runtime.client("dynamodb"), runtime.settings.journeys_table
+    return [
+        journey_from_item(item)
+        for status in (JourneyStatus.RUNNING, JourneyStatus.STUCK)
+        for item in query(
+            client,
+            TableName=table,
+            IndexName="by-status",
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": status.value}},
+        )
+    ]

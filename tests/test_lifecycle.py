@@ -1,0 +1,197 @@
+"""Definition versions and migrations on the in-memory store: pinned journeys, refused republishing, audited moves."""
+
+from __future__ import annotations
+
+import pytest
+
+from router.decide import Rejected
+from router.definition import Definition
+from router.loader import parse
+from router.migration import plan
+from router.migrator import execute
+from router.model import ActivationKind, InputSubmitted, Journey, JourneyStatus, StartJourney, StepSucceeded
+from router.registry import Registry, UnknownDefinition
+from router.service import Router
+from router.testing import MemoryDefinitions, MemoryDispatcher, MemoryStore
+from router.versions import DefinitionConflict, Published, PublishedRegistry, publish
+
+V1 = """
+id: onboard
+version: "1.0.0"
+owning_domain: bank-core
+start_at: details
+steps:
+  - {name: details, label: Your details, type: INPUT, sla_seconds: 600, input_schema: {type: object}, next: check}
+  - {name: check, label: Checking, type: TASK, worker: kyc, sla_seconds: 60, next: done}
+  - {name: done, type: SUCCESS}
+"""
+
+V2 = """
+id: onboard
+version: "2.0.0"
+owning_domain: bank-core
+start_at: collect
+steps:
+  - {name: collect, label: Your details, type: INPUT, sla_seconds: 600, input_schema: {type: object}, next: check}
+  - {name: check, label: Checking, type: TASK, worker: kyc, sla_seconds: 60, next: welcome}
+  - {name: welcome, label: Welcome, type: TASK, worker: notify-customer, sla_seconds: 60, next: done}
+  - {name: done, type: SUCCESS}
+"""
+
+
+def v1() -> Definition:
+    return parse(V1)
+
+
+def v2() -> Definition:
+    return parse(V2)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        self.now += 1
+        return self.now
+
+
+def router_on(registry: Registry, store: MemoryStore | None = None) -> Router:
+    return Router(registry, store or MemoryStore(), MemoryDispatcher(), Clock())
+
+
+def run_to_end(router: Router, journey_id: str) -> Journey:
+    """Answer every open activation (input, then tasks) until the journey ends."""
+    for _ in range(10):
+        journey = router.store.load(journey_id)
+        assert journey is not None
+        if journey.status is not JourneyStatus.RUNNING:
+            return journey
+        for activation in journey.open.values():
+            if activation.kind is ActivationKind.INPUT:
+                router.handle(InputSubmitted(journey_id=journey_id, activation_id=activation.id, data={}))
+            else:
+                answer = StepSucceeded(journey_id=journey_id, activation_id=activation.id, actor=activation.worker)
+                router.handle(answer)
+    raise AssertionError(f"journey {journey_id} did not end")
+
+
+def test_journey_started_on_v1_completes_on_v1_after_v2_is_published() -> None:
+    """Publishing v2 changes no journey in flight; journeys started afterwards run v2."""
+    store, published = MemoryStore(), MemoryDefinitions()
+    publish(published, [v1()])
+    router = router_on(PublishedRegistry([v1()], published), store)
+    router.handle(StartJourney(journey_id="old", definition_id="onboard"))
+    assert store.journeys["old"].step == "details"
+
+    publish(published, [v2()])  # the new deploy carries only v2; v1 stays published
+    router = router_on(PublishedRegistry([v2()], published), store)
+    router.handle(StartJourney(journey_id="new", definition_id="onboard"))
+    old, new = run_to_end(router, "old"), run_to_end(router, "new")
+
+    assert (old.definition_version, old.definition_hash, old.path) == (
+        "1.0.0",
+        v1().content_hash,
+        ["details", "check", "done"],
+    )
+    assert (new.definition_version, new.path) == ("2.0.0", ["collect", "check", "welcome", "done"])
+    assert old.status is new.status is JourneyStatus.SUCCEEDED
+
+
+def test_publishing_other_content_under_an_existing_version_is_refused() -> None:
+    """Same content again is a no-op; changed content under the same version is refused and nothing changes."""
+    store = MemoryDefinitions()
+    assert publish(store, [v1()]) == [(v1(), Published.PUBLISHED)]
+    assert publish(store, [v1()]) == [(v1(), Published.UNCHANGED)]
+    changed = parse(V1.replace("sla_seconds: 60", "sla_seconds: 90"))
+    with pytest.raises(DefinitionConflict, match="already published"):
+        publish(store, [changed])
+    assert store.get("onboard", "1.0.0") == v1()
+
+
+def test_a_version_neither_deployed_nor_published_is_an_explicit_error() -> None:
+    """A journey pinned to a missing version is refused by name, never run on the newest one instead."""
+    registry = PublishedRegistry([v2()], MemoryDefinitions())
+    assert registry.get("onboard") == v2()
+    with pytest.raises(UnknownDefinition, match="neither deployed nor published"):
+        registry.get("onboard", "1.0.0")
+
+
+def test_a_yaml_file_and_a_twin_with_other_content_under_one_version_do_not_load() -> None:
+    """Two declarations of one (id, version) must agree, or the registry refuses both."""
+    with pytest.raises(ValueError, match="declared twice"):
+        Registry([v1(), parse(V1.replace("Checking", "Checking you"))])
+    assert Registry([v1(), v1()]).get("onboard", "1.0.0") == v1()
+
+
+def _waiting_journeys() -> tuple[Router, MemoryStore]:
+    """Three v1 journeys: two at `details`, one already at `check`, plus one finished."""
+    store = MemoryStore()
+    router = router_on(Registry([v1(), v2()]), store)
+    for journey_id, country in (("a", "GB"), ("b", "FR"), ("c", "GB"), ("d", "GB")):
+        router.handle(
+            StartJourney(
+                journey_id=journey_id, definition_id="onboard", definition_version="1.0.0", input={"country": country}
+            )
+        )
+    details = next(iter(store.journeys["c"].open.values()))
+    router.handle(InputSubmitted(journey_id="c", activation_id=details.id, data={}))
+    run_to_end(router, "d")
+    return router, store
+
+
+def test_migration_plan_lists_moves_and_journeys_left_alone() -> None:
+    """Mapped steps move, unmapped ones are listed with the reason, finished and filtered journeys are not touched."""
+    _, store = _waiting_journeys()
+    planned = plan(store.journeys.values(), v1(), v2(), {"details": "collect"})
+    assert [(m.journey_id, m.from_step, m.to_step) for m in planned.moves] == [
+        ("a", "details", "collect"),
+        ("b", "details", "collect"),
+    ]
+    assert [(x.journey_id, x.step, x.reason) for x in planned.left] == [("c", "check", "no mapping for check")]
+    filtered = plan(store.journeys.values(), v1(), v2(), {"details": "collect"}, where="state.country == 'GB'")
+    assert [m.journey_id for m in filtered.moves] == ["a"]
+
+
+def test_migration_dry_run_is_exactly_what_the_real_run_does() -> None:
+    """Every planned move is committed as an audited transition, re-pinning the journey; nothing else moves."""
+    router, store = _waiting_journeys()
+    before = {k: j.model_copy() for k, j in store.journeys.items()}
+    dry = plan(store.journeys.values(), v1(), v2(), {"details": "collect"})
+    assert store.journeys == before  # planning writes nothing
+    done = execute(
+        router, plan(store.journeys.values(), v1(), v2(), {"details": "collect"}), v1(), v2(), "ops-ann", "v2 form"
+    )
+    assert done.moved == dry.moves and done.refused == []
+    moved = {m.journey_id for m in done.moved}
+    assert {k for k, j in store.journeys.items() if j != before[k]} == moved
+    audited = {r.journey_id: r for r in store.records if r.event == "migrated"}
+    assert audited.keys() == moved
+    for journey_id in moved:
+        journey, record = store.journeys[journey_id], audited[journey_id]
+        assert (journey.definition_version, journey.definition_hash, journey.step) == (
+            "2.0.0",
+            v2().content_hash,
+            "collect",
+        )
+        assert (record.actor, record.reason, record.seq) == ("ops-ann", "v2 form", before[journey_id].version + 1)
+        assert record.step_result == "migrated 1.0.0 -> 2.0.0: details -> collect"
+        assert run_to_end(router, journey_id).path[-3:] == ["check", "welcome", "done"]
+
+
+def test_a_journey_that_moved_on_since_the_plan_is_refused_not_moved() -> None:
+    """The version check: a stale plan cannot drag a journey back to a step it has left."""
+    router, store = _waiting_journeys()
+    stale = plan(store.journeys.values(), v1(), v2(), {"details": "collect"})
+    details = next(iter(store.journeys["a"].open.values()))
+    router.handle(InputSubmitted(journey_id="a", activation_id=details.id, data={}))
+    done = execute(router, stale, v1(), v2(), "ops-ann", "v2 form")
+    assert [m.journey_id for m in done.moved] == ["b"]
+    assert [(m.journey_id, "moved on" in why) for m, why in done.refused] == [("a", True)]
+    assert store.journeys["a"].definition_version == "1.0.0"
+
+
+def test_a_mapping_naming_steps_that_do_not_exist_is_refused() -> None:
+    """Both sides of every mapping are checked before anything is planned."""
+    with pytest.raises(Rejected, match=r"1\.0\.0 has no step 'nope'.*2\.0\.0 has no step 'gone'"):
+        plan([], v1(), v2(), {"nope": "collect", "details": "gone"})
