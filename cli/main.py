@@ -17,7 +17,6 @@ from cli.operations import intervene
 from router.loader import DefinitionError, load_all
 from router.model import Command
 from router.reasons import why
-from router.registry import DEFINITIONS_DIR
 
 EXIT_USAGE, EXIT_INVALID = 2, 1
 
@@ -89,9 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from workers.samples import SAMPLES
 
-    paths = args.paths or sorted(DEFINITIONS_DIR.glob("*.yaml"))
-    files = [p for path in paths for p in (sorted(path.glob("*.yaml")) if path.is_dir() else [path])]
-    definitions = load_all(files, SAMPLES.names())
+    definitions = load_all(lifecycle.files(args.paths), SAMPLES.names())
     for definition in definitions:
         print(f"ok  {definition.id} {definition.version} ({len(definition.steps)} steps)")
     return 0

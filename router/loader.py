@@ -102,80 +102,147 @@ def parse(text: str, file: str = "<string>", known_workers: set[str] | None = No
         raise DefinitionError([Problem(file, mark.line + 1 if mark else 1, f"not valid YAML: {exc}")]) from exc
     if not isinstance(raw, _LineDict):
         raise DefinitionError([Problem(file, 1, "a definition must be a YAML mapping")])
+    return from_mapping(raw, file, known_workers)
 
+
+def located(mapping: dict[str, Any], line: int) -> _LineDict:
+    """A mapping declared at `line` of its file (every key on that line): how a Python definition says where."""
+    result = _LineDict(mapping)
+    result.line, result.key_lines = line, dict.fromkeys(mapping, line)
+    return result
+
+
+@dataclass(frozen=True)
+class _At:
+    """Where a step was written: its file and line, and the include that brought it in, if any."""
+
+    file: str
+    line: int
+    via: str = ""
+
+    def problem(self, message: str) -> Problem:
+        return Problem(self.file, self.line, message + self.via)
+
+
+def from_mapping(raw: _LineDict, file: str, known_workers: set[str] | None = None) -> Definition:
+    """Validate a definition already read into a line-aware mapping; raise DefinitionError with every problem."""
     problems: list[Problem] = []
     raw_steps = raw.get("steps")
-    steps: list[tuple[Step, int]] = []  # each valid step with its own line
-    invalid: dict[str, _LineDict] = {}  # steps that failed, still graph nodes so nothing cascades
+    steps: list[tuple[Step, _At]] = []  # each valid step with where it was written
+    invalid: dict[str, tuple[_LineDict, _At]] = {}  # steps that failed, still graph nodes so nothing cascades
     if not isinstance(raw_steps, list) or not raw_steps:
         problems.append(
             Problem(file, raw.key_lines.get("steps", raw.line), "steps: a non-empty list of steps is required")
         )
     else:
-        for index, raw_step in enumerate(raw_steps):
+        entries, problems = _expand(raw, raw_steps, file)
+        for root, raw_step, prefix, at in entries:
             try:
-                steps.append((_STEP.validate_python(raw_step), getattr(raw_step, "line", 1)))
+                steps.append((_STEP.validate_python(raw_step), at))
             except ValidationError as exc:
-                problems += _pydantic_problems(file, raw, exc, ("steps", index))
+                problems += [at.problem(p.message) for p in _pydantic_problems(at.file, root, exc, prefix)]
                 if isinstance(raw_step, _LineDict) and isinstance(raw_step.get("name"), str):
-                    invalid[raw_step["name"]] = raw_step
+                    invalid[raw_step["name"]] = (raw_step, at)
     try:  # the header alone: steps were validated one by one above, so each error is reported once
         header = Definition.model_validate({**raw, "steps": [{"name": "placeholder", "type": "SUCCESS"}]})
     except ValidationError as exc:
         problems += _pydantic_problems(file, raw, exc)
         header = None
     if header is not None:
-        problems += _semantic_problems(file, header.start_at, steps, invalid, raw, known_workers)
+        problems += _semantic_problems(file, header, steps, invalid, raw, known_workers)
     if problems:
-        raise DefinitionError(sorted(problems, key=lambda p: p.line))
+        raise DefinitionError(sorted(problems, key=lambda p: (p.file != file, p.file, p.line)))
     assert header is not None
     return header.model_copy(update={"steps": [step for step, _ in steps]})
 
 
+_Entry = tuple[Any, Any, tuple[Any, ...], _At]  # (root for line lookups, raw step, its location in root, where)
+
+
+def _expand(raw: _LineDict, raw_steps: list[Any], file: str) -> tuple[list[_Entry], list[Problem]]:
+    """The steps with each `- include: fragments/x.yaml` replaced by the fragment's steps."""
+    entries: list[_Entry] = []
+    problems: list[Problem] = []
+    for index, raw_step in enumerate(raw_steps):
+        line = getattr(raw_step, "line", 1)
+        if not (isinstance(raw_step, dict) and set(raw_step) == {"include"}):
+            entries.append((raw, raw_step, ("steps", index), _At(file, line)))
+            continue
+        path = Path(file).parent / str(raw_step["include"])
+        via = f" (included from {file}:{line})"
+        try:
+            fragment = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader
+        except OSError as exc:
+            problems.append(Problem(file, line, f"include: cannot read {path}: {exc.strerror}"))
+            continue
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problems.append(Problem(str(path), mark.line + 1 if mark else 1, f"not valid YAML: {exc}{via}"))
+            continue
+        if not isinstance(fragment, list) or not fragment:
+            problems.append(Problem(str(path), 1, f"a fragment must be a non-empty YAML list of steps{via}"))
+            continue
+        entries += [(fragment, s, (i,), _At(str(path), getattr(s, "line", 1), via)) for i, s in enumerate(fragment)]
+    return entries, problems
+
+
 def _semantic_problems(
     file: str,
-    start_at: str,
-    steps: list[tuple[Step, int]],
-    invalid: dict[str, _LineDict],
+    header: Definition,
+    steps: list[tuple[Step, _At]],
+    invalid: dict[str, tuple[_LineDict, _At]],
     raw: _LineDict,
     known_workers: set[str] | None,
 ) -> list[Problem]:
     problems: list[Problem] = []
+    start_at = header.start_at
     seen: set[str] = set()
-    for step, line in steps:
+    for step, at in steps:
         if step.name in seen:
-            problems.append(Problem(file, line, f"step {step.name!r}: duplicate name"))
+            problems.append(at.problem(f"step {step.name!r}: duplicate name"))
         seen.add(step.name)
     names = seen | invalid.keys()
     if start_at not in names:
         problems.append(Problem(file, raw.key_lines.get("start_at", 1), f"start_at: undefined step {start_at!r}"))
-    for step, line in steps:
+    problems += [Problem(file, raw.key_lines.get("schedule", 1), m) for m in _schedule_problems(header)]
+    for step, at in steps:
         for target in successors(step):
             if target not in names:
-                problems.append(Problem(file, line, f"step {step.name!r}: next/goto names undefined step {target!r}"))
-        problems += [Problem(file, line, f"step {step.name!r}: {m}") for m in _step_problems(step, known_workers)]
+                problems.append(at.problem(f"step {step.name!r}: next/goto names undefined step {target!r}"))
+        problems += [at.problem(f"step {step.name!r}: {m}") for m in _step_problems(step, known_workers)]
     if start_at in names:
-        nodes = {step.name: _Node(line, successors(step), step.type in TERMINAL) for step, line in reversed(steps)}
-        nodes |= {name: _raw_node(raw_step) for name, raw_step in invalid.items() if name not in nodes}
-        problems += _graph_problems(file, start_at, nodes)
+        nodes = {step.name: _Node(at, successors(step), step.type in TERMINAL) for step, at in reversed(steps)}
+        nodes |= {name: _raw_node(raw_step, at) for name, (raw_step, at) in invalid.items() if name not in nodes}
+        problems += _graph_problems(start_at, nodes)
     return problems
 
 
 @dataclass(frozen=True)
 class _Node:
-    line: int
+    at: _At
     successors: list[str]
     terminal: bool
 
 
-def _raw_node(raw_step: _LineDict) -> _Node:
+def _raw_node(raw_step: _LineDict, at: _At) -> _Node:
     """A step that failed validation, read as far as its links go."""
     targets = [raw_step.get("next"), raw_step.get("default")]
     branches = raw_step.get("branches")
     if isinstance(branches, list):
         targets += [b.get("goto") for b in branches if isinstance(b, dict)]
     terminal = raw_step.get("type") in TERMINAL
-    return _Node(raw_step.line, [t for t in targets if isinstance(t, str)], terminal)
+    return _Node(at, [t for t in targets if isinstance(t, str)], terminal)
+
+
+def _schedule_problems(definition: Definition) -> list[str]:
+    if not definition.schedule:
+        return []
+    messages = []
+    if definition.triggers:
+        messages.append("schedule: a journey has a schedule or triggers, not both")
+    if Draft202012Validator(definition.input_schema).is_valid({}) is False:
+        messages.append("schedule: a scheduled journey starts with no input, so its input_schema must accept {}")
+    return messages
 
 
 def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:
@@ -220,7 +287,7 @@ def _approval_problems(step: ApprovalStep) -> list[str]:
     return messages
 
 
-def _graph_problems(file: str, start_at: str, nodes: dict[str, _Node]) -> list[Problem]:
+def _graph_problems(start_at: str, nodes: dict[str, _Node]) -> list[Problem]:
     reachable: set[str] = set()
     frontier = [start_at]
     while frontier:
@@ -230,7 +297,7 @@ def _graph_problems(file: str, start_at: str, nodes: dict[str, _Node]) -> list[P
         reachable.add(name)
         frontier += nodes[name].successors
     problems = [
-        Problem(file, node.line, f"step {name!r}: unreachable from {start_at!r}")
+        node.at.problem(f"step {name!r}: unreachable from {start_at!r}")
         for name, node in nodes.items()
         if name not in reachable
     ]
@@ -241,7 +308,7 @@ def _graph_problems(file: str, start_at: str, nodes: dict[str, _Node]) -> list[P
         finishing |= {name for name, node in nodes.items() if any(t in finishing for t in node.successors)}
         changed = len(finishing) != before
     problems += [
-        Problem(file, node.line, f"step {name!r}: no path to a SUCCESS or FAIL step")
+        node.at.problem(f"step {name!r}: no path to a SUCCESS or FAIL step")
         for name, node in nodes.items()
         if name in reachable and name not in finishing
     ]
@@ -259,11 +326,16 @@ def load_file(path: Path, known_workers: set[str] | None = None) -> Definition:
 
 
 def load_all(paths: Iterable[Path], known_workers: set[str] | None = None) -> list[Definition]:
-    """Load every file, raising one DefinitionError with the problems of all of them."""
+    """Load every file (YAML, or Python declaring @workflow journeys), raising one DefinitionError with all problems."""
+    from router.dsl import load_module  # the DSL validates through this module
+
     definitions, problems = [], []
     for path in paths:
         try:
-            definitions.append(load_file(path, known_workers))
+            if path.suffix == ".py":
+                definitions += load_module(path, known_workers)
+            else:
+                definitions.append(load_file(path, known_workers))
         except DefinitionError as exc:
             problems += exc.problems
     if problems:

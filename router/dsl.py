@@ -1,0 +1,190 @@
+"""Declaring a journey in Python: `@workflow` and `init >> step_a >> step_b >> done`.
+
+A Python declaration becomes the same mapping a YAML file is read into, each step placed at the
+line that created it, and goes through the same validation (router.loader.from_mapping): the
+result is the same Definition model, and a mistake is reported at the .py file and line.
+
+    @workflow(id="kyc-uplift", version="1.0.0", owning_domain="bank-core")
+    def kyc_uplift():
+        ask = input_step("request-details", sla_seconds=600, input_schema={...})
+        check = task("verify-identity", worker="kyc", sla_seconds=120)
+        done = success("details-updated")
+        init >> ask >> check >> done
+
+Steps are listed in the order they are created, as YAML lists them in the order they are written.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from router.definition import Definition
+from router.loader import DefinitionError, Problem, from_mapping, located
+
+
+class Node:
+    """One step being declared; `a >> b` makes b the step after a."""
+
+    def __init__(self, name: str, type_: str, fields: dict[str, Any], linkable: bool = True) -> None:
+        self.name, self.type, self.linkable = name, type_, linkable
+        self.fields = {k: v for k, v in fields.items() if v is not None}
+        frame = sys._getframe(2)  # the declaration inside the workflow function
+        self.file, self.line = frame.f_code.co_filename, frame.f_lineno
+        _building().add(self)
+
+    def __rshift__(self, other: Node) -> Node:
+        if not self.linkable:
+            _building().problems.append(
+                Problem(self.file, self.line, f"step {self.name!r}: a {self.type} step has no `next` to link")
+            )
+        else:
+            self.fields["next"] = other.name
+        return other
+
+    def mapping(self) -> dict[str, Any]:
+        return located({"name": self.name, "type": self.type, **self.fields}, self.line)
+
+
+class _Init:
+    """`init >> first` names the step a journey starts at."""
+
+    def __rshift__(self, other: Node) -> Node:
+        _building().start_at = other.name
+        return other
+
+
+init = _Init()
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        self.problems: list[Problem] = []
+        self.start_at: str | None = None
+
+    def add(self, node: Node) -> None:
+        self.nodes.append(node)
+
+
+_BUILDING: ContextVar[_Builder | None] = ContextVar("journeys_dsl_building", default=None)
+
+
+def _building() -> _Builder:
+    builder = _BUILDING.get()
+    if builder is None:
+        raise RuntimeError("steps are declared inside a @workflow function")
+    return builder
+
+
+def _name(target: Node | str) -> str:
+    return target if isinstance(target, str) else target.name
+
+
+def task(
+    name: str, *, worker: str, sla_seconds: int, label: str | None = None, retry: dict[str, Any] | None = None
+) -> Node:
+    return Node(name, "TASK", {"label": label, "worker": worker, "sla_seconds": sla_seconds, "retry": retry})
+
+
+def input_step(
+    name: str,
+    *,
+    sla_seconds: int,
+    input_schema: dict[str, Any],
+    label: str | None = None,
+    store_as: str | None = None,
+    on_expiry: Node | str | None = None,
+) -> Node:
+    expiry = _name(on_expiry) if on_expiry is not None else None
+    fields = {"label": label, "sla_seconds": sla_seconds, "input_schema": input_schema, "store_as": store_as}
+    return Node(name, "INPUT", {**fields, "on_expiry": expiry})
+
+
+def wait(name: str, *, seconds: int, label: str | None = None) -> Node:
+    return Node(name, "WAIT", {"label": label, "seconds": seconds})
+
+
+def parallel(name: str, *, branches: list[dict[str, Any]], label: str | None = None) -> Node:
+    return Node(name, "PARALLEL", {"label": label, "branches": branches})
+
+
+def approval(
+    name: str, *, sla_seconds: int, levels: list[dict[str, Any]], label: str | None = None, **more: Any
+) -> Node:
+    return Node(name, "APPROVAL", {"label": label, "sla_seconds": sla_seconds, "levels": levels, **more})
+
+
+def decision(
+    name: str, *, branches: list[tuple[str, Node | str]], default: Node | str, label: str | None = None
+) -> Node:
+    """`branches`: (JMESPath condition, step) pairs, the first truthy one taken."""
+    fields = {
+        "label": label,
+        "branches": [{"when": w, "goto": _name(t)} for w, t in branches],
+        "default": _name(default),
+    }
+    return Node(name, "DECISION", fields, linkable=False)
+
+
+def success(name: str, *, label: str | None = None, emit: str | None = None) -> Node:
+    return Node(name, "SUCCESS", {"label": label, "emit": emit}, linkable=False)
+
+
+def fail(
+    name: str, *, error: str | None = None, cause: str | None = None, label: str | None = None, emit: str | None = None
+) -> Node:
+    return Node(name, "FAIL", {"label": label, "error": error, "cause": cause, "emit": emit}, linkable=False)
+
+
+class Workflow:
+    """A declared journey; `definition()` runs the declaration and validates it."""
+
+    def __init__(self, declare: Callable[[], Any], header: dict[str, Any]) -> None:
+        self.declare, self.header = declare, header
+        self.file = declare.__code__.co_filename
+        self.line = declare.__code__.co_firstlineno
+
+    def definition(self, known_workers: set[str] | None = None) -> Definition:
+        builder = _Builder()
+        token = _BUILDING.set(builder)
+        try:
+            self.declare()
+        finally:
+            _BUILDING.reset(token)
+        raw = located({**self.header, "steps": [n.mapping() for n in builder.nodes]}, self.line)
+        if builder.start_at is not None:
+            raw["start_at"] = builder.start_at
+        try:
+            definition = from_mapping(raw, self.file, known_workers)
+        except DefinitionError as exc:
+            raise DefinitionError(builder.problems + exc.problems) from None
+        if builder.problems:
+            raise DefinitionError(builder.problems)
+        return definition
+
+
+def workflow(**header: Any) -> Callable[[Callable[[], Any]], Workflow]:
+    """Declare a journey: keyword arguments are the definition's header (id, version, owning_domain, ...)."""
+
+    def declare(function: Callable[[], Any]) -> Workflow:
+        return Workflow(function, header)
+
+    return declare
+
+
+def load_module(path: Path, known_workers: set[str] | None = None) -> list[Definition]:
+    """Every @workflow a Python file declares, validated."""
+    spec = importlib.util.spec_from_file_location(f"journeys_definition_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise DefinitionError([Problem(str(path), 1, "not an importable Python module")])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    workflows = [value for value in vars(module).values() if isinstance(value, Workflow)]
+    if not workflows:
+        raise DefinitionError([Problem(str(path), 1, "declares no @workflow")])
+    return [w.definition(known_workers) for w in workflows]
