@@ -22,6 +22,8 @@ def add_commands(commands: Any) -> None:
     listing.add_argument("paths", nargs="*", type=Path)
     pub = commands.add_parser("publish", help="store definitions as published versions (refuses changed content)")
     pub.add_argument("paths", nargs="*", type=Path)
+    triggers = commands.add_parser("triggers", help="write the trigger and schedule rules into infra/template.yaml")
+    triggers.add_argument("--check", action="store_true", help="fail if the template is out of step; write nothing")
     migrate = commands.add_parser("migrate", help="move in-flight journeys from one definition version to another")
     migrate.add_argument("definition_id")
     migrate.add_argument("--from", dest="from_version", required=True)
@@ -51,6 +53,20 @@ def definitions(args: argparse.Namespace) -> str:
                 f"{definition.id:<28} {definition.version:<8} {definition.content_hash}  {started:<20} {path.name}"
             )
     return "\n".join(lines)
+
+
+def triggers_command(args: argparse.Namespace) -> str:
+    from cli.triggers import TEMPLATE, synced
+    from router.registry import Registry
+
+    current = TEMPLATE.read_text()
+    wanted = synced(current, list(Registry.from_directory()))
+    if wanted == current:
+        return f"{TEMPLATE} is in step with definitions/"
+    if args.check:
+        raise ValueError(f"{TEMPLATE} is out of step with definitions/: run `journeys triggers`")
+    TEMPLATE.write_text(wanted)
+    return f"rewrote the trigger and schedule rules in {TEMPLATE}"
 
 
 def publish_command(runtime: Runtime, args: argparse.Namespace) -> str:

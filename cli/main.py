@@ -220,6 +220,8 @@ def _intervene(args: argparse.Namespace) -> int:
 def _lifecycle(args: argparse.Namespace) -> int:
     if args.command == "definitions":
         print(lifecycle.definitions(args))
+    elif args.command == "triggers":
+        print(lifecycle.triggers_command(args))
     else:
         run = lifecycle.publish_command if args.command == "publish" else lifecycle.migrate_command
         print(run(_client(args).runtime, args))
@@ -242,6 +244,7 @@ COMMANDS = {
     "definitions": _lifecycle,
     "publish": _lifecycle,
     "migrate": _lifecycle,
+    "triggers": _lifecycle,
 }
 
 if __name__ == "__main__":

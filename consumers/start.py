@@ -26,25 +26,30 @@ def starts_from(runtime: Runtime, body: str) -> list[StartJourney]:
     message = json.loads(body)
     if not isinstance(message, dict):
         raise Rejected("a start message must be a JSON object")
-    if "detail-type" not in message:
+    if "event_id" not in message:
         return [StartJourney.model_validate(message)]
+    return [triggered(message)]
+
+
+def triggered(message: dict[str, Any]) -> StartJourney:
+    """A trigger or schedule event, as its rule's InputTransformer delivers it (see cli/triggers.py).
+
+    A CloudEvent in the detail is known by its own source and id, which a domain keeps when it
+    publishes the event again; anything else by the EventBridge event id (a schedule: the tick's time).
+    """
     detail = message.get("detail") or {}
     cloud = isinstance(detail, dict) and {"specversion", "id", "source"} <= detail.keys()
-    event_id = f"{detail['source']}/{detail['id']}" if cloud else str(message.get("id"))
-    data = detail.get("data", {}) if cloud else detail
-    definitions = runtime.registry.for_trigger(str(message.get("source")), str(message["detail-type"]))
-    if not definitions:
-        raise Rejected(f"no definition is triggered by {message.get('source')} / {message['detail-type']}")
-    return [
-        StartJourney(
-            journey_id=journey_id_for(d.id, event_id),
-            definition_id=d.id,
-            input=data,
-            actor=str(message.get("source")),
-            business_key=detail.get("subject") if cloud else None,
-        )
-        for d in definitions
-    ]
+    event_id = f"{detail['source']}/{detail['id']}" if cloud else str(message["event_id"])
+    definition_id = message.get("definition_id")
+    if not isinstance(definition_id, str):
+        raise Rejected("a trigger message must name the definition it starts (the rule's InputTransformer does)")
+    return StartJourney(
+        journey_id=journey_id_for(definition_id, event_id),
+        definition_id=definition_id,
+        input=detail.get("data", {}) if cloud else detail,
+        actor=str(message.get("source") or "trigger"),
+        business_key=detail.get("subject") if cloud else None,
+    )
 
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -11,6 +11,9 @@ Gaps of moto 5.2.5 that provision.py works around rather than skips (see MOTO.md
   (and fail) the messages, pushing them toward the DLQ. Each becomes a poller source.
 - A schedule rule that targets a function becomes a ScheduleSource: a Lambda target makes
   every matching put_events fail with HTTP 500, and moto never fires schedules anyway.
+- A schedule rule that targets queues (a SYSTEM journey's) is created as a rule matching the
+  Scheduled Events the devstack puts for it, with the same targets and InputTransformer; a
+  rate(...) is put every rate, a cron(...) only when fired (`LocalStack.fire_schedule`).
 - Resources are created through the service APIs, not moto's CloudFormation, which fails on
   `Ref` to an event bus, ignores DefinitionSubstitutions and hides state machines from the
   Step Functions interpreter.

@@ -13,9 +13,10 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from devstack.provision import QueueSource, ScheduleSource, StreamSource
+from devstack.provision import QueueSource, RuleSchedule, ScheduleSource, StreamSource
 
 Invoke = Callable[[dict[str, Any]], Any]
 log = logging.getLogger("journeys.devstack")
@@ -158,3 +159,32 @@ class SchedulePoller(Poller):
         self.next_at = time.monotonic() + self.source.rate_seconds
         self.invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
         return 1
+
+
+class RuleSchedulePoller(Poller):
+    """Puts the Scheduled Event of a rule that targets queues, every rate (a cron rule only when fired)."""
+
+    def __init__(self, events: Any, schedule: RuleSchedule) -> None:
+        super().__init__(schedule.logical_id, lambda _event: None)
+        self.events, self.schedule = events, schedule
+        self.next_at = time.monotonic() + (schedule.rate_seconds or 0)
+
+    def poll_once(self) -> int:
+        if self.schedule.rate_seconds is None or time.monotonic() < self.next_at:
+            return 0
+        self.next_at = time.monotonic() + self.schedule.rate_seconds
+        self.fire()
+        return 1
+
+    def fire(self, at: datetime | None = None) -> None:
+        """One tick, as EventBridge would deliver it at `at` (now by default); the same `at` twice is a duplicate."""
+        entry = {
+            "Source": "aws.events",
+            "DetailType": "Scheduled Event",
+            "Resources": [self.schedule.rule_arn],
+            "Detail": "{}",
+            "Time": at or datetime.now(UTC).replace(microsecond=0),
+        }
+        response = self.events.put_events(Entries=[entry])
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"the emulator refused the scheduled event of {self.schedule.logical_id}: {response}")

@@ -56,6 +56,16 @@ Source = QueueSource | StreamSource | ScheduleSource
 
 
 @dataclass(frozen=True)
+class RuleSchedule:
+    """A schedule rule that targets queues: created in moto as a rule on the Scheduled Events the devstack puts."""
+
+    logical_id: str
+    rule_arn: str
+    expression: str
+    rate_seconds: float | None  # None for cron(...): fired only when asked
+
+
+@dataclass(frozen=True)
 class LocalFunction:
     logical_id: str
     handler: str
@@ -68,6 +78,7 @@ class Stack:
     functions: tuple[LocalFunction, ...]
     outputs: dict[str, str]
     resources: dict[str, str]  # logical id -> queue url / table name / bus or rule name / topic or machine arn
+    schedules: tuple[RuleSchedule, ...] = ()
 
 
 @dataclass
@@ -89,6 +100,7 @@ class _Context:
     function_ids: dict[str, str] = field(default_factory=dict)  # function name and arn -> logical id
     queue_urls: dict[str, str] = field(default_factory=dict)  # queue arn -> url
     stream_tables: dict[str, str] = field(default_factory=dict)  # stream arn -> table name
+    schedules: list[RuleSchedule] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
@@ -179,7 +191,7 @@ def _rule(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     if any(target["Arn"] in ctx.function_ids for target in targets):
         return _schedule(ctx, name, p, targets)
     if "ScheduleExpression" in p:
-        raise TemplateError(f"{lid}: moto never fires schedules, so locally a schedule may only target functions")
+        return _queue_schedule(ctx, lid, name, p, targets)
     events = ctx.client("events")
     arn = events.put_rule(Name=name, **{**p, "EventPattern": json.dumps(p["EventPattern"])})["RuleArn"]
     if targets:
@@ -200,6 +212,24 @@ def _schedule(ctx: _Context, name: str, p: dict[str, Any], targets: list[dict[st
         for logical_id in functions:
             ctx.add_source(str(logical_id), ScheduleSource(float(int(match[1]) * _UNIT_SECONDS[match[2]])))
     return _Made(name, {"Arn": ctx.arn("events", f"rule/{name}")}, physical=False)
+
+
+def _queue_schedule(ctx: _Context, lid: str, name: str, p: dict[str, Any], targets: list[dict[str, Any]]) -> _Made:
+    """moto never fires schedules: the rule matches the Scheduled Events the devstack puts for it instead,
+    with the same targets, so moto's own InputTransformer shapes what reaches the queue."""
+    expression = p.pop("ScheduleExpression")
+    arn = ctx.arn("events", f"rule/{name}")
+    pattern = {"source": ["aws.events"], "detail-type": ["Scheduled Event"], "resources": [arn]}
+    events = ctx.client("events")
+    events.put_rule(Name=name, EventPattern=json.dumps(pattern), **p)
+    failed = events.put_targets(Rule=name, Targets=targets)["FailedEntries"]
+    if failed:
+        raise TemplateError(f"{lid}: the emulator rejected targets {failed}")
+    match = _RATE.fullmatch(expression)
+    rate = float(int(match[1]) * _UNIT_SECONDS[match[2]]) if match else None
+    if p.get("State", "ENABLED") == "ENABLED":
+        ctx.schedules.append(RuleSchedule(lid, arn, expression, rate))
+    return _Made(name, {"Arn": arn})
 
 
 @_builds("AWS::SNS::Topic", "TopicName DisplayName FifoTopic Subscription")
@@ -335,4 +365,4 @@ def provision(
         for name, output in template.get("Outputs", {}).items()
         if "Condition" not in output or scope.condition(output["Condition"])
     }
-    return Stack(tuple(ctx.functions.values()), outputs, physical)
+    return Stack(tuple(ctx.functions.values()), outputs, physical, tuple(ctx.schedules))

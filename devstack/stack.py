@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import boto3
 
 from consumers.runtime import Runtime, Settings
 from devstack.emulator import CREDENTIALS, REGION, Emulator
-from devstack.pollers import Poller, SchedulePoller, SqsPoller, StreamPoller
+from devstack.pollers import Poller, RuleSchedulePoller, SchedulePoller, SqsPoller, StreamPoller
 from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
 from router.registry import Registry
 from workers.samples import SAMPLES
@@ -92,6 +93,8 @@ class LocalStack:
             self.runtimes[function.logical_id] = self._runtime(function)
             if pollers:
                 self.pollers += self._pollers(function)
+        if pollers:
+            self.pollers += [RuleSchedulePoller(self.client("events"), s) for s in self.stack.schedules]
         for poller in self.pollers:
             thread = threading.Thread(target=poller.run, args=(self._stop,), name=poller.name, daemon=True)
             thread.start()
@@ -149,6 +152,11 @@ class LocalStack:
             else:
                 pollers.append(SchedulePoller(name, invoke, source))
         return pollers
+
+    def fire_schedule(self, logical_id: str, at: datetime | None = None) -> None:
+        """Fire a schedule rule's tick now (or as of `at`), rather than wait for its rate."""
+        (poller,) = [p for p in self.pollers if isinstance(p, RuleSchedulePoller) and p.name == logical_id]
+        poller.fire(at)
 
     def _nudge(self, **_: Any) -> None:
         for poller in self.pollers:

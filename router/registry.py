@@ -37,10 +37,6 @@ class Registry:
             raise UnknownDefinition(f"definition {definition_id!r} has no version {version!r}")
         return versions[version]
 
-    def for_trigger(self, source: str, detail_type: str) -> list[Definition]:
-        latest = [self.get(i) for i in self._by_id]
-        return [d for d in latest if any(t.source == source and t.detail_type == detail_type for t in d.triggers)]
-
     def __iter__(self):  # type: ignore[no-untyped-def]
         return (self.get(i) for i in sorted(self._by_id))
 

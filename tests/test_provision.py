@@ -112,12 +112,15 @@ def test_queues_exist_with_their_redrive_policies(cfn: dict[str, Any], stack: St
             assert (redrive["deadLetterTargetArn"], int(redrive["maxReceiveCount"])) == (dlq_arn, 5), name
 
 
-def test_start_queue_carries_its_policy(stack: Stack, aws: Any) -> None:
-    """The queue policy letting the trigger rules send is applied too."""
+def test_start_queue_carries_its_policy(cfn: dict[str, Any], stack: Stack, aws: Any) -> None:
+    """The queue policy lets exactly the trigger and schedule rules send."""
     policy = aws("sqs").get_queue_attributes(QueueUrl=stack.resources["StartQueue"], AttributeNames=["Policy"])
     (statement,) = json.loads(policy["Attributes"]["Policy"])["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-    assert len(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == 5
+    rules = logical(cfn, "AWS::Events::Rule").items()
+    starting = {stack.resources[n] for n, r in rules if "StartQueue" in {target(t["Arn"]) for t in r["Targets"]}}
+    assert {arn.rsplit("/", 1)[1] for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]} == starting
+    assert len(starting) == 6  # five triggers and one SYSTEM journey's schedule
 
 
 def test_journeys_table_has_its_stream_indexes_and_ttl(stack: Stack, aws: Any) -> None:
@@ -198,7 +201,7 @@ def test_functions_are_bound_to_the_sources_the_template_declares(cfn: dict[str,
         source = target(mapping["EventSourceArn"])
         declared.add((target(mapping["FunctionName"]), stack.resources[source], mapping["BatchSize"]))
     for rule in logical(cfn, "AWS::Events::Rule").values():
-        if "ScheduleExpression" in rule:
+        if "ScheduleExpression" in rule and "StartQueue" not in {target(t["Arn"]) for t in rule["Targets"]}:
             declared |= {(target(t["Arn"]), rule["ScheduleExpression"], 60.0) for t in rule["Targets"]}
     live: set[tuple[str, str, float]] = set()
     for function in stack.functions:
@@ -256,7 +259,8 @@ def test_nothing_exists_locally_that_the_template_does_not_declare(cfn: dict[str
     buses = {b["Name"] for b in events.list_event_buses()["EventBuses"]} - {"default"}
     assert buses == physical("AWS::Events::EventBus")
     rules = {r["Name"] for bus in buses | {"default"} for r in events.list_rules(EventBusName=bus)["Rules"]}
-    assert rules == {stack.resources[name] for name in routing_rules(cfn)}  # schedules run locally, not in moto
+    queue_schedules = {stack.resources[s.logical_id] for s in stack.schedules}  # function schedules run locally
+    assert rules == {stack.resources[name] for name in routing_rules(cfn)} | queue_schedules
     machines = {m["stateMachineArn"] for m in aws("stepfunctions").list_state_machines()["stateMachines"]}
     assert machines == physical("AWS::StepFunctions::StateMachine")
     assert {t["TopicArn"] for t in aws("sns").list_topics()["Topics"]} == physical("AWS::SNS::Topic")

@@ -87,7 +87,11 @@ def test_sam_transform_runs_offline(cfn: dict[str, Any]) -> None:
     assert len({target(f["Role"]) for f in functions.values()}) == len(functions)
     mapped = {target(m["FunctionName"]) for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()}
     assert mapped == set(functions) - {"WatchdogFunction"}
-    (schedule,) = [r for r in of_type(cfn, "AWS::Events::Rule").values() if "ScheduleExpression" in r]
+    (schedule,) = [
+        r
+        for r in of_type(cfn, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r and target(r["Targets"][0]["Arn"]) in functions
+    ]
     assert schedule["ScheduleExpression"] == "rate(1 minute)"
     assert [target(t["Arn"]) for t in schedule["Targets"]] == ["WatchdogFunction"]
 

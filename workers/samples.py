@@ -231,3 +231,15 @@ def release_payment(payment_id: str, amount: float, currency: str, approval: dic
         raise TerminalError(f"payment {payment_id} is not approved ({approval.get('outcome')})")
     reference = _ref("PAY", payment_id, amount, currency)
     return {"release": {"status": "RELEASED", "reference": reference, "approved_by": approval.get("approvers", [])}}
+
+
+# A fixed sample ledger for the nightly reconciliation: what customers subscribe to, and what was billed.
+SUBSCRIPTIONS = {"SUB-1001": "ACTIVE", "SUB-1002": "ACTIVE", "SUB-1003": "CANCELLED"}
+BILLED = {"SUB-1001": 9.99, "SUB-1003": 4.99}
+
+
+@SAMPLES.step("reconcile-subscriptions")
+def reconcile_subscriptions() -> dict[str, Any]:
+    """Compares subscriptions with billing: active but unbilled, or billed after cancelling, are mismatches."""
+    mismatches = sorted(ref for ref, status in SUBSCRIPTIONS.items() if (status == "ACTIVE") != (ref in BILLED))
+    return {"reconciliation": {"checked": len(SUBSCRIPTIONS), "mismatches": mismatches}}
