@@ -142,3 +142,17 @@ def test_a_missing_fragment_is_reported_at_the_include(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as caught:
         parse(FRAGMENT_USER, str(tmp_path / "user.yaml"))
     assert any(str(p).startswith(f"{tmp_path}/user.yaml:7: include: cannot read") for p in caught.value.problems)
+
+
+def test_labels_translate_with_a_fallback_to_the_definitions_text() -> None:
+    """A catalogue translates a step's label; an untranslated locale or step shows the definition's own label."""
+    from router.labels import label, load_catalogues, orphans
+
+    catalogues = load_catalogues()
+    kyc = load_file(YAML)
+    assert label(kyc, "verify-identity", "fr", catalogues) == "Vérification de vos coordonnées"
+    assert label(kyc, "verify-identity", "fr-BE", catalogues) == "Vérification de vos coordonnées"
+    assert label(kyc, "verify-identity", "de", catalogues) == "Verifying your details"
+    assert label(kyc, "verify-identity") == "Verifying your details"
+    assert orphans(Registry.from_directory(), catalogues) == []
+    assert orphans([kyc], {"fr": {"kyc-uplift.gone": "x"}}) == ["fr: kyc-uplift.gone"]
