@@ -195,3 +195,16 @@ def test_a_mapping_naming_steps_that_do_not_exist_is_refused() -> None:
     """Both sides of every mapping are checked before anything is planned."""
     with pytest.raises(Rejected, match=r"1\.0\.0 has no step 'nope'.*2\.0\.0 has no step 'gone'"):
         plan([], v1(), v2(), {"nope": "collect", "details": "gone"})
+
+
+def test_an_answer_for_a_journey_pinned_to_a_missing_version_is_refused_and_changes_nothing() -> None:
+    """A deploy that lost a version the journey runs on refuses its events by name (parked, never guessed)."""
+    store = MemoryStore()
+    router_on(Registry([v1()]), store).handle(StartJourney(journey_id="j", definition_id="onboard"))
+    before = store.journeys["j"]
+    (details,) = before.open.values()
+    with pytest.raises(Rejected, match="neither deployed nor published"):
+        router_on(PublishedRegistry([v2()], MemoryDefinitions()), store).handle(
+            InputSubmitted(journey_id="j", activation_id=details.id, data={})
+        )
+    assert store.journeys["j"] == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 import uuid
@@ -13,7 +14,7 @@ import boto3
 import pytest
 
 from cli.client import JourneysClient
-from cli.lifecycle import render
+from cli.lifecycle import migrate_command, render
 from cli.triggers import TEMPLATE, synced
 from consumers.start import journey_id_for, triggered
 from devstack.emulator import CREDENTIALS, REGION, Emulator
@@ -188,3 +189,35 @@ def test_a_migration_dry_run_shows_exactly_what_the_real_run_does(versioned) -> 
     wait_for(lambda: all(client.get(j).status is JourneyStatus.SUCCEEDED for j in ("m-1", "m-2")))  # type: ignore[union-attr]
     assert client.get("m-1").path == ["details", "about-you", "welcome", "welcomed"]  # type: ignore[union-attr]
     assert client.get("m-3").path == ["details", "welcome", "done"]  # type: ignore[union-attr]
+
+
+def test_journeys_migrate_prints_the_same_plan_dry_and_for_real(versioned) -> None:  # type: ignore[no-untyped-def]
+    """`journeys migrate --dry-run` lists the moves the real command then reports, journey for journey."""
+    stack, store, _, v2 = versioned
+    store.put(v2)  # both versions are published; the command finds them in the table
+    runtime = stack.runtimes["AdvanceFunction"]
+    client = JourneysClient(runtime)
+    for journey_id in ("c-1", "c-2"):
+        _start(stack, journey_id, "1.0.0")
+    wait_for(lambda: all(client.get(j) and client.get(j).open for j in ("c-1", "c-2")))  # type: ignore[union-attr]
+    args = argparse.Namespace(
+        definition_id="welcome",
+        from_version="1.0.0",
+        to_version="2.0.0",
+        mapping=["details=about-you"],
+        where="state.full_name == 'Ada'",
+        dry_run=True,
+        actor=None,
+        reason=None,
+    )
+    dry = migrate_command(runtime, args)
+    with pytest.raises(ValueError, match="--as"):
+        migrate_command(runtime, argparse.Namespace(**{**vars(args), "dry_run": False}))
+    real = migrate_command(
+        runtime, argparse.Namespace(**{**vars(args), "dry_run": False, "actor": "ops", "reason": "v2"})
+    )
+    assert [line.split() for line in real.splitlines()] == [
+        line.replace("would move", "moved").split() for line in dry.splitlines()
+    ]
+    assert "moved      c-1  details -> about-you" in real and "moved      c-2  details -> about-you" in real
+    assert {client.get(j).definition_version for j in ("c-1", "c-2")} == {"2.0.0"}  # type: ignore[union-attr]
