@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from consumers.runtime import Runtime, Settings
+from consumers.runtime import Runtime, Settings, with_published_definitions
 from router.registry import Registry
 from workers.samples import SAMPLES
 
@@ -45,7 +45,7 @@ def local_runtime(path: Path = LOCAL_FILE) -> Runtime:
         raise NotRunning(f"no local stack found ({path} is missing): start one with `journeys up` or `make run`")
     data: dict[str, Any] = json.loads(path.read_text())
     session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=data["AWS_REGION"])
-    return Runtime(Settings.model_validate(data), session, _registry())
+    return with_published_definitions(Runtime(Settings.model_validate(data), session, Registry([])), SAMPLES.names())
 
 
 def aws_runtime(stack: str, region: str) -> Runtime:
@@ -57,8 +57,4 @@ def aws_runtime(stack: str, region: str) -> Runtime:
         raise NotRunning(f"stack {stack} has no outputs {', '.join(missing)}: is it a Journeys stack?")
     environment = {name: outputs[key] for key, name in OUTPUT_SETTINGS.items()} | {"AWS_REGION": region}
     environment |= {name: outputs[key] for key, name in OPTIONAL_OUTPUT_SETTINGS.items() if key in outputs}
-    return Runtime(Settings.from_env(environment), session, _registry())
-
-
-def _registry() -> Registry:
-    return Registry.from_directory(known_workers=SAMPLES.names())
+    return with_published_definitions(Runtime(Settings.from_env(environment), session, Registry([])), SAMPLES.names())

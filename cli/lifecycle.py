@@ -14,7 +14,7 @@ from router.migration import MigrationPlan, plan
 from router.migrator import execute
 from router.model import Journey, JourneyStatus
 from router.registry import DEFINITIONS_DIR
-from router.versions import PublishedRegistry, publish
+from router.versions import publish
 
 
 def add_commands(commands: Any) -> None:
@@ -78,9 +78,7 @@ def publish_command(runtime: Runtime, args: argparse.Namespace) -> str:
 def migrate_command(runtime: Runtime, args: argparse.Namespace) -> str:
     if not args.dry_run and not (args.actor and args.reason):
         raise ValueError("a migration moves journeys: say who you are (--as) and why (--reason), or use --dry-run")
-    registry = PublishedRegistry.deployed_and_published(
-        DynamoDefinitionStore(runtime.client("dynamodb"), runtime.settings.journeys_table)
-    )
+    registry = runtime.registry  # the deployed definitions, then the published ones
     old, new = registry.get(args.definition_id, args.from_version), registry.get(args.definition_id, args.to_version)
     planned = plan(_unfinished(runtime), old, new, mapping(args.mapping), args.where)
     if args.dry_run:

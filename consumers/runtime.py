@@ -120,12 +120,14 @@ class Runtime:
 
 
 def runtime_from_env(environ: Mapping[str, str]) -> Runtime:
-    settings, session = Settings.from_env(environ), boto3.Session()
-    # Journeys pinned to a version this deploy no longer carries run from its published copy in the table.
-    runtime = Runtime(settings, session, Registry([]))
-    runtime.registry = PublishedRegistry.deployed_and_published(
-        DynamoDefinitionStore(runtime.client("dynamodb"), settings.journeys_table)
-    )
+    return with_published_definitions(Runtime(Settings.from_env(environ), boto3.Session(), Registry([])))
+
+
+def with_published_definitions(runtime: Runtime, known_workers: set[str] | None = None) -> Runtime:
+    """Definitions from definitions/, then the published copies in the journeys table: a journey pinned to a
+    version this deploy no longer carries still runs on it."""
+    store = DynamoDefinitionStore(runtime.client("dynamodb"), runtime.settings.journeys_table)
+    runtime.registry = PublishedRegistry.deployed_and_published(store, known_workers=known_workers)
     return runtime
 
 

@@ -18,7 +18,9 @@ from consumers.runtime import Runtime, Settings
 from devstack.emulator import CREDENTIALS, REGION, Emulator
 from devstack.pollers import Poller, RuleSchedulePoller, SchedulePoller, SqsPoller, StreamPoller
 from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
+from router.adapters.definitions import DynamoDefinitionStore
 from router.registry import Registry
+from router.versions import PublishedRegistry
 from workers.samples import SAMPLES
 from workers.step import Workers
 
@@ -66,7 +68,7 @@ class LocalStack:
     ) -> None:
         self.emulator = emulator or Emulator()
         self.template, self.workers, self.clock = template, workers, clock
-        self.registry = registry or Registry.from_directory(known_workers=workers.names())
+        self.registry = registry  # by default, as on Lambda: definitions/ then the published copies in the table
         self.session = boto3.Session(**CREDENTIALS)
         for name, hook in hooks:
             self.session.events.register(name, hook)
@@ -89,6 +91,9 @@ class LocalStack:
             self.emulator.start()
             self._owns_emulator = True
         self.stack = provision(self.emulator.url, REGION, self.template)
+        if self.registry is None:
+            published = DynamoDefinitionStore(self.client("dynamodb"), self.stack.resources["JourneysTable"])
+            self.registry = PublishedRegistry.deployed_and_published(published, known_workers=self.workers.names())
         for function in self.stack.functions:
             self.runtimes[function.logical_id] = self._runtime(function)
             if pollers:
@@ -127,6 +132,7 @@ class LocalStack:
 
     def _runtime(self, function: LocalFunction) -> Runtime:
         environment = {**function.environment, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.emulator.url}
+        assert self.registry is not None
         return Runtime(Settings.from_env(environment), self.session, self.registry, self.workers, self.clock)
 
     def _pollers(self, function: LocalFunction) -> list[Poller]:
