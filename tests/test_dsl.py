@@ -156,3 +156,31 @@ def test_labels_translate_with_a_fallback_to_the_definitions_text() -> None:
     assert label(kyc, "verify-identity") == "Verifying your details"
     assert orphans(Registry.from_directory(), catalogues) == []
     assert orphans([kyc], {"fr": {"kyc-uplift.gone": "x"}}) == ["fr: kyc-uplift.gone"]
+
+
+SCHEDULED = """id: nightly
+version: "1"
+owning_domain: bank-core
+schedule: "rate(1 day)"
+input_schema: {type: object, required: [customer_id]}
+triggers: [{source: bank.x, detail_type: y}]
+start_at: done
+steps:
+  - {name: done, type: SUCCESS}
+"""
+
+
+def test_a_scheduled_journey_takes_no_input_and_no_triggers() -> None:
+    """A SYSTEM journey starts from its schedule alone: a required input or a trigger beside it is an error."""
+    with pytest.raises(DefinitionError) as caught:
+        parse(SCHEDULED, "nightly.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "nightly.yaml:4: schedule: a journey has a schedule or triggers, not both",
+        "nightly.yaml:4: schedule: a scheduled journey starts with no input, so its input_schema must accept {}",
+    ]
+    with pytest.raises(DefinitionError, match="schedule: String should match pattern"):
+        parse(SCHEDULED.replace("rate(1 day)", "every night"), "nightly.yaml")
+    fine = parse(
+        SCHEDULED.replace("required: [customer_id]", "").replace("triggers: [{source: bank.x, detail_type: y}]\n", "")
+    )
+    assert fine.schedule == "rate(1 day)"
