@@ -1,0 +1,360 @@
+"""Metrics, cost per journey and the dashboard: what operations and the bank read about journeys."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+import consumers.advance
+import consumers.approvals
+import consumers.journal
+import consumers.retry
+import consumers.start
+import consumers.watchdog
+import consumers.worker
+from devstack.intrinsics import translate
+from devstack.provision import DEFAULT_TEMPLATE
+from devstack.stack import LambdaContext, LocalStack
+from router.adapters.dynamodb import DynamoJourneyStore, journey_item
+from router.decide import Absorb
+from router.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
+from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucceeded, TransitionRecord
+from router.prices import PRICES
+from router.usage import Usage, approval_transitions, charge, cost_usd
+
+pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
+
+CLARA = {"full_name": "Clara Clear", "email": "clara@example.com", "date_of_birth": "1988-04-12", "country": "GB"}
+DISPUTE = {
+    "full_name": "Mia Metric",
+    "card_last4": "4242",
+    "transaction_id": "TX-M",
+    "merchant": "Acme",
+    "amount": 10,
+    "reason": "duplicate_charge",
+    "days_since_transaction": 1,
+}
+
+
+def emf_documents(text: str) -> list[dict[str, Any]]:
+    """The embedded-metric-format documents among printed lines (the consumers' JSON logs are the rest)."""
+    documents = []
+    for line in text.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            documents.append(json.loads(line))
+    return documents
+
+
+def emitted(document: dict[str, Any]) -> list[tuple[str, frozenset[str]]]:
+    """(metric name, dimension names) for every metric a document declares."""
+    return [
+        (metric["Name"], frozenset(dimensions))
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for dimensions in directive["Dimensions"]
+        for metric in directive["Metrics"]
+    ]
+
+
+def record(**fields: Any) -> TransitionRecord:
+    base = {
+        "journey_id": "j-1",
+        "seq": 2,
+        "at": 100.0,
+        "definition_id": "dispute",
+        "definition_version": "1.0.0",
+        "owning_domain": "bank-disputes",
+        "event": "step_succeeded",
+        "actor": "dispute-assess",
+        "step_name": "assess",
+        "step_result": "succeeded",
+        "status": JourneyStatus.RUNNING,
+    }
+    return TransitionRecord(**(base | fields))
+
+
+# -- pure: what an outcome comes to
+
+
+def test_a_finished_journey_counts_once_by_definition_and_version() -> None:
+    """Lifecycle events map to the journey counters; the step's outcome and latency carry its name."""
+    points = for_transition(record(lifecycle=["journey_completed"], waited=1.5, cost_usd=0.25))
+    by_name = {p.name: p for p in points}
+    assert by_name["JourneysCompleted"].dimensions == (("definition", "dispute"), ("version", "1.0.0"))
+    step = (("definition", "dispute"), ("step", "assess"))
+    assert by_name["StepOutcomes"].dimensions == (*step, ("outcome", "succeeded"))
+    assert by_name["StepLatency"].value == 1500.0
+    assert by_name["TransitionCost"].value == 0.25
+    assert "StepRetries" not in by_name
+
+
+def test_outcomes_are_bounded_dimension_values() -> None:
+    """An error name or a retry's message never becomes a dimension value: only the outcome's first word."""
+    failed = for_transition(record(step_result="failed: KycServiceDown", lifecycle=["journey_failed"]))
+    retrying = for_transition(record(step_result="retrying after Timeout: slow", event="activation_updated"))
+    assert ("outcome", "failed") in next(p for p in failed if p.name == "StepOutcomes").dimensions
+    assert "JourneysFailed" in {p.name for p in failed}
+    assert {"StepRetries", "StepOutcomes"} <= {p.name for p in retrying}
+    absorbed = for_outcome(Absorb(reason="stale: activation not open"), 0.01, conflicts=2)
+    assert {(p.name, p.dimensions) for p in absorbed} >= {
+        ("DuplicatesAbsorbed", (("reason", "stale"),)),
+        ("VersionConflicts", ()),
+    }
+
+
+def test_every_point_a_mapping_makes_has_its_documented_dimensions() -> None:
+    """The catalogue is the contract: a point's dimension names are exactly the ones documented."""
+    points = for_transition(record(lifecycle=["journey_started", "journey_stuck"], waited=0.1))
+    points += for_transition(record(step_result="retrying after X: y"))
+    points += for_outcome(Absorb(reason="duplicate start"), 0.01, conflicts=1)
+    for point in points:
+        assert tuple(k for k, _ in point.dimensions) == CATALOGUE[point.name].dimensions, point.name
+
+
+def test_cost_is_the_list_price_of_the_usage() -> None:
+    """Requests, capacity units and state transitions, priced from the one table."""
+    usage = Usage(
+        calls={"dynamodb.GetItem": 1, "dynamodb.PutItem": 1, "sqs.SendMessage": 2, "sns.Publish": 1},
+        read_units=0.5,
+        write_units=3.0,
+        sfn_transitions=7,
+    )
+    expected = (
+        2 * PRICES["sqs_request"]
+        + PRICES["sns_request"]
+        + 3.0 * PRICES["dynamodb_wru"]
+        + 0.5 * PRICES["dynamodb_rru"]
+        + 7 * PRICES["states_transition"]
+    )
+    assert cost_usd(usage) == pytest.approx(expected)
+    assert (usage + usage).calls["sqs.SendMessage"] == 4
+
+
+def test_approval_transitions_match_the_measured_chain() -> None:
+    """bench/approvals.py measured 7 transitions for two levels granted or rejected at the last, 3 for an expiry
+    at the first."""
+    assert approval_transitions(approvers=2, outcome="granted") == 7
+    assert approval_transitions(approvers=1, outcome="rejected") == 7
+    assert approval_transitions(approvers=0, outcome="expired") == 3
+
+
+def test_a_journey_cost_is_the_running_sum_of_its_transitions() -> None:
+    """charge adds each transition's price to the journey's, so the two never drift apart."""
+    from router.model import Journey
+
+    journey = Journey(
+        id="j-1",
+        definition_id="dispute",
+        definition_version="1.0.0",
+        definition_hash="h",
+        status=JourneyStatus.RUNNING,
+        version=1,
+        step="assess",
+        state={},
+        initiator="cli",
+        created_at=0.0,
+        updated_at=0.0,
+    )
+    costs = []
+    for n in range(1, 6):
+        journey, charged = charge(journey, record(seq=n), Usage(calls={"sqs.SendMessage": n}, write_units=n / 3))
+        costs.append(charged.cost_usd)
+    assert journey.cost_usd == sum(costs)
+
+
+# -- on the emulator: the usage a journey records is the usage it caused
+
+
+def wait_for(stack: LocalStack, journey_id: str, timeout: float = 30) -> Any:
+    store = DynamoJourneyStore(stack.client("dynamodb"), stack.settings().journeys_table)  # not a consumer's client
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        journey = store.load(journey_id)
+        if journey is not None and journey.status is not JourneyStatus.RUNNING:
+            stack.wait_quiet()
+            return journey
+        time.sleep(0.1)
+    raise TimeoutError(journey_id)
+
+
+def test_recorded_cost_is_the_sum_of_transitions_and_the_calls_the_benchmark_counts(fresh_emulator) -> None:
+    """One sample journey: its cost is exactly the sum of its transitions' costs, and the calls its transitions
+    record are the calls bench/critical_path.py counts (hooks on the start and advance consumers' clients)."""
+    counted: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        counted[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    with LocalStack(fresh_emulator) as stack:
+        for function in ("StartFunction", "AdvanceFunction"):
+            for service in ("dynamodb", "sqs", "events", "stepfunctions", "sns"):
+                stack.runtimes[function].client(service).meta.events.register("before-call", count)
+        start = StartJourney(journey_id="cost-1", definition_id="account-opening", input=CLARA, actor="test")
+        stack.client("sqs").send_message(QueueUrl=stack.settings().start_queue_url, MessageBody=start.model_dump_json())
+        journey = wait_for(stack, "cost-1")
+        records = stack.runtimes["JournalFunction"].journal.log.read("cost-1")
+        emitted_documents = [json.loads(d) for d in stack.emitted]
+
+    assert journey.status is JourneyStatus.SUCCEEDED
+    assert [r.seq for r in records] == list(range(1, journey.version + 1))
+    assert journey.cost_usd > 0
+    assert journey.cost_usd == sum(r.cost_usd for r in records)
+    assert all(r.cost_usd == cost_usd(r.usage) for r in records if r.usage)
+    recorded: Counter[str] = Counter()
+    for r in records:
+        assert r.usage is not None
+        recorded.update(r.usage.calls)
+    assert recorded == counted
+    assert records[0].usage is not None and "dynamodb.GetItem" not in records[0].usage.calls  # a start reads nothing
+    reads = sum(r.usage.read_units for r in records if r.usage)
+    assert reads > 0  # the loads' units, as the service returned them
+    for r in records:  # every commit is a write of at least one unit
+        assert r.usage is not None and r.usage.write_units >= r.usage.calls["dynamodb.PutItem"]
+    journal_costs = [
+        value
+        for document in emitted_documents
+        if document.get("service") == "journeys-journal" and "TransitionCost" in document
+        for value in document["TransitionCost"]
+    ]
+    assert sorted(journal_costs) == sorted(r.cost_usd for r in records)
+
+
+# -- every consumer emits its documented metrics
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{n}",
+                "receiptHandle": f"r-{n}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:queue",
+                "awsRegion": "eu-west-1",
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }
+
+
+def stream_event(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "eventID": "e-1",
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "dynamodb": {"Keys": {"journey_id": item["journey_id"]}, "NewImage": item, "SequenceNumber": "1"},
+            }
+        ]
+    }
+
+
+def test_every_consumer_emits_its_metrics_with_the_documented_dimensions(fresh_emulator, capsys) -> None:
+    """Each of the seven consumers, driven directly, prints EMF on stdout; every metric is in the catalogue,
+    with exactly its documented dimensions plus `service`, from a consumer the catalogue says emits it."""
+    stack = LocalStack(fresh_emulator).start(pollers=False)
+    try:
+        runtimes = stack.runtimes
+        for runtime in runtimes.values():
+            runtime.emit = print  # as on Lambda
+        context = LambdaContext("test")
+        start = StartJourney(journey_id="emf-1", definition_id="dispute", input=DISPUTE, actor="test")
+        consumers.start.consume(runtimes["StartFunction"], sqs_event(start.model_dump_json()), context)
+        journey = runtimes["StartFunction"].router.store.load("emf-1")
+        (activation,) = journey.open.values()
+        work = {"kind": "send_work", "worker": activation.worker, "activation_id": activation.id}
+        work |= {"journey_id": journey.id, "step": activation.step, "state": journey.state}
+        consumers.worker.consume(runtimes["SampleWorkersFunction"], sqs_event(json.dumps(work)), context)
+        answer = StepSucceeded(journey_id="emf-1", activation_id=activation.id, output={}, actor="test")
+        consumers.advance.consume(runtimes["AdvanceFunction"], sqs_event(answer.model_dump_json()), context)
+        consumers.advance.consume(runtimes["AdvanceFunction"], sqs_event(answer.model_dump_json()), context)
+        journey = runtimes["AdvanceFunction"].router.store.load("emf-1")
+        item = journey_item(journey, TransitionRecord.model_validate_json(_last(stack, "emf-1")))
+        consumers.journal.consume(runtimes["JournalFunction"], stream_event(item), context)
+        open_one = next(iter(journey.open.values()), None)
+        exhausted = RetriesExhausted(journey_id="emf-1", activation_id=open_one.id if open_one else "none")
+        consumers.retry.consume(runtimes["RetryFunction"], sqs_event(exhausted.model_dump_json()), context)
+        refused = {"detail-type": "approval_recorded", "source": "staff", "detail": {"ticket_id": "no-such-ticket"}}
+        refused["detail"] |= {"decision": "approve", "approver": "olivia", "roles": ["payments-officer"]}
+        consumers.approvals.consume(runtimes["ApprovalsFunction"], sqs_event(json.dumps(refused), "not json"), context)
+        consumers.watchdog.consume(runtimes["WatchdogFunction"], {}, context)
+    finally:
+        stack.stop()
+
+    documents = emf_documents(capsys.readouterr().out)
+    by_service: dict[str, set[str]] = {}
+    for document in documents:
+        assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == NAMESPACE
+        consumer = document["service"].removeprefix("journeys-")
+        for name, dimensions in emitted(document):
+            spec = CATALOGUE[name]
+            assert dimensions == {"service", *spec.dimensions}, name
+            assert all(isinstance(document[d], str) and document[d] for d in dimensions), name
+            assert consumer in spec.emitted_by, (consumer, name)
+            by_service.setdefault(consumer, set()).add(name)
+    assert by_service["start"] >= {"TransitionsCommitted", "TransitionLatency", "MessagesProcessed", "MessagesFailed"}
+    assert by_service["worker"] >= {"WorkerRuns", "MessagesProcessed"}
+    assert by_service["advance"] >= {"TransitionsCommitted", "DuplicatesAbsorbed", "TransitionLatency"}
+    assert by_service["journal"] >= {"StepOutcomes", "StepLatency", "TransitionCost"}
+    assert by_service["retry"] >= {"TransitionLatency", "MessagesProcessed"}
+    assert by_service["approvals"] >= {"DecisionsRefused", "MessagesRejected", "MessagesProcessed"}
+    assert by_service["watchdog"] == {"ActivationsOverdue"}
+
+
+def _last(stack: LocalStack, journey_id: str) -> str:
+    client = stack.runtimes["JournalFunction"].client("dynamodb")
+    table = stack.settings().journeys_table
+    return client.get_item(TableName=table, Key={"journey_id": {"S": journey_id}})["Item"]["last_transition"]["S"]
+
+
+# -- the dashboard shows only what the code emits
+
+
+def test_the_dashboard_references_only_metrics_the_code_emits() -> None:
+    """Every Journeys metric a widget or alarm names is in the catalogue, searched with its documented dimensions."""
+    cfn = translate(DEFAULT_TEMPLATE, "eu-west-1")
+    (dashboard,) = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    body = _flatten(dashboard["DashboardBody"])
+    searched = re.findall(r"SEARCH\('\{([^}]*)\} MetricName=\\?\"(\w+)\\?\"", body)
+    assert searched
+    for schema, name in searched:
+        namespace, *dimensions = [part.strip() for part in schema.split(",")]
+        assert namespace == NAMESPACE
+        assert name in CATALOGUE, name
+        assert set(dimensions) == {"service", *CATALOGUE[name].dimensions}, name
+    shown = {name for _, name in searched}
+    assert {"JourneysStarted", "JourneysCompleted", "JourneysFailed", "JourneysEscalated", "StepLatency"} <= shown
+    alarms = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    journeys_metrics = [
+        query["MetricStat"]["Metric"]
+        for alarm in alarms
+        for query in alarm.get("Metrics", [])
+        if "MetricStat" in query and query["MetricStat"]["Metric"]["Namespace"] == NAMESPACE
+    ]
+    journeys_metrics += [a for a in alarms if a.get("Namespace") == NAMESPACE and a["MetricName"] != "StuckJourneys"]
+    assert journeys_metrics, "the error-rate and SLA alarms read the code's metrics"
+    for metric in journeys_metrics:
+        assert metric["MetricName"] in CATALOGUE
+        assert {d["Name"] for d in metric["Dimensions"]} == {"service", *CATALOGUE[metric["MetricName"]].dimensions}
+
+
+def _flatten(value: Any) -> str:
+    """A DashboardBody after the transform: a string, or Fn::Sub / Fn::Join around one."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        ((function, argument),) = value.items()
+        if function == "Fn::Sub":
+            return _flatten(argument[0] if isinstance(argument, list) else argument)
+        if function == "Fn::Join":
+            return "".join(_flatten(part) for part in argument[1])
+        return ""
+    return ""
