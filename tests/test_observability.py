@@ -341,9 +341,23 @@ def test_the_dashboard_references_only_metrics_the_code_emits() -> None:
     ]
     journeys_metrics += [a for a in alarms if a.get("Namespace") == NAMESPACE and a["MetricName"] != "StuckJourneys"]
     assert journeys_metrics, "the error-rate and SLA alarms read the code's metrics"
+    services = {module.logger.service: name for name, module in CONSUMER_MODULES.items()}
     for metric in journeys_metrics:
-        assert metric["MetricName"] in CATALOGUE
-        assert {d["Name"] for d in metric["Dimensions"]} == {"service", *CATALOGUE[metric["MetricName"]].dimensions}
+        spec = CATALOGUE[metric["MetricName"]]
+        assert {d["Name"] for d in metric["Dimensions"]} == {"service", *spec.dimensions}
+        (service,) = [d["Value"] for d in metric["Dimensions"] if d["Name"] == "service"]
+        assert services[service] in spec.emitted_by, (metric["MetricName"], service)
+
+
+CONSUMER_MODULES = {
+    "start": consumers.start,
+    "advance": consumers.advance,
+    "journal": consumers.journal,
+    "worker": consumers.worker,
+    "retry": consumers.retry,
+    "approvals": consumers.approvals,
+    "watchdog": consumers.watchdog,
+}
 
 
 def _flatten(value: Any) -> str:
