@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +19,8 @@ import consumers.retry
 import consumers.start
 import consumers.watchdog
 import consumers.worker
+from cli.observe import costs_by_step, render_stats
+from consumers.telemetry import Telemetry, tracer_for
 from devstack.intrinsics import translate
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LambdaContext, LocalStack
@@ -26,6 +30,7 @@ from router.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
 from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucceeded, TransitionRecord
 from router.prices import PRICES
 from router.usage import Usage, approval_transitions, charge, cost_usd
+from tests.journey_driver import JourneyDriver
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
 
@@ -372,3 +377,74 @@ def _flatten(value: Any) -> str:
             return "".join(_flatten(part) for part in argument[1])
         return ""
     return ""
+
+
+# -- traces and the local commands
+
+
+class FakeSubsegment:
+    def __init__(self, name: str, spans: list[FakeSubsegment]) -> None:
+        self.name, self.annotations = name, {}
+        spans.append(self)
+
+    def put_annotation(self, key: str, value: str) -> None:
+        self.annotations[key] = value
+
+
+class FakeTracer:
+    """Powertools' Tracer as Telemetry uses it: provider.in_subsegment(name) as a context manager."""
+
+    def __init__(self) -> None:
+        self.spans: list[FakeSubsegment] = []
+        self.provider = self
+
+    @contextlib.contextmanager
+    def in_subsegment(self, name: str) -> Iterator[FakeSubsegment]:
+        yield FakeSubsegment(name, self.spans)
+
+
+def test_each_routed_event_is_a_span_annotated_with_its_journey_and_definition() -> None:
+    """One subsegment per event the router handles, so X-Ray finds a journey by annotation across consumers."""
+    from router.registry import Registry
+    from workers.samples import SAMPLES as SAMPLE_WORKERS
+
+    driver = JourneyDriver(Registry.from_directory(known_workers=SAMPLE_WORKERS.names()), SAMPLE_WORKERS)
+    tracer = FakeTracer()
+    telemetry = Telemetry("journeys-start", emit=lambda _doc: None, tracer=tracer)
+    start = StartJourney(journey_id="traced-1", definition_id="dispute", input=DISPUTE)
+    telemetry.route(driver.router, start)
+    (span,) = tracer.spans
+    assert (span.name, span.annotations) == ("## route", {"journey_id": "traced-1", "definition": "dispute"})
+
+
+def test_tracing_is_off_outside_lambda_and_when_disabled() -> None:
+    """Locally and under POWERTOOLS_TRACE_DISABLED no Tracer is built, so the X-Ray SDK is never imported."""
+    assert tracer_for("journeys-start", {}) is None
+    assert tracer_for("journeys-start", {"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"}) is None
+
+
+def test_costs_add_up_by_definition_and_step() -> None:
+    """`journeys costs` sums each step's transitions, calls and cost."""
+    usage = Usage(calls={"dynamodb.PutItem": 1, "sqs.SendMessage": 1}, write_units=1)
+    timeline = [record(seq=n, usage=usage, cost_usd=cost_usd(usage)) for n in (1, 2)]
+    lines = costs_by_step([timeline])
+    line = lines[("dispute", "assess")]
+    assert (line.transitions, line.calls["sqs.SendMessage"], line.cost_usd) == (2, 2, 2 * cost_usd(usage))
+
+
+def test_stats_summarise_the_emitted_documents() -> None:
+    """`journeys stats` reads EMF documents as CloudWatch would: counts by definition, latency percentiles by step."""
+    documents = []
+    for n, point in enumerate(
+        [p for ms in range(1, 101) for p in for_transition(record(waited=ms / 1000))]
+        + for_transition(record(lifecycle=["journey_started"]))
+    ):
+        metrics = {"Name": point.name, "Unit": point.unit}
+        dims = dict(point.dimensions) | {"service": "journeys-journal"}
+        directive = {"Namespace": NAMESPACE, "Dimensions": [list(dims)], "Metrics": [metrics]}
+        documents.append(
+            {"_aws": {"Timestamp": 1000 * n, "CloudWatchMetrics": [directive]}, **dims, point.name: [point.value]}
+        )
+    text = render_stats(documents)
+    assert re.search(r"dispute / assess\s+100\s+50\s+95\s+99", text), text
+    assert re.search(r"dispute\s+1\s+0\s+0\s+0\s+0", text), text
