@@ -137,17 +137,20 @@ def lambda_handler(consume: Consume, logger: Logger) -> Callable[[dict[str, Any]
     """The Lambda entry point for a consumer: its runtime is built on the first call, then reused."""
 
     @cache
-    def runtime() -> Runtime:
-        built = runtime_from_env(os.environ)
-        built.tracer = tracer_for(logger.service, os.environ)
-        return built
+    def entry() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        runtime = runtime_from_env(os.environ)
+        runtime.tracer = tracer_for(logger.service, os.environ)
+
+        def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return consume(runtime, event, context)
+
+        if runtime.tracer is None:
+            return invoke
+        invoke.__name__ = logger.service  # the invocation's subsegment: "## journeys-start"
+        return runtime.tracer.capture_lambda_handler(invoke, capture_response=False)
 
     @logger.inject_lambda_context
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        ready = runtime()
-        if ready.tracer is None:
-            return consume(ready, event, context)
-        traced = ready.tracer.capture_lambda_handler(lambda e, c: consume(ready, e, c), capture_response=False)
-        return traced(event, context)
+        return entry()(event, context)
 
     return handler

@@ -448,3 +448,53 @@ def test_stats_summarise_the_emitted_documents() -> None:
     text = render_stats(documents)
     assert re.search(r"dispute / assess\s+100\s+50\s+95\s+99", text), text
     assert re.search(r"dispute\s+1\s+0\s+0\s+0\s+0", text), text
+
+
+_ON_LAMBDA = """
+import json, os
+os.environ.update(LAMBDA_TASK_ROOT="/var/task", AWS_LAMBDA_FUNCTION_NAME="start",
+                  AWS_XRAY_CONTEXT_MISSING="RUNTIME_ERROR",
+                  _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+from aws_xray_sdk.core.models.subsegment import Subsegment
+from consumers.telemetry import Telemetry, tracer_for
+from router.model import StartJourney
+from router.registry import Registry
+from tests.journey_driver import JourneyDriver
+from workers.samples import SAMPLES
+
+seen = []
+annotate = Subsegment.put_annotation
+Subsegment.put_annotation = lambda self, key, value: (
+    seen.append([self.name, self.parent_id is not None, key, value]), annotate(self, key, value))
+tracer = tracer_for("journeys-start", os.environ)
+driver = JourneyDriver(Registry.from_directory(known_workers=SAMPLES.names()), SAMPLES)
+telemetry = Telemetry("journeys-start", print, tracer)
+data = json.loads(os.environ["DISPUTE"])
+
+def invoke(event, context):
+    with telemetry.span("## message"):
+        telemetry.route(driver.router, StartJourney(journey_id="t-1", definition_id="dispute", input=data))
+    return {}
+
+tracer.capture_lambda_handler(invoke, capture_response=False)({}, None)
+print(json.dumps(sorted(s for s in seen if s[2] != "ColdStart" and s[2] != "Service")))
+"""
+
+
+def test_on_lambda_the_powertools_tracer_annotates_nested_spans(tmp_path) -> None:
+    """With Lambda's environment, the real Powertools Tracer (X-Ray SDK) is built and the route span, nested in
+    the invocation's, carries the journey id and definition. Run apart: the tracer patches botocore for good."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    environment = {**os.environ, "DISPUTE": json.dumps(DISPUTE), "POWERTOOLS_TRACE_DISABLED": "false"}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", _ON_LAMBDA], cwd=root, env=environment, capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout.splitlines()[-1]) == [
+        ["## route", True, "definition", "dispute"],
+        ["## route", True, "journey_id", "t-1"],
+    ]
