@@ -48,7 +48,7 @@ CATALOGUE: Mapping[str, Spec] = {
     "WorkerRuns": Spec("Count", ("worker", "outcome"), ("worker",), "step worker answers by outcome"),
     "TicketsOpened": Spec("Count", (), ("approvals",), "approval tickets opened (one per level asked)"),
     "DecisionsRecorded": Spec("Count", (), ("approvals",), "approval decisions recorded"),
-    "DecisionsRefused": Spec("Count", (), ("approvals",), "approval decisions refused (maker, role, limit)"),
+    "DecisionsRefused": Spec("Count", (), ("approvals",), "decisions not recorded: refused, or the ticket closed"),
     "ActivationsOverdue": Spec("Count", (), ("watchdog",), "journeys found with an activation past its SLA"),
 }
 

@@ -498,3 +498,13 @@ def test_on_lambda_the_powertools_tracer_annotates_nested_spans(tmp_path) -> Non
         ["## route", True, "definition", "dispute"],
         ["## route", True, "journey_id", "t-1"],
     ]
+
+
+def test_the_readme_documents_every_metric_with_its_dimensions() -> None:
+    """The README's Metrics table is the catalogue: name, unit, dimensions and emitting consumers."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for name, spec in CATALOGUE.items():
+        row = f"| `{name}` | {spec.unit} | {', '.join(spec.dimensions) or '-'} | {', '.join(spec.emitted_by)} |"
+        assert row in readme, name
