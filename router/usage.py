@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from router.definition import Model
 from router.prices import PRICES
 
 if TYPE_CHECKING:
-    from router.model import Journey, TransitionRecord
+    from router.model import Action, Journey, TransitionRecord
 
 
 class Usage(Model):
@@ -81,5 +82,5 @@ class Unmetered:
     def begin(self) -> None:
         pass
 
-    def usage(self, journey: Journey, record: TransitionRecord, actions: list, extra: Usage) -> Usage:  # type: ignore[type-arg]
+    def usage(self, journey: Journey, record: TransitionRecord, actions: Sequence[Action], extra: Usage) -> Usage:
         return extra
