@@ -25,7 +25,7 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         transition = TransitionRecord.model_validate_json(image["last_transition"])
         logger.append_keys(journey_id=transition.journey_id)
         if runtime.journal.record(transition):  # counted once, however often the stream replays it
-            metrics.points += for_transition(transition)
+            metrics.add(for_transition(transition))
         logger.info("journaled", extra={"seq": transition.seq, "step": transition.step_name})
         logger.remove_keys(["journey_id"])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,12 +30,15 @@ class Telemetry:
     def count(self, name: str, value: float = 1, **dimensions: str) -> None:
         self.points.append(Point(name, value, tuple(dimensions.items())))
 
+    def add(self, points: Iterable[Point]) -> None:
+        self.points.extend(points)
+
     def route(self, router: Any, event: Any, redelivered: bool = False) -> Commit | Absorb:
         """router.handle, timed and counted, in a trace span annotated with the journey and its definition."""
         with self.span("## route", journey_id=event.journey_id) as span:
             conflicts, began = router.counts["conflicts"], time.perf_counter()
             outcome = router.handle(event, redelivered=redelivered)
-            self.points += for_outcome(outcome, time.perf_counter() - began, router.counts["conflicts"] - conflicts)
+            self.add(for_outcome(outcome, time.perf_counter() - began, router.counts["conflicts"] - conflicts))
             if span is not None and isinstance(outcome, Commit):
                 span.put_annotation("definition", outcome.journey.definition_id)
         return outcome
