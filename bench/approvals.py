@@ -27,8 +27,9 @@ import boto3
 
 from devstack.approval_chain import approval_machine, receive, states_entered
 from devstack.emulator import CREDENTIALS, Emulator
+from router.prices import PRICES
 
-PRICE_PER_TRANSITION = 0.025 / 1000  # USD, Standard workflows
+PRICE_PER_TRANSITION = PRICES["states_transition"]  # USD, Standard workflows (router/prices.py)
 RESULTS = Path(__file__).parent / "results"
 
 

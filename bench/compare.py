@@ -45,26 +45,16 @@ from devstack.run import play
 from devstack.samples import SAMPLES, Sample
 from devstack.stack import LocalStack
 from router.asl import compile_definition
+from router.prices import PRICE_SOURCE, PRICES
 
 RESULTS = Path(__file__).parent / "results"
 ROLE = "arn:aws:iam::123456789012:role/journeys-compare"
 
-# List prices, USD, AWS US East (N. Virginia), on-demand, free tiers ignored.
-PRICES = {
-    "states_transition": 0.025 / 1000,  # Step Functions Standard: https://aws.amazon.com/step-functions/pricing/
-    "sqs_request": 0.40 / 1e6,  # SQS standard queue, per 64 KB request: https://aws.amazon.com/sqs/pricing/
-    # DynamoDB on-demand, https://aws.amazon.com/dynamodb/pricing/on-demand/: every item assumed under 1 KB, so
-    # one write is 1 WRU and one strongly consistent read (or query page) 1 RRU. Journey items holding a large
-    # state are bigger, which makes (a) dearer than modelled here.
-    "dynamodb_wru": 1.25 / 1e6,
-    "dynamodb_rru": 0.25 / 1e6,
-    "eventbridge_event": 1.00 / 1e6,  # custom events: https://aws.amazon.com/eventbridge/pricing/
-    "lambda_request": 0.20 / 1e6,  # https://aws.amazon.com/lambda/pricing/
-    "lambda_gb_second_arm64": 0.0000133334,
-}
+# The one price table is router/prices.py. DynamoDB here: every item assumed under 1 KB, so one write is 1 WRU
+# and one strongly consistent read (or query page) 1 RRU; journey items holding a large state are bigger, which
+# makes (a) dearer than modelled here (the engine's own per-journey cost counts the units the service returns).
 LAMBDA_MEMORY_GB = 0.5  # 512 MB, arm64
 LAMBDA_SECONDS = 0.1  # assumed billed duration of one batch invocation: a few AWS calls at 10-30 ms each
-PRICE_SOURCE = "AWS pricing pages for Step Functions, SQS, DynamoDB on-demand, EventBridge, Lambda; us-east-1 list"
 
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 _READS = {"GetItem", "Query", "Scan", "BatchGetItem"}

@@ -35,16 +35,21 @@ CRITICAL = ("StartFunction", "AdvanceFunction")
 RESULTS = Path(__file__).parent / "results"
 
 
-def count_calls(stack: LocalStack) -> tuple[Counter[str], int]:
-    """Play every sample with hooks on the critical-path clients; return calls by operation and commits."""
-    calls: Counter[str] = Counter()
+def count_critical_calls(stack: LocalStack, calls: Counter[str]) -> None:
+    """From now on, count in `calls` every request the start and advance consumers' clients make, by operation."""
 
     def record(model: Any, **_: Any) -> None:
         calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
     for name in CRITICAL:
-        for service in ("dynamodb", "sqs", "events", "stepfunctions"):
+        for service in ("dynamodb", "sqs", "events", "stepfunctions", "sns"):
             stack.runtimes[name].client(service).meta.events.register("before-call", record)
+
+
+def count_calls(stack: LocalStack) -> tuple[Counter[str], int]:
+    """Play every sample with hooks on the critical-path clients; return calls by operation and commits."""
+    calls: Counter[str] = Counter()
+    count_critical_calls(stack, calls)
     play(stack, SAMPLES, out=lambda _line: None)
     commits = sum(stack.runtimes[name].router.counts["committed"] for name in CRITICAL)
     return calls, commits

@@ -70,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
         decide.add_argument("--reason", required=verdict == "reject", help="why (required to reject)")
     add_interventions(commands, _json_arg)
     lifecycle.add_commands(commands)
+    costs = commands.add_parser("costs", help="what journeys cost (AWS list prices), by definition and step")
+    costs.add_argument("--definition", help="only this definition's journeys")
+    commands.add_parser("stats", help="the local stack's metrics: throughput, latency by step, failures")
     return top
 
 
@@ -149,6 +152,7 @@ def _show(args: argparse.Namespace) -> int:
         waiting = activation.worker or activation.kind.value.lower()
         print(f"waiting on  {activation.id} ({activation.step}: {waiting}, due {_when(activation.deadline)})")
     print(f"why         {why(journey, time.time())}")
+    print(f"cost        ${journey.cost_usd:.8f} (AWS list prices, {journey.version} transitions)")
     if journey.error:
         print(f"error       {journey.error}")
     print("state       " + json.dumps(journey.state, indent=2).replace("\n", "\n            "))
@@ -157,6 +161,7 @@ def _show(args: argparse.Namespace) -> int:
         entered = f" -> {' -> '.join(record.entered)}" if record.entered else ""
         print(
             f"  {record.seq:>3} {_when(record.at)} {record.step_name}: {record.step_result} by {record.actor}{entered}"
+            f"  ${record.cost_usd:.8f}"
         )
     return 0
 
@@ -212,6 +217,23 @@ def _decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def _costs(args: argparse.Namespace) -> int:
+    from cli.observe import costs_by_step, render_costs
+
+    client = _client(args)
+    journeys = [j for j in client.list() if args.definition in (None, j.definition_id)]
+    print(render_costs(journeys, costs_by_step(client.timeline(j.id) for j in journeys)))
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from cli.connect import LOCAL_FILE
+    from cli.observe import read_documents, render_stats
+
+    print(render_stats(read_documents(LOCAL_FILE.with_name("metrics.jsonl"))))
+    return 0
+
+
 def _intervene(args: argparse.Namespace) -> int:
     print(intervene(_client(args).runtime, args))
     return 0
@@ -245,6 +267,8 @@ COMMANDS = {
     "publish": _lifecycle,
     "migrate": _lifecycle,
     "triggers": _lifecycle,
+    "costs": _costs,
+    "stats": _stats,
 }
 
 if __name__ == "__main__":

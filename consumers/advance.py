@@ -19,16 +19,18 @@ ANSWER = TypeAdapter(
 
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    metrics = runtime.telemetry(logger.service)
+
     def handle(body: str) -> None:
         answer = ANSWER.validate_json(body)
         logger.append_keys(journey_id=answer.journey_id)
-        outcome = runtime.router.handle(answer, redelivered=redelivered())
+        outcome = metrics.route(runtime.router, answer, redelivered())
         if isinstance(outcome, Absorb):
             logger.info("absorbed", extra={"reason": outcome.reason, "activation_id": answer.activation_id})
         else:
             logger.info("committed", extra={"seq": outcome.record.seq, "status": outcome.journey.status.value})
 
-    return consume_sqs(runtime, logger, event, context, handle)
+    return consume_sqs(runtime, logger, event, context, handle, metrics)
 
 
 handler = lambda_handler(consume, logger)

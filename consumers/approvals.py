@@ -25,6 +25,8 @@ logger = Logger(service="journeys-approvals")
 
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    metrics = runtime.telemetry(logger.service)
+
     def handle(body: str) -> None:
         message = json.loads(body)
         if not isinstance(message, dict):
@@ -33,6 +35,8 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         if kind == "ticket":
             ticket = runtime.desk.open(TicketMessage.model_validate(message))
             logger.append_keys(journey_id=ticket.journey_id)
+            metrics.annotate(journey_id=ticket.journey_id, definition=ticket.definition_id)
+            metrics.count("TicketsOpened")
             logger.info("ticket opened", extra={"ticket_id": ticket.ticket_id, "role": ticket.role})
         elif kind == "answer_ticket":
             told = runtime.desk.answer(str(message.get("ticket_id")))
@@ -40,6 +44,7 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         elif kind == "close_token":
             action = CloseToken.model_validate(message)
             logger.append_keys(journey_id=action.journey_id)
+            metrics.annotate(journey_id=action.journey_id)
             closed = close_token(
                 runtime.client("stepfunctions"),
                 action.task_token,
@@ -55,10 +60,12 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
                 recorded = runtime.desk.record(decision)
             except NotRecorded as exc:  # refusals are audited on the ticket; nothing to retry
                 logger.warning("decision not recorded", extra={"ticket_id": decision.ticket_id, "reason": str(exc)})
+                metrics.count("DecisionsRefused")
                 return
+            metrics.count("DecisionsRecorded")
             logger.info("decision recorded", extra={"ticket_id": decision.ticket_id, "repeat": recorded.repeat})
 
-    return consume_sqs(runtime, logger, event, context, handle)
+    return consume_sqs(runtime, logger, event, context, handle, metrics)
 
 
 handler = lambda_handler(consume, logger)

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from consumers.runtime import Runtime
+from consumers.telemetry import Telemetry
 from router.decide import Rejected
 from router.limits import MESSAGE_BYTES, check_size
 from router.ports import PayloadTooLarge
@@ -52,21 +53,38 @@ def _problem(error: Any) -> str:
 
 
 def consume_sqs(
-    runtime: Runtime, logger: Logger, event: dict[str, Any], context: Any, handle: Callable[[str], None]
+    runtime: Runtime,
+    logger: Logger,
+    event: dict[str, Any],
+    context: Any,
+    handle: Callable[[str], None],
+    metrics: Telemetry,
 ) -> dict[str, Any]:
     def record_handler(record: SQSRecord) -> None:
         token = _REDELIVERED.set(int(record.attributes.approximate_receive_count or 1) > 1)
         try:
-            check_size(record.body, MESSAGE_BYTES, "message body")  # the engine's limit, whatever the queue allowed
-            handle(record.body)
+            with metrics.span("## message"):
+                check_size(record.body, MESSAGE_BYTES, "message body")  # the engine's limit, whatever the queue allowed
+                handle(record.body)
         except TERMINAL as exc:
             reason = reason_of(exc)
             logger.warning("message rejected", extra={"reason": reason, "message_id": record.message_id})
             runtime.reject(record.body, reason)
+            metrics.count("MessagesRejected")
         finally:
             _REDELIVERED.reset(token)
             logger.remove_keys(["journey_id"])
 
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS), context=context
-    )
+    metrics.count("MessagesProcessed", len(event.get("Records", [])))
+    try:
+        processor = BatchProcessor(event_type=EventType.SQS)
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+        metrics.count("MessagesFailed", len(response.get("batchItemFailures", [])))
+        return response
+    except Exception:  # every record failed (Powertools raises): all of them come back
+        metrics.count("MessagesFailed", len(event.get("Records", [])))
+        raise
+    finally:
+        metrics.flush()

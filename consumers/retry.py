@@ -16,16 +16,18 @@ ESCALATED = "journey escalated"  # the template's StuckJourneys metric counts th
 
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    metrics = runtime.telemetry(logger.service)
+
     def handle(body: str) -> None:
         exhausted = RetriesExhausted.model_validate_json(body)
         logger.append_keys(journey_id=exhausted.journey_id)
-        outcome = runtime.router.handle(exhausted, redelivered=redelivered())
+        outcome = metrics.route(runtime.router, exhausted, redelivered())
         if isinstance(outcome, Commit) and outcome.journey.status is JourneyStatus.STUCK:
             logger.warning(ESCALATED, extra={"activation_id": exhausted.activation_id, "step": outcome.journey.step})
         else:
             logger.info("retries exhausted, nothing to escalate", extra={"outcome": type(outcome).__name__})
 
-    return consume_sqs(runtime, logger, event, context, handle)
+    return consume_sqs(runtime, logger, event, context, handle, metrics)
 
 
 handler = lambda_handler(consume, logger)

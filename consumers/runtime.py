@@ -15,11 +15,13 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from consumers.telemetry import Emit, Telemetry, tracer_for
 from router.adapters.definitions import DynamoDefinitionStore
 from router.adapters.dispatch import AwsDispatcher, Targets
 from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog
 from router.adapters.events import EventBridgePublisher
 from router.adapters.tickets import DynamoTicketStore, StepFunctionsTokens
+from router.adapters.usage import AwsUsageMeter
 from router.approval_desk import ApprovalDesk
 from router.journal import Journal
 from router.registry import Registry
@@ -70,6 +72,8 @@ class Runtime:
     registry: Registry
     workers: Workers = SAMPLES
     clock: Any = time.time
+    emit: Emit = print  # where EMF metric documents go: stdout on Lambda (CloudWatch Logs extracts them)
+    tracer: Any = None  # a Powertools Tracer on Lambda (consumers/telemetry.py)
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -90,8 +94,13 @@ class Runtime:
             approval_machine=self.settings.approval_state_machine_arn,
             alerts_topic=self.settings.alerts_topic_arn,
         )
-        dispatcher = AwsDispatcher(self.client("sqs"), self.client("stepfunctions"), self.client("sns"), targets)
-        return Router(self.registry, store, dispatcher, self.clock)
+        clients = [self.client(name) for name in ("dynamodb", "sqs", "stepfunctions", "sns")]
+        dispatcher = AwsDispatcher(*clients[1:], targets)
+        return Router(self.registry, store, dispatcher, self.clock, AwsUsageMeter(clients, dispatcher))
+
+    def telemetry(self, service: str) -> Telemetry:
+        """The metrics (and trace spans) of one invocation of the consumer named `service`."""
+        return Telemetry(service, self.emit, self.tracer)
 
     @cached_property
     def desk(self) -> ApprovalDesk:
@@ -138,11 +147,20 @@ def lambda_handler(consume: Consume, logger: Logger) -> Callable[[dict[str, Any]
     """The Lambda entry point for a consumer: its runtime is built on the first call, then reused."""
 
     @cache
-    def runtime() -> Runtime:
-        return runtime_from_env(os.environ)
+    def entry() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        runtime = runtime_from_env(os.environ)
+        runtime.tracer = tracer_for(logger.service, os.environ)
+
+        def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return consume(runtime, event, context)
+
+        if runtime.tracer is None:
+            return invoke
+        invoke.__name__ = logger.service  # the invocation's subsegment: "## journeys-start"
+        return runtime.tracer.capture_lambda_handler(invoke, capture_response=False)
 
     @logger.inject_lambda_context
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return consume(runtime(), event, context)
+        return entry()(event, context)
 
     return handler

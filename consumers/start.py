@@ -53,13 +53,15 @@ def triggered(message: dict[str, Any]) -> StartJourney:
 
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    metrics = runtime.telemetry(logger.service)
+
     def handle(body: str) -> None:
         for start in starts_from(runtime, body):
             logger.append_keys(journey_id=start.journey_id)
-            outcome = runtime.router.handle(start, redelivered=redelivered())
+            outcome = metrics.route(runtime.router, start, redelivered())
             logger.info("start handled", extra={"definition": start.definition_id, "outcome": type(outcome).__name__})
 
-    return consume_sqs(runtime, logger, event, context, handle)
+    return consume_sqs(runtime, logger, event, context, handle, metrics)
 
 
 handler = lambda_handler(consume, logger)

@@ -18,10 +18,13 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
     now = runtime.clock()
     client, table = runtime.client("dynamodb"), runtime.settings.journeys_table
     outcomes: dict[str, int] = {}
-    for journey_id in overdue_journeys(client, table, now, MAX_PER_TICK):
+    metrics = runtime.telemetry(logger.service)
+    overdue = overdue_journeys(client, table, now, MAX_PER_TICK)
+    metrics.count("ActivationsOverdue", len(overdue))
+    for journey_id in overdue:
         logger.append_keys(journey_id=journey_id)
         try:
-            outcome = runtime.router.handle(DeadlinePassed(journey_id=journey_id))
+            outcome = metrics.route(runtime.router, DeadlinePassed(journey_id=journey_id))
         except Exception:  # one bad journey must not stop the sweep; it is logged and found again next tick
             logger.exception("watchdog could not handle an overdue journey")
             outcomes["errors"] = outcomes.get("errors", 0) + 1
@@ -29,6 +32,7 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         name = type(outcome).__name__
         outcomes[name] = outcomes.get(name, 0) + 1
     logger.remove_keys(["journey_id"])
+    metrics.flush()
     if outcomes:
         logger.info("watchdog swept", extra=outcomes)
     return outcomes

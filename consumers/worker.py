@@ -79,13 +79,17 @@ def _parse_answer(answer: dict[str, Any]) -> StepSucceeded | StepFailed:
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     execute = executor(runtime, runtime.workers, context)
+    metrics = runtime.telemetry(logger.service)
 
     def handle(body: str) -> None:
         message = json.loads(body)
         attempt = Attempt.model_validate(message) if "task_token" in message else None
         work = attempt.work if attempt else SendWork.model_validate(message)
         logger.append_keys(journey_id=work.journey_id)
+        metrics.annotate(journey_id=work.journey_id)
         answer = answer_for(execute, work, attempt.task_token if attempt else None)
+        outcome = "retryable" if answer.get("retryable") else answer["kind"].removeprefix("step_")
+        metrics.count("WorkerRuns", worker=work.worker, outcome=outcome)
         queue = runtime.settings.advance_queue_url
         if attempt and attempt.reply == "token":
             answer = token_reply(_parse_answer(answer), attempt.task_token).model_dump(mode="json")
@@ -95,7 +99,7 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         runtime.client("sqs").send_message(QueueUrl=queue, MessageBody=reply)
         logger.info("step answered", extra={"worker": work.worker, "kind": answer["kind"], "retry": bool(attempt)})
 
-    return consume_sqs(runtime, logger, event, context, handle)
+    return consume_sqs(runtime, logger, event, context, handle, metrics)
 
 
 handler = lambda_handler(consume, logger)

@@ -32,6 +32,7 @@ SKIPPED_TYPES: Mapping[str, str] = {
     "AWS::IAM::Policy": "moto does not enforce IAM",
     "AWS::IAM::ManagedPolicy": "moto does not enforce IAM",
     "AWS::CloudWatch::Alarm": "moto never evaluates alarms; read DLQ depth directly",
+    "AWS::CloudWatch::Dashboard": "metrics stay local: `journeys stats` summarises what the dashboard would show",
     "AWS::Logs::LogGroup": "consumers log to the local process",
     "AWS::Logs::MetricFilter": "consumers log to the local process; `journeys list --status STUCK` shows the same",
     "AWS::Lambda::Permission": "there is no Lambda service locally: pollers call handlers in-process",

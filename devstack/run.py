@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from cli.client import JourneysClient
-from cli.connect import write_local
+from cli.connect import LOCAL_FILE, write_local
 from consumers.start import journey_id_for
 from devstack.emulator import Emulator
 from devstack.samples import FAILURE_SAMPLES, PAYMENT_SAMPLES, SAMPLES, Sample
@@ -24,7 +24,10 @@ Print = Callable[[str], None]
 
 def serve(port: int, demo: bool, once: bool, out: Print = print) -> int:
     began = time.monotonic()
-    stack = LocalStack(Emulator(port=port)).start()
+    metrics = LOCAL_FILE.with_name("metrics.jsonl")  # what `journeys stats` summarises
+    metrics.parent.mkdir(parents=True, exist_ok=True)
+    metrics.write_text("")
+    stack = LocalStack(Emulator(port=port), metrics_file=metrics).start()
     write_local(stack.settings())
     out(f"local stack ready in {time.monotonic() - began:.1f} s: emulator at {stack.emulator.url}")
     functions = len(stack.stack.functions) if stack.stack else 0

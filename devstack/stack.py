@@ -6,6 +6,7 @@ import importlib
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -65,6 +66,7 @@ class LocalStack:
         clock: Callable[[], float] = time.time,
         consumers_per_queue: int = 1,
         deliveries: Callable[[dict[str, Any]], int] = lambda _event: 1,
+        metrics_file: Path | None = None,
     ) -> None:
         self.emulator = emulator or Emulator()
         self.template, self.workers, self.clock = template, workers, clock
@@ -82,6 +84,10 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self.stack: Stack | None = None
         self._owns_emulator = False
+        # The consumers' EMF documents, kept (the latest 10,000) rather than printed; `journeys stats` reads the file.
+        self.emitted: deque[str] = deque(maxlen=10_000)
+        self.metrics_file = metrics_file
+        self._emit_lock = threading.Lock()
 
     # -- lifecycle
 
@@ -133,7 +139,16 @@ class LocalStack:
     def _runtime(self, function: LocalFunction) -> Runtime:
         environment = {**function.environment, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.emulator.url}
         assert self.registry is not None
-        return Runtime(Settings.from_env(environment), self.session, self.registry, self.workers, self.clock)
+        runtime = Runtime(Settings.from_env(environment), self.session, self.registry, self.workers, self.clock)
+        runtime.emit = self._emit
+        return runtime
+
+    def _emit(self, document: str) -> None:
+        with self._emit_lock:
+            self.emitted.append(document)
+            if self.metrics_file:
+                with self.metrics_file.open("a", encoding="utf-8") as out:
+                    out.write(document + "\n")
 
     def _pollers(self, function: LocalFunction) -> list[Poller]:
         module = importlib.import_module(function.handler.rsplit(".", 1)[0])

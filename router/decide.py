@@ -133,6 +133,8 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float,
         }
     )
     common: dict[str, Any] = {"activation_id": activation.id, "step_name": activation.branch or step.name}
+    if activation.opened_at is not None:
+        common["waited"] = now - activation.opened_at
     if isinstance(event, StepFailed):
         error = {"error": event.error, "message": event.message, "step": step.name}
         commit = transition(

@@ -13,9 +13,11 @@ class Journal:
         self.log, self.publisher = log, publisher
         self.counts: Counter[str] = Counter()
 
-    def record(self, transition: TransitionRecord) -> None:
-        """Append then publish. A replayed stream record appends nothing and republishes the same ids."""
+    def record(self, transition: TransitionRecord) -> bool:
+        """Append then publish; True when newly appended. A replayed stream record appends nothing and
+        republishes the same ids."""
         appended = self.log.append(transition)
         self.counts["appended" if appended else "already logged"] += 1
         self.publisher.publish(transition)
         self.counts["published"] += 1
+        return appended

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from router.definition import Model
+from router.usage import Usage
 
 
 class JourneyStatus(StrEnum):
@@ -42,6 +43,7 @@ class Activation(Model):
     retrying: bool = False  # a retry chain (Step Functions) owns the attempts now
     last_error: str | None = None
     reminded: bool = False  # INPUT: the customer has been reminded once
+    opened_at: float | None = None  # when it opened: the step's latency is measured from here
 
 
 class Journey(Model):
@@ -61,6 +63,7 @@ class Journey(Model):
     error: dict[str, str] | None = None  # why it failed, or why it was escalated
     created_at: float
     updated_at: float
+    cost_usd: float = 0.0  # the running sum of its transitions' cost_usd (router/usage.py)
 
     @property
     def next_deadline(self) -> float | None:
@@ -193,6 +196,9 @@ class TransitionRecord(Model):
     reason: str | None = None  # an operator's stated reason, for interventions; an approver's, for a rejection
     emits: list[str] = []  # domain event types the definition publishes here (`emit:` on SUCCESS/FAIL)
     business_key: str | None = None  # the id the triggering domain knows the journey by
+    waited: float | None = None  # seconds the answered activation was open (the step's latency)
+    usage: Usage | None = None  # the AWS usage this transition caused (router/usage.py)
+    cost_usd: float = 0.0  # its list price
 
 
 # Actions: what the consumer performs after the commit, all idempotent by activation id.

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from router.approvals import AuditEntry, Ticket, TicketStatus
 from router.model import Action, Journey, TransitionRecord
+from router.usage import Usage
 
 
 class VersionConflict(Exception):
@@ -103,4 +104,14 @@ class TicketEvents(Protocol):
 class Handoff(Protocol):
     def answer_later(self, ticket_id: str) -> None:
         """Ask the approvals function to tell the chain about a recorded decision."""
+        ...
+
+
+class UsageMeter(Protocol):
+    def begin(self) -> None:
+        """Start measuring the AWS calls made for one event."""
+        ...
+
+    def usage(self, journey: Journey, record: TransitionRecord, actions: Sequence[Action], extra: Usage) -> Usage:
+        """What the transition costs: calls measured since begin(), plus its commit and actions about to be made."""
         ...

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from router.decide import Absorb, Commit, Rejected, decide
-from router.model import Event, Journey, StartJourney
-from router.ports import Dispatcher, JourneyStore, VersionConflict
+from router.model import ApprovalOutcome, Event, Journey, StartJourney
+from router.ports import Dispatcher, JourneyStore, UsageMeter, VersionConflict
 from router.registry import Registry, UnknownDefinition
+from router.usage import Unmetered, Usage, approval_transitions, charge
 
 MAX_CONFLICTS = 8
 
@@ -26,8 +27,10 @@ class Router:
         store: JourneyStore,
         dispatcher: Dispatcher,
         clock: Callable[[], float],
+        meter: UsageMeter | None = None,
     ) -> None:
         self.registry, self.store, self.dispatcher, self.clock = registry, store, dispatcher, clock
+        self.meter = meter or Unmetered()
         self.counts: Counter[str] = Counter()
 
     def handle(self, event: Event, redelivered: bool = False) -> Commit | Absorb:
@@ -36,6 +39,7 @@ class Router:
         `redelivered`: the message came back after an unfinished attempt, so a duplicate's actions
         are performed again (the attempt may have died between commit and send).
         """
+        self.meter.begin()
         outcome = self._commit(event, redelivered)
         self.dispatcher.perform(outcome.actions)
         self.counts["committed" if isinstance(outcome, Commit) else f"absorbed: {outcome.reason}"] += 1
@@ -54,6 +58,7 @@ class Router:
             with attempt:
                 outcome = decide(self._definition(event, journey), journey, event, self.clock(), redelivered)
                 if isinstance(outcome, Commit):
+                    outcome = self._charged(outcome, event)
                     try:
                         self.store.commit(outcome.journey, outcome.record)
                     except VersionConflict as conflict:
@@ -61,6 +66,15 @@ class Router:
                         journey = conflict.current
                         raise
         return outcome
+
+    def _charged(self, commit: Commit, event: Event) -> Commit:
+        """The commit carrying what it costs: its record the usage, its journey the running total."""
+        chain = Usage()
+        if isinstance(event, ApprovalOutcome):  # the approval execution that produced this outcome
+            chain = Usage(sfn_transitions=approval_transitions(len(event.approvers), event.outcome))
+        usage = self.meter.usage(commit.journey, commit.record, commit.actions, chain)
+        journey, record = charge(commit.journey, commit.record, usage)
+        return commit.model_copy(update={"journey": journey, "record": record})
 
     def _definition(self, event: Event, journey: Journey | None):  # type: ignore[no-untyped-def]
         try:

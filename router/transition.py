@@ -53,6 +53,7 @@ def transition(
     lifecycle: list[str] | None = None,
     reason: str | None = None,
     status: JourneyStatus = JourneyStatus.RUNNING,
+    waited: float | None = None,
 ) -> Commit:
     """Enter `enter` (if any), passing through decisions, until a step waits or the journey ends."""
     seq = journey.version + 1
@@ -110,6 +111,7 @@ def transition(
         reason=reason,
         emits=emits,
         business_key=journey.business_key,
+        waited=waited,
     )
     return Commit(journey=new, record=record, actions=actions_for(definition, new, seq, now))
 
@@ -184,6 +186,7 @@ def open_step(journey_id: str, seq: int, step: Step, now: float) -> dict[str, Ac
                 deadline=now + b.sla_seconds,
                 worker=b.worker,
                 branch=b.name,
+                opened_at=now,
             )
             for b in step.branches
         }
@@ -199,7 +202,7 @@ def open_step(journey_id: str, seq: int, step: Step, now: float) -> dict[str, Ac
         fields = {"kind": ActivationKind.APPROVAL, "deadline": now + step.sla_seconds}
     else:
         raise TypeError(f"step {step.name} does not wait")
-    return {base: Activation(id=base, step=step.name, opened_seq=seq, **fields)}
+    return {base: Activation(id=base, step=step.name, opened_seq=seq, opened_at=now, **fields)}
 
 
 def retry_policy(definition: Definition, activation: Activation) -> tuple[RetryPolicy, int]:

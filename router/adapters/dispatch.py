@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,22 @@ class AwsDispatcher:
                 self.sns.publish(
                     TopicArn=self.targets.alerts_topic, Subject=action.subject[:100], Message=action.message
                 )
+
+    def calls(self, actions: Sequence[Action]) -> Counter[str]:
+        """The requests `perform(actions)` makes, by "service.Operation" (a repeated start counts: it is a call)."""
+        queued = [a for a in actions if isinstance(a, SendWork | ArmTimer)]
+        calls = Counter(
+            "sqs.SendMessage" if len(entries) == 1 else "sqs.SendMessageBatch"
+            for _, entries in self.queues.batches(queued)
+        )
+        for action in actions:
+            if isinstance(action, StartRetryChain | StartApproval):
+                calls["stepfunctions.StartExecution"] += 1
+            elif isinstance(action, CloseToken):
+                calls["sqs.SendMessage"] += 1
+            elif isinstance(action, Alert):
+                calls["sns.Publish"] += 1
+        return calls
 
     def _retry_chain(self, action: StartRetryChain) -> None:
         queue = self.queues.worker_queues.get(action.work.worker)

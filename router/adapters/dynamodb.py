@@ -43,6 +43,7 @@ def commit_request(table: str, journey: Journey, record: TransitionRecord) -> di
         "TableName": table,
         "Item": journey_item(journey, record),
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        "ReturnConsumedCapacity": "TOTAL",  # the transition's usage (router/adapters/usage.py)
     }
     if journey.version == 1:
         request["ConditionExpression"] = "attribute_not_exists(journey_id)"
@@ -50,6 +51,15 @@ def commit_request(table: str, journey: Journey, record: TransitionRecord) -> di
         request["ConditionExpression"] = "version = :expected"
         request["ExpressionAttributeValues"] = {":expected": {"N": str(journey.version - 1)}}
     return request
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: names and values in UTF-8, numbers about one byte per two digits."""
+    size = 0
+    for name, value in item.items():
+        ((kind, text),) = value.items()
+        size += len(name.encode()) + (len(text.encode()) if kind == "S" else (len(text) + 1) // 2 + 1)
+    return size
 
 
 def journey_from_item(item: dict[str, Any]) -> Journey:
@@ -62,7 +72,10 @@ class DynamoJourneyStore:
 
     def load(self, journey_id: str) -> Journey | None:
         response = self.client.get_item(
-            TableName=self.table, Key={"journey_id": {"S": journey_id}}, ConsistentRead=True
+            TableName=self.table,
+            Key={"journey_id": {"S": journey_id}},
+            ConsistentRead=True,
+            ReturnConsumedCapacity="TOTAL",
         )
         return journey_from_item(response["Item"]) if "Item" in response else None
 

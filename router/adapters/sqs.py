@@ -43,13 +43,16 @@ class SqsDispatcher:
         self.client, self.worker_queues, self.timer_queue = client, worker_queues, timer_queue
 
     def perform(self, actions: Sequence[Action]) -> None:
+        for queue, entries in self.batches(actions):
+            self._send(queue, entries)
+
+    def batches(self, actions: Sequence[Action]) -> list[tuple[str, list[dict[str, Any]]]]:
+        """(queue, up to 10 entries) per request: one SendMessage for a single entry, else SendMessageBatch."""
         by_queue: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for action in actions:
             queue, entry = message_for(action, self.worker_queues, self.timer_queue)
             by_queue[queue].append(entry)
-        for queue, entries in by_queue.items():
-            for start in range(0, len(entries), 10):
-                self._send(queue, entries[start : start + 10])
+        return [(q, entries[i : i + 10]) for q, entries in by_queue.items() for i in range(0, len(entries), 10)]
 
     def _send(self, queue: str, entries: list[dict[str, Any]]) -> None:
         if len(entries) == 1:

@@ -1,0 +1,86 @@
+"""What a transition cost: the AWS usage it caused and its price. Pure: the adapters measure, this adds up.
+
+The usage of a transition is the router's own work for it: the load (and any commit that lost a version
+race, re-read included), as measured with the capacity units DynamoDB returned; then the commit and the
+sends of its actions, counted from the requests about to be made, because the journey item that records
+them is that very commit (its write units from the item's size, by DynamoDB's rounding rule). Step Functions
+state transitions of an approval chain are counted from its fixed shape on the transition that consumes its
+outcome; a retry chain's are not counted (its failed attempts commit nothing to record them on).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from router.definition import Model
+from router.prices import PRICES
+
+if TYPE_CHECKING:
+    from router.model import Action, Journey, TransitionRecord
+
+
+class Usage(Model):
+    calls: dict[str, int] = {}  # "dynamodb.PutItem" -> 1
+    read_units: float = 0.0
+    write_units: float = 0.0
+    sfn_transitions: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            calls=dict(Counter(self.calls) + Counter(other.calls)),
+            read_units=self.read_units + other.read_units,
+            write_units=self.write_units + other.write_units,
+            sfn_transitions=self.sfn_transitions + other.sfn_transitions,
+        )
+
+
+def cost_usd(usage: Usage) -> float:
+    """The list price of `usage`. Calls billed per request; Step Functions per state transition (its
+    StartExecution is free); EventBridge per event entry, approximated by one per PutEvents call."""
+    by_service = Counter[str]()
+    for call, n in usage.calls.items():
+        by_service[call.split(".", 1)[0]] += n
+    return (
+        by_service["sqs"] * PRICES["sqs_request"]
+        + by_service["sns"] * PRICES["sns_request"]
+        + by_service["events"] * PRICES["eventbridge_event"]
+        + usage.write_units * PRICES["dynamodb_wru"]
+        + usage.read_units * PRICES["dynamodb_rru"]
+        + usage.sfn_transitions * PRICES["states_transition"]
+    )
+
+
+def write_units(item_bytes: int) -> float:
+    """On-demand write request units for a standard write: one per started KB."""
+    return float(max(1, math.ceil(item_bytes / 1024)))
+
+
+def approval_transitions(approvers: int, outcome: str) -> int:
+    """State transitions of one execution of infra/statemachines/approval.asl.json, from its shape: three
+    per level asked (take or next, ask, decided; an expiry skips "decided") and one for the outcome.
+    `approvers` approved; a rejection or an expiry came from the level after them."""
+    asked = approvers if outcome == "granted" else approvers + 1
+    return 3 * asked + (0 if outcome == "expired" else 1)
+
+
+def charge(journey: Journey, record: TransitionRecord, usage: Usage) -> tuple[Journey, TransitionRecord]:
+    """The record carries its usage and price; the journey's running cost adds that price, so a journey's
+    cost_usd is, to the bit, the sum of its transitions' cost_usd in order."""
+    cost = cost_usd(usage)
+    return (
+        journey.model_copy(update={"cost_usd": journey.cost_usd + cost}),
+        record.model_copy(update={"usage": usage, "cost_usd": cost}),
+    )
+
+
+class Unmetered:
+    """A meter that measures nothing: the in-memory stores have no AWS usage."""
+
+    def begin(self) -> None:
+        pass
+
+    def usage(self, journey: Journey, record: TransitionRecord, actions: Sequence[Action], extra: Usage) -> Usage:
+        return extra

@@ -1,0 +1,505 @@
+"""Metrics, cost per journey and the dashboard: what operations and the bank read about journeys."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import consumers.advance
+import consumers.approvals
+import consumers.journal
+import consumers.retry
+import consumers.start
+import consumers.watchdog
+import consumers.worker
+from bench.critical_path import count_critical_calls
+from cli.observe import costs_by_step, render_stats
+from consumers.telemetry import Telemetry, tracer_for
+from devstack.intrinsics import translate
+from devstack.provision import DEFAULT_TEMPLATE
+from devstack.stack import LambdaContext, LocalStack
+from router.adapters.dynamodb import DynamoJourneyStore, journey_item
+from router.decide import Absorb
+from router.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
+from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucceeded, TransitionRecord
+from router.prices import PRICES
+from router.usage import Usage, approval_transitions, charge, cost_usd
+from tests.journey_driver import JourneyDriver
+
+pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
+
+CLARA = {"full_name": "Clara Clear", "email": "clara@example.com", "date_of_birth": "1988-04-12", "country": "GB"}
+DISPUTE = {
+    "full_name": "Mia Metric",
+    "card_last4": "4242",
+    "transaction_id": "TX-M",
+    "merchant": "Acme",
+    "amount": 10,
+    "reason": "duplicate_charge",
+    "days_since_transaction": 1,
+}
+
+
+def emf_documents(text: str) -> list[dict[str, Any]]:
+    """The embedded-metric-format documents among printed lines (the consumers' JSON logs are the rest)."""
+    documents = []
+    for line in text.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            documents.append(json.loads(line))
+    return documents
+
+
+def emitted(document: dict[str, Any]) -> list[tuple[str, frozenset[str]]]:
+    """(metric name, dimension names) for every metric a document declares."""
+    return [
+        (metric["Name"], frozenset(dimensions))
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for dimensions in directive["Dimensions"]
+        for metric in directive["Metrics"]
+    ]
+
+
+def record(**fields: Any) -> TransitionRecord:
+    base = {
+        "journey_id": "j-1",
+        "seq": 2,
+        "at": 100.0,
+        "definition_id": "dispute",
+        "definition_version": "1.0.0",
+        "owning_domain": "bank-disputes",
+        "event": "step_succeeded",
+        "actor": "dispute-assess",
+        "step_name": "assess",
+        "step_result": "succeeded",
+        "status": JourneyStatus.RUNNING,
+    }
+    return TransitionRecord(**(base | fields))
+
+
+# -- pure: what an outcome comes to
+
+
+def test_a_finished_journey_counts_once_by_definition_and_version() -> None:
+    """Lifecycle events map to the journey counters; the step's outcome and latency carry its name."""
+    points = for_transition(record(lifecycle=["journey_completed"], waited=1.5, cost_usd=0.25))
+    by_name = {p.name: p for p in points}
+    assert by_name["JourneysCompleted"].dimensions == (("definition", "dispute"), ("version", "1.0.0"))
+    step = (("definition", "dispute"), ("step", "assess"))
+    assert by_name["StepOutcomes"].dimensions == (*step, ("outcome", "succeeded"))
+    assert by_name["StepLatency"].value == 1500.0
+    assert by_name["TransitionCost"].value == 0.25
+    assert "StepRetries" not in by_name
+
+
+def test_outcomes_are_bounded_dimension_values() -> None:
+    """An error name or a retry's message never becomes a dimension value: only the outcome's first word."""
+    failed = for_transition(record(step_result="failed: KycServiceDown", lifecycle=["journey_failed"]))
+    retrying = for_transition(record(step_result="retrying after Timeout: slow", event="activation_updated"))
+    assert ("outcome", "failed") in next(p for p in failed if p.name == "StepOutcomes").dimensions
+    assert "JourneysFailed" in {p.name for p in failed}
+    assert {"StepRetries", "StepOutcomes"} <= {p.name for p in retrying}
+    absorbed = for_outcome(Absorb(reason="stale: activation not open"), 0.01, conflicts=2)
+    assert {(p.name, p.dimensions) for p in absorbed} >= {
+        ("DuplicatesAbsorbed", (("reason", "stale"),)),
+        ("VersionConflicts", ()),
+    }
+
+
+def test_every_point_a_mapping_makes_has_its_documented_dimensions() -> None:
+    """The catalogue is the contract: a point's dimension names are exactly the ones documented."""
+    points = for_transition(record(lifecycle=["journey_started", "journey_stuck"], waited=0.1))
+    points += for_transition(record(step_result="retrying after X: y"))
+    points += for_outcome(Absorb(reason="duplicate start"), 0.01, conflicts=1)
+    for point in points:
+        assert tuple(k for k, _ in point.dimensions) == CATALOGUE[point.name].dimensions, point.name
+
+
+def test_cost_is_the_list_price_of_the_usage() -> None:
+    """Requests, capacity units and state transitions, priced from the one table."""
+    usage = Usage(
+        calls={"dynamodb.GetItem": 1, "dynamodb.PutItem": 1, "sqs.SendMessage": 2, "sns.Publish": 1},
+        read_units=0.5,
+        write_units=3.0,
+        sfn_transitions=7,
+    )
+    expected = (
+        2 * PRICES["sqs_request"]
+        + PRICES["sns_request"]
+        + 3.0 * PRICES["dynamodb_wru"]
+        + 0.5 * PRICES["dynamodb_rru"]
+        + 7 * PRICES["states_transition"]
+    )
+    assert cost_usd(usage) == pytest.approx(expected)
+    assert (usage + usage).calls["sqs.SendMessage"] == 4
+
+
+def test_approval_transitions_match_the_measured_chain() -> None:
+    """bench/approvals.py measured 7 transitions for two levels granted or rejected at the last, 3 for an expiry
+    at the first."""
+    assert approval_transitions(approvers=2, outcome="granted") == 7
+    assert approval_transitions(approvers=1, outcome="rejected") == 7
+    assert approval_transitions(approvers=0, outcome="expired") == 3
+
+
+def test_a_journey_cost_is_the_running_sum_of_its_transitions() -> None:
+    """charge adds each transition's price to the journey's, so the two never drift apart."""
+    from router.model import Journey
+
+    journey = Journey(
+        id="j-1",
+        definition_id="dispute",
+        definition_version="1.0.0",
+        definition_hash="h",
+        status=JourneyStatus.RUNNING,
+        version=1,
+        step="assess",
+        state={},
+        initiator="cli",
+        created_at=0.0,
+        updated_at=0.0,
+    )
+    costs = []
+    for n in range(1, 6):
+        journey, charged = charge(journey, record(seq=n), Usage(calls={"sqs.SendMessage": n}, write_units=n / 3))
+        costs.append(charged.cost_usd)
+    assert journey.cost_usd == sum(costs)
+
+
+# -- on the emulator: the usage a journey records is the usage it caused
+
+
+def wait_for(stack: LocalStack, journey_id: str, timeout: float = 30) -> Any:
+    store = DynamoJourneyStore(stack.client("dynamodb"), stack.settings().journeys_table)  # not a consumer's client
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        journey = store.load(journey_id)
+        if journey is not None and journey.status is not JourneyStatus.RUNNING:
+            stack.wait_quiet()
+            return journey
+        time.sleep(0.1)
+    raise TimeoutError(journey_id)
+
+
+def test_recorded_cost_is_the_sum_of_transitions_and_the_calls_the_benchmark_counts(fresh_emulator) -> None:
+    """One sample journey: its cost is exactly the sum of its transitions' costs, and the calls its transitions
+    record are the calls bench/critical_path.py counts (hooks on the start and advance consumers' clients)."""
+    counted: Counter[str] = Counter()
+    with LocalStack(fresh_emulator) as stack:
+        count_critical_calls(stack, counted)
+        start = StartJourney(journey_id="cost-1", definition_id="account-opening", input=CLARA, actor="test")
+        stack.client("sqs").send_message(QueueUrl=stack.settings().start_queue_url, MessageBody=start.model_dump_json())
+        journey = wait_for(stack, "cost-1")
+        records = stack.runtimes["JournalFunction"].journal.log.read("cost-1")
+        emitted_documents = [json.loads(d) for d in stack.emitted]
+
+    assert journey.status is JourneyStatus.SUCCEEDED
+    assert [r.seq for r in records] == list(range(1, journey.version + 1))
+    assert journey.cost_usd > 0
+    assert journey.cost_usd == sum(r.cost_usd for r in records)
+    assert all(r.cost_usd == cost_usd(r.usage) for r in records if r.usage)
+    recorded: Counter[str] = Counter()
+    for r in records:
+        assert r.usage is not None
+        recorded.update(r.usage.calls)
+    assert {call.replace(".", ":"): n for call, n in recorded.items()} == counted
+    assert records[0].usage is not None and "dynamodb.GetItem" not in records[0].usage.calls  # a start reads nothing
+    reads = sum(r.usage.read_units for r in records if r.usage)
+    assert reads > 0  # the loads' units, as the service returned them
+    for r in records:  # every commit is a write of at least one unit
+        assert r.usage is not None and r.usage.write_units >= r.usage.calls["dynamodb.PutItem"]
+    journal_costs = [
+        value
+        for document in emitted_documents
+        if document.get("service") == "journeys-journal" and "TransitionCost" in document
+        for value in document["TransitionCost"]
+    ]
+    assert sorted(journal_costs) == sorted(r.cost_usd for r in records)
+
+
+# -- every consumer emits its documented metrics
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{n}",
+                "receiptHandle": f"r-{n}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:queue",
+                "awsRegion": "eu-west-1",
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }
+
+
+def stream_event(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "eventID": "e-1",
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "dynamodb": {"Keys": {"journey_id": item["journey_id"]}, "NewImage": item, "SequenceNumber": "1"},
+            }
+        ]
+    }
+
+
+def test_every_consumer_emits_its_metrics_with_the_documented_dimensions(fresh_emulator, capsys) -> None:
+    """Each of the seven consumers, driven directly, prints EMF on stdout; every metric is in the catalogue,
+    with exactly its documented dimensions plus `service`, from a consumer the catalogue says emits it."""
+    stack = LocalStack(fresh_emulator).start(pollers=False)
+    try:
+        runtimes = stack.runtimes
+        for runtime in runtimes.values():
+            runtime.emit = print  # as on Lambda
+        context = LambdaContext("test")
+        start = StartJourney(journey_id="emf-1", definition_id="dispute", input=DISPUTE, actor="test")
+        consumers.start.consume(runtimes["StartFunction"], sqs_event(start.model_dump_json()), context)
+        journey = runtimes["StartFunction"].router.store.load("emf-1")
+        (activation,) = journey.open.values()
+        work = {"kind": "send_work", "worker": activation.worker, "activation_id": activation.id}
+        work |= {"journey_id": journey.id, "step": activation.step, "state": journey.state}
+        consumers.worker.consume(runtimes["SampleWorkersFunction"], sqs_event(json.dumps(work)), context)
+        answer = StepSucceeded(journey_id="emf-1", activation_id=activation.id, output={}, actor="test")
+        consumers.advance.consume(runtimes["AdvanceFunction"], sqs_event(answer.model_dump_json()), context)
+        consumers.advance.consume(runtimes["AdvanceFunction"], sqs_event(answer.model_dump_json()), context)
+        journey = runtimes["AdvanceFunction"].router.store.load("emf-1")
+        item = journey_item(journey, TransitionRecord.model_validate_json(_last(stack, "emf-1")))
+        consumers.journal.consume(runtimes["JournalFunction"], stream_event(item), context)
+        open_one = next(iter(journey.open.values()), None)
+        exhausted = RetriesExhausted(journey_id="emf-1", activation_id=open_one.id if open_one else "none")
+        consumers.retry.consume(runtimes["RetryFunction"], sqs_event(exhausted.model_dump_json()), context)
+        refused = {"detail-type": "approval_recorded", "source": "staff", "detail": {"ticket_id": "no-such-ticket"}}
+        refused["detail"] |= {"decision": "approve", "approver": "olivia", "roles": ["payments-officer"]}
+        consumers.approvals.consume(runtimes["ApprovalsFunction"], sqs_event(json.dumps(refused), "not json"), context)
+        consumers.watchdog.consume(runtimes["WatchdogFunction"], {}, context)
+    finally:
+        stack.stop()
+
+    documents = emf_documents(capsys.readouterr().out)
+    by_service: dict[str, set[str]] = {}
+    for document in documents:
+        assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == NAMESPACE
+        consumer = document["service"].removeprefix("journeys-")
+        for name, dimensions in emitted(document):
+            spec = CATALOGUE[name]
+            assert dimensions == {"service", *spec.dimensions}, name
+            assert all(isinstance(document[d], str) and document[d] for d in dimensions), name
+            assert consumer in spec.emitted_by, (consumer, name)
+            by_service.setdefault(consumer, set()).add(name)
+    assert by_service["start"] >= {"TransitionsCommitted", "TransitionLatency", "MessagesProcessed", "MessagesFailed"}
+    assert by_service["worker"] >= {"WorkerRuns", "MessagesProcessed"}
+    assert by_service["advance"] >= {"TransitionsCommitted", "DuplicatesAbsorbed", "TransitionLatency"}
+    assert by_service["journal"] >= {"StepOutcomes", "StepLatency", "TransitionCost"}
+    assert by_service["retry"] >= {"TransitionLatency", "MessagesProcessed"}
+    assert by_service["approvals"] >= {"DecisionsRefused", "MessagesRejected", "MessagesProcessed"}
+    assert by_service["watchdog"] == {"ActivationsOverdue"}
+
+
+def _last(stack: LocalStack, journey_id: str) -> str:
+    client = stack.runtimes["JournalFunction"].client("dynamodb")
+    table = stack.settings().journeys_table
+    return client.get_item(TableName=table, Key={"journey_id": {"S": journey_id}})["Item"]["last_transition"]["S"]
+
+
+# -- the dashboard shows only what the code emits
+
+
+def test_the_dashboard_references_only_metrics_the_code_emits() -> None:
+    """Every Journeys metric a widget or alarm names is in the catalogue, searched with its documented dimensions."""
+    cfn = translate(DEFAULT_TEMPLATE, "eu-west-1")
+    (dashboard,) = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    body = _flatten(dashboard["DashboardBody"])
+    searched = re.findall(r"SEARCH\('\{([^}]*)\} MetricName=\\?\"(\w+)\\?\"", body)
+    assert searched
+    for schema, name in searched:
+        namespace, *dimensions = [part.strip() for part in schema.split(",")]
+        assert namespace == NAMESPACE
+        assert name in CATALOGUE, name
+        assert set(dimensions) == {"service", *CATALOGUE[name].dimensions}, name
+    shown = {name for _, name in searched}
+    assert {"JourneysStarted", "JourneysCompleted", "JourneysFailed", "JourneysEscalated", "StepLatency"} <= shown
+    alarms = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    journeys_metrics = [
+        query["MetricStat"]["Metric"]
+        for alarm in alarms
+        for query in alarm.get("Metrics", [])
+        if "MetricStat" in query and query["MetricStat"]["Metric"]["Namespace"] == NAMESPACE
+    ]
+    journeys_metrics += [a for a in alarms if a.get("Namespace") == NAMESPACE and a["MetricName"] != "StuckJourneys"]
+    assert journeys_metrics, "the error-rate and SLA alarms read the code's metrics"
+    services = {module.logger.service: name for name, module in CONSUMER_MODULES.items()}
+    for metric in journeys_metrics:
+        spec = CATALOGUE[metric["MetricName"]]
+        assert {d["Name"] for d in metric["Dimensions"]} == {"service", *spec.dimensions}
+        (service,) = [d["Value"] for d in metric["Dimensions"] if d["Name"] == "service"]
+        assert services[service] in spec.emitted_by, (metric["MetricName"], service)
+
+
+CONSUMER_MODULES = {
+    "start": consumers.start,
+    "advance": consumers.advance,
+    "journal": consumers.journal,
+    "worker": consumers.worker,
+    "retry": consumers.retry,
+    "approvals": consumers.approvals,
+    "watchdog": consumers.watchdog,
+}
+
+
+def _flatten(value: Any) -> str:
+    """A DashboardBody after the transform: a string, or Fn::Sub / Fn::Join around one."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        ((function, argument),) = value.items()
+        if function == "Fn::Sub":
+            return _flatten(argument[0] if isinstance(argument, list) else argument)
+        if function == "Fn::Join":
+            return "".join(_flatten(part) for part in argument[1])
+        return ""
+    return ""
+
+
+# -- traces and the local commands
+
+
+class FakeSubsegment:
+    def __init__(self, name: str, spans: list[FakeSubsegment]) -> None:
+        self.name, self.annotations = name, {}
+        spans.append(self)
+
+    def put_annotation(self, key: str, value: str) -> None:
+        self.annotations[key] = value
+
+
+class FakeTracer:
+    """Powertools' Tracer as Telemetry uses it: provider.in_subsegment(name) as a context manager."""
+
+    def __init__(self) -> None:
+        self.spans: list[FakeSubsegment] = []
+        self.provider = self
+
+    @contextlib.contextmanager
+    def in_subsegment(self, name: str) -> Iterator[FakeSubsegment]:
+        yield FakeSubsegment(name, self.spans)
+
+
+def test_each_routed_event_is_a_span_annotated_with_its_journey_and_definition() -> None:
+    """One subsegment per event the router handles, so X-Ray finds a journey by annotation across consumers."""
+    from router.registry import Registry
+    from workers.samples import SAMPLES as SAMPLE_WORKERS
+
+    driver = JourneyDriver(Registry.from_directory(known_workers=SAMPLE_WORKERS.names()), SAMPLE_WORKERS)
+    tracer = FakeTracer()
+    telemetry = Telemetry("journeys-start", emit=lambda _doc: None, tracer=tracer)
+    start = StartJourney(journey_id="traced-1", definition_id="dispute", input=DISPUTE)
+    telemetry.route(driver.router, start)
+    (span,) = tracer.spans
+    assert (span.name, span.annotations) == ("## route", {"journey_id": "traced-1", "definition": "dispute"})
+
+
+def test_tracing_is_off_outside_lambda_and_when_disabled() -> None:
+    """Locally and under POWERTOOLS_TRACE_DISABLED no Tracer is built, so the X-Ray SDK is never imported."""
+    assert tracer_for("journeys-start", {}) is None
+    assert tracer_for("journeys-start", {"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"}) is None
+
+
+def test_costs_add_up_by_definition_and_step() -> None:
+    """`journeys costs` sums each step's transitions, calls and cost."""
+    usage = Usage(calls={"dynamodb.PutItem": 1, "sqs.SendMessage": 1}, write_units=1)
+    timeline = [record(seq=n, usage=usage, cost_usd=cost_usd(usage)) for n in (1, 2)]
+    lines = costs_by_step([timeline])
+    line = lines[("dispute", "assess")]
+    assert (line.transitions, line.calls["sqs.SendMessage"], line.cost_usd) == (2, 2, 2 * cost_usd(usage))
+
+
+def test_stats_summarise_the_emitted_documents() -> None:
+    """`journeys stats` reads EMF documents as CloudWatch would: counts by definition, latency percentiles by step."""
+    documents = []
+    for n, point in enumerate(
+        [p for ms in range(1, 101) for p in for_transition(record(waited=ms / 1000))]
+        + for_transition(record(lifecycle=["journey_started"]))
+    ):
+        metrics = {"Name": point.name, "Unit": point.unit}
+        dims = dict(point.dimensions) | {"service": "journeys-journal"}
+        directive = {"Namespace": NAMESPACE, "Dimensions": [list(dims)], "Metrics": [metrics]}
+        documents.append(
+            {"_aws": {"Timestamp": 1000 * n, "CloudWatchMetrics": [directive]}, **dims, point.name: [point.value]}
+        )
+    text = render_stats(documents)
+    assert re.search(r"dispute / assess\s+100\s+50\s+95\s+99", text), text
+    assert re.search(r"dispute\s+1\s+0\s+0\s+0\s+0", text), text
+
+
+_ON_LAMBDA = """
+import json, os
+os.environ.update(LAMBDA_TASK_ROOT="/var/task", AWS_LAMBDA_FUNCTION_NAME="start",
+                  AWS_XRAY_CONTEXT_MISSING="RUNTIME_ERROR",
+                  _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+from aws_xray_sdk.core.models.subsegment import Subsegment
+from consumers.telemetry import Telemetry, tracer_for
+from router.model import StartJourney
+from router.registry import Registry
+from tests.journey_driver import JourneyDriver
+from workers.samples import SAMPLES
+
+seen = []
+annotate = Subsegment.put_annotation
+Subsegment.put_annotation = lambda self, key, value: (
+    seen.append([self.name, self.parent_id is not None, key, value]), annotate(self, key, value))
+tracer = tracer_for("journeys-start", os.environ)
+driver = JourneyDriver(Registry.from_directory(known_workers=SAMPLES.names()), SAMPLES)
+telemetry = Telemetry("journeys-start", print, tracer)
+data = json.loads(os.environ["DISPUTE"])
+
+def invoke(event, context):
+    with telemetry.span("## message"):
+        telemetry.route(driver.router, StartJourney(journey_id="t-1", definition_id="dispute", input=data))
+    return {}
+
+tracer.capture_lambda_handler(invoke, capture_response=False)({}, None)
+print(json.dumps(sorted(s for s in seen if s[2] != "ColdStart" and s[2] != "Service")))
+"""
+
+
+def test_on_lambda_the_powertools_tracer_annotates_nested_spans(tmp_path) -> None:
+    """With Lambda's environment, the real Powertools Tracer (X-Ray SDK) is built and the route span, nested in
+    the invocation's, carries the journey id and definition. Run apart: the tracer patches botocore for good."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    environment = {**os.environ, "DISPUTE": json.dumps(DISPUTE), "POWERTOOLS_TRACE_DISABLED": "false"}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", _ON_LAMBDA], cwd=root, env=environment, capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout.splitlines()[-1]) == [
+        ["## route", True, "definition", "dispute"],
+        ["## route", True, "journey_id", "t-1"],
+    ]
+
+
+def test_the_readme_documents_every_metric_with_its_dimensions() -> None:
+    """The README's Metrics table is the catalogue: name, unit, dimensions and emitting consumers."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for name, spec in CATALOGUE.items():
+        row = f"| `{name}` | {spec.unit} | {', '.join(spec.dimensions) or '-'} | {', '.join(spec.emitted_by)} |"
+        assert row in readme, name
