@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 
+from api.auth import OPERATOR, VIEWER, DevIssuer
 from cli.client import JourneysClient
 from cli.connect import write_local
 from consumers.start import journey_id_for
@@ -22,13 +24,19 @@ from router.reasons import why
 Print = Callable[[str], None]
 
 
-def serve(port: int, demo: bool, once: bool, out: Print = print) -> int:
+def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int = 0) -> int:
     began = time.monotonic()
     stack = LocalStack(Emulator(port=port)).start()
-    write_local(stack.settings())
+    issuer = DevIssuer(secrets.token_urlsafe(32))  # a new secret per run: yesterday's tokens stop working
+    api = stack.serve_api(issuer, api_port)
+    write_local(stack.settings(), API_URL=api, TOKEN_SECRET=issuer.secret)
     out(f"local stack ready in {time.monotonic() - began:.1f} s: emulator at {stack.emulator.url}")
     functions = len(stack.stack.functions) if stack.stack else 0
     out(f"  {functions} functions and {len(stack.pollers)} pollers, from infra/template.yaml")
+    token = issuer.issue("operator", [VIEWER, OPERATOR])
+    out(f"console: {api}/console/#token={token}")
+    out(f"  API {api}/docs; operator token (viewer, operator; 8 h): {token}")
+    out("  other tokens: `journeys token --user alice --roles viewer` or `journeys token --customer CUST-000007`")
     ok = True
     try:
         if demo:

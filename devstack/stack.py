@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 
 from consumers.runtime import Runtime, Settings
+from devstack.api_server import ApiServer
 from devstack.emulator import CREDENTIALS, REGION, Emulator
 from devstack.pollers import Poller, SchedulePoller, SqsPoller, StreamPoller
 from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
@@ -79,6 +80,7 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self.stack: Stack | None = None
         self._owns_emulator = False
+        self.api: ApiServer | None = None
 
     # -- lifecycle
 
@@ -98,7 +100,17 @@ class LocalStack:
             self._threads.append(thread)
         return self
 
+    def serve_api(self, auth: Any, port: int = 0) -> str:
+        """Serve the HTTP API (api/) with the ApiFunction's settings, as Lambda would run it; its URL."""
+        from api.app import create_app
+
+        runtime = self.runtimes.get("ApiFunction") or next(iter(self.runtimes.values()))
+        self.api = ApiServer(create_app(lambda: runtime, auth), port=port).start()
+        return self.api.url
+
     def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
         self._stop.set()
         self._nudge()
         for thread in self._threads:
