@@ -15,15 +15,15 @@ function money(amount, currency) {
 function row(ticket) {
   const reason = el("input", { name: "reason", placeholder: "reason", "aria-label": `reason for ticket ${ticket.ticket_id}`, size: 22 });
   const decide = (outcome) => async () => {
-    if (!reason.value.trim()) {
-      message("Write a reason first: every decision is recorded with why it was made.");
+    if (outcome === "reject" && !reason.value.trim()) {
+      message("Write a reason first: a rejection is recorded with why it was made.");
       reason.focus();
       return;
     }
     try {
       const result = await api(`/api/approvals/${encodeURIComponent(ticket.ticket_id)}/${outcome}`, {
         method: "POST",
-        body: { reason: reason.value.trim() },
+        body: { reason: reason.value.trim() || null },
       });
       message(`Ticket ${ticket.ticket_id} (level ${ticket.level}): ${result.outcome || outcome} recorded.`, "ok");
       await load(false);

@@ -23,9 +23,9 @@ function summary(detail) {
       field("Version", String(j.version)),
       field("Created", when(j.created_at)),
       field("Updated", when(j.updated_at)),
-      field("Stuck", j.stuck_reason),
+      field("Stuck", j.stuck_reason !== detail.why ? j.stuck_reason : null),
     ),
-    detail.why ? el("p", { class: "why", id: "why" }, detail.why) : null,
+    detail.why && !FINISHED.has(j.status) ? el("p", { class: "why", id: "why" }, detail.why) : null,
     detail.error ? el("pre", { class: "error-box mono" }, JSON.stringify(detail.error, null, 2)) : null,
   ];
 }
@@ -35,7 +35,7 @@ function openTable(open) {
   return el(
     "table",
     {},
-    el("thead", {}, el("tr", {}, ["Step", "Kind", "Attempt", "Deadline", "Last error"].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, ["Step", "Waiting on", "Deadline", "Last error"].map((h) => el("th", {}, h)))),
     el(
       "tbody",
       {},
@@ -43,9 +43,8 @@ function openTable(open) {
         el(
           "tr",
           {},
-          el("td", {}, a.step),
-          el("td", {}, a.kind, a.retrying ? " (retrying)" : ""),
-          el("td", {}, a.attempt ?? ""),
+          el("td", {}, a.branch ? `${a.step} / ${a.branch}` : a.step),
+          el("td", {}, a.worker || a.kind.toLowerCase(), a.retrying ? " (retrying)" : ""),
           el("td", {}, when(a.deadline)),
           el("td", {}, a.last_error || ""),
         ),
@@ -101,11 +100,12 @@ async function intervene(command) {
   }
   const body = { command, reason, expected_version: seen ? seen.version : null };
   if (command === "goto") body.target = document.getElementById("target").value;
-  if (command === "patch") {
+  const json = document.getElementById("patch").value.trim();
+  if (command === "patch" || (command === "skip" && json)) {
     try {
-      body.patch = JSON.parse(document.getElementById("patch").value || "null");
+      body[command === "patch" ? "patch" : "output"] = JSON.parse(json || "null");
     } catch (error) {
-      message(`The patch is not valid JSON: ${error.message}`);
+      message(`That is not valid JSON: ${error.message}`);
       return;
     }
   }

@@ -56,7 +56,7 @@ function showNeeded(needed) {
   }
   if (shownStep === needed.step) return; // keep what the customer is typing
   shownStep = needed.step;
-  document.getElementById("needed-label").textContent = needed.label || "We need something from you";
+  document.getElementById("needed-label").textContent = "What we need from you";
   form.replaceChildren(...fields(needed.input_schema || {}), el("button", { type: "submit" }, "Send"));
   section.hidden = false;
 }
