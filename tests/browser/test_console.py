@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from router.model import FINISHED, ActivationKind, JourneyStatus
-from tests.browser.conftest import Console, Users, screenshot
+from tests.browser.console_helpers import Console, Users, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,10 @@ def test_the_journey_list_loads_filters_and_opens_a_journey_with_its_graph(conso
     )
     _finished(console, clara, anna)
 
-    page = users.open("viewer", "index.html", console.token("vera", "viewer"))
+    page = users.open("viewer", "index.html", None)
+    expect(page.locator("#message")).to_contain_text("Not signed in")
+    page.get_by_placeholder("paste a bearer token").fill(console.token("vera", "viewer"))
+    page.get_by_role("button", name="Use token").click()
     expect(page.locator(f'tr[data-journey="{clara}"]')).to_be_visible()
     expect(page.locator(f'tr[data-journey="{anna}"]')).to_contain_text("SUCCEEDED")
     expect(page.locator("#who")).to_contain_text("vera (viewer)")
