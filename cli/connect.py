@@ -41,7 +41,9 @@ def write_local(settings: Settings, path: Path = LOCAL_FILE, **extra: str) -> No
     path.write_text(json.dumps(settings.model_dump(by_alias=True) | extra, indent=2))
 
 
-def local_value(key: str, path: Path = LOCAL_FILE) -> str:
+def local_value(key: str, path: Path | None = None) -> str:
+    """One value `journeys up` wrote besides the settings (API_URL, TOKEN_SECRET)."""
+    path = path or LOCAL_FILE
     if not path.exists():
         raise NotRunning(f"no local stack found ({path} is missing): start one with `journeys up` or `make run`")
     value = json.loads(path.read_text()).get(key)

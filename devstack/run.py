@@ -47,7 +47,8 @@ def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int =
             journeys = play(stack, samples, out)
             ok = all(j.status.value == s.expect for s, j in zip(samples, journeys, strict=True))
         if not once:
-            out("serving; try `journeys list` or `journeys show ID` in another terminal. Ctrl-C stops.")
+            out(f"serving; the console is at {api}/console/#token={token}")
+            out("  or try `journeys list` or `journeys show ID` in another terminal. Ctrl-C stops.")
             stopped = threading.Event()
             signal.signal(signal.SIGINT, lambda *_: stopped.set())
             signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -170,3 +170,30 @@ def test_a_gateway_authenticator_ignores_bearer_headers_it_did_not_verify() -> N
     request = Request({"type": "http", "headers": [(b"authorization", f"Bearer {OPERATOR}".encode())]})
     with pytest.raises(Exception, match="no verified token"):
         GatewayClaims()(request)
+
+
+def test_journeys_token_signs_with_the_running_stacks_secret(tmp_path, monkeypatch, capsys) -> None:
+    """`journeys token` reads the secret `journeys up` wrote; its tokens are the API's, roles and customer included."""
+    import cli.connect
+    from cli.main import main
+
+    local = tmp_path / "local.json"
+    local.write_text(json.dumps({"TOKEN_SECRET": SECRET, "API_URL": "http://127.0.0.1:1"}))
+    monkeypatch.setattr(cli.connect, "LOCAL_FILE", local)
+    assert main(["token", "--user", "alice", "--roles", "operator,payments-officer"]) == 0
+    staff = capsys.readouterr().out.strip()
+    assert main(["token", "--customer", "CUST-000007"]) == 0
+    customer_token = capsys.readouterr().out.strip()
+    http = TestClient(create_app(no_engine, ISSUER))
+    refused = http.get("/api/customer/journeys/j-1/progress", headers=bearer(staff))
+    assert refused.status_code == 403 and "alice" in refused.json()["detail"]
+    assert http.get("/api/journeys", headers=bearer(customer_token)).json()["detail"].startswith("customer:CUST-000007")
+
+
+def test_journeys_token_without_a_running_stack_says_how_to_start_one(tmp_path, monkeypatch, capsys) -> None:
+    import cli.connect
+    from cli.main import main
+
+    monkeypatch.setattr(cli.connect, "LOCAL_FILE", tmp_path / "missing.json")
+    assert main(["token", "--user", "alice"]) == 1
+    assert "start one with `journeys up`" in capsys.readouterr().err
