@@ -76,19 +76,33 @@ def matches(journey: Journey, f: JourneyFilter, now: float) -> bool:
     return all(check() for check in checks)
 
 
+# Without a status filter every partition is read, one query each, while journeys move between them. Finished
+# statuses are final and read last; STUCK is read on both sides of RUNNING, which a journey may leave for STUCK
+# or re-enter from it. So a journey moving meanwhile is read at least once, and duplicates keep the newest copy.
+SWEEP = (
+    JourneyStatus.STUCK,
+    JourneyStatus.RUNNING,
+    JourneyStatus.STUCK,
+    JourneyStatus.SUCCEEDED,
+    JourneyStatus.FAILED,
+    JourneyStatus.CANCELLED,
+)
+
+
 def find(
     client: Any, table: str, f: JourneyFilter, now: float, limit: int, cursor: str | None = None
 ) -> tuple[list[Journey], str | None]:
     """One page of matching journeys, oldest first, and the cursor of the next page (None on the last)."""
     after = decode_cursor(cursor) if cursor else None
-    statuses = [f.status] if f.status else list(JourneyStatus)
-    journeys = [
-        journey
-        for status in statuses
-        for journey in map(journey_from_item, query(client, MAX_READ, **_request(table, status, f)))
-        if matches(journey, f, now) and (after is None or (journey.created_at, journey.id) > after)
-    ]
-    journeys.sort(key=lambda j: (j.created_at, j.id))
+    newest: dict[str, Journey] = {}
+    for status in [f.status] if f.status else SWEEP:
+        for journey in map(journey_from_item, query(client, MAX_READ, **_request(table, status, f))):
+            if journey.id not in newest or journey.version > newest[journey.id].version:
+                newest[journey.id] = journey
+    journeys = sorted(
+        (j for j in newest.values() if matches(j, f, now) and (after is None or (j.created_at, j.id) > after)),
+        key=lambda j: (j.created_at, j.id),
+    )
     page = journeys[:limit]
     return page, (encode_cursor(page[-1]) if len(journeys) > limit else None)
 
