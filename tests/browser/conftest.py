@@ -1,6 +1,6 @@
 """The console in a real browser: Debian's chromium driven by Playwright, against a local stack serving the API.
 
-One local stack (its own emulator) and one browser serve every test here; each test starts its own journeys
+One local stack and one browser serve every test here; each test starts its own journeys
 and opens its own browser contexts (one per user, so tokens never mix). Every page a test opened is
 screenshotted into test-output/browser/ when the test ends, passed or failed.
 """
@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from api.auth import DevIssuer
 from cli.client import JourneysClient
+from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from tests.browser.console_helpers import Console, IdentityOutage, Users, screenshot
 from tests.engine_helpers import rewrapped
@@ -38,16 +39,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives the web console in headless chromium (make test runs them)")
 
 
-@pytest.fixture(scope="session")
-def console() -> Iterator[Console]:
+@pytest.fixture(scope="module")
+def console(emulator: Emulator) -> Iterator[Console]:
+    """The session's emulator, emptied (moto keeps one state per process), with a stack that stops after the
+    module, so its pollers never take other tests' messages."""
+    emulator.reset()
     outage = IdentityOutage()
-    with LocalStack(workers=rewrapped(SAMPLES, outage)) as stack:
+    with LocalStack(emulator, workers=rewrapped(SAMPLES, outage)) as stack:
         issuer = DevIssuer(secrets.token_hex(16))
         url = stack.serve_api(issuer)
         yield Console(url, issuer, JourneysClient(next(iter(stack.runtimes.values()))), outage, stack)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's chromium, never a browser Playwright downloads; each launch has a fresh temporary profile."""
     if not CHROMIUM.exists():

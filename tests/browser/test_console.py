@@ -94,6 +94,10 @@ def test_a_stuck_journey_is_opened_from_the_queue_retried_with_a_reason_and_comp
     screenshot(page, "stuck-journey-completed")
     assert console.client.get(otto).status is JourneyStatus.SUCCEEDED
 
+    page.get_by_label("Reason").fill("once more")
+    page.get_by_role("button", name="Retry step").click()
+    expect(page.locator("#message")).to_contain_text("Refused")  # the router's 409, in words
+
 
 def _ticket_row(page, journey_id: str, level: int):
     return page.locator(f'tr[data-journey="{journey_id}"][data-level="{level}"]')
