@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import CUSTOMER, OPERATOR, VIEWER, Forbidden, Principal
 from cli.client import JourneysClient
@@ -26,7 +27,11 @@ class Invalid(ValueError):
     """A request the models accept but the API cannot act on; answered 422 like a validation error."""
 
 
-def principal(request: Request) -> Principal:
+# Declares the bearer scheme in the OpenAPI document (Swagger's Authorize button); the app's Authenticator checks it.
+BEARER = HTTPBearer(auto_error=False, description="a JWT: Cognito's on AWS, `journeys token` locally")
+
+
+def principal(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> Principal:
     return request.app.state.auth(request)
 
 

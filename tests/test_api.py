@@ -8,6 +8,7 @@ is recorded and, last, held to the ApiFunction's rows in infra/calls.yaml.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+import api.lambda_handler
 from api.app import create_app
 from api.auth import DevIssuer
 from cli.client import JourneysClient
@@ -27,6 +29,7 @@ from devstack.emulator import CREDENTIALS, Emulator
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LocalStack
 from router.model import JourneyStatus, StartJourney
+from tests.test_api_auth import gateway_event
 from tests.test_policies import ALWAYS_BUSY, IAM_ACTION, IAM_PREFIX, failing, resources_of, settled
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 
@@ -516,6 +519,28 @@ def test_the_local_stack_serves_the_api_over_http(world: World) -> None:
     assert httpx.get(f"{url}/api/journeys").status_code == 401
     page = httpx.get(f"{url}/api/journeys", params={"status": "STUCK"}, headers=VIEWER).json()
     assert page["next_cursor"] is None and isinstance(page["items"], list)
+
+
+def test_the_lambda_handler_configured_only_by_its_environment_lists_journeys(world: World, monkeypatch) -> None:
+    """api.lambda_handler.handler as on AWS: settings from the ApiFunction's template environment, the
+    caller from the authorizer's claims, the answer through Mangum."""
+    assert world.stack.stack is not None
+    (function,) = [f for f in world.stack.stack.functions if f.logical_id == "ApiFunction"]
+    environment = {**function.environment, "AWS_ENDPOINT_URL": world.stack.emulator.url, "AWS_REGION": "eu-west-1"}
+    for name, value in {**environment, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}.items():
+        monkeypatch.setenv(name, value)
+    api.lambda_handler._runtime.cache_clear()
+    try:
+        event = gateway_event("GET", "/api/journeys", {"sub": "vera", "cognito:groups": "[viewer]"})
+        event["rawQueryString"] = "definition=kyc-uplift&limit=100"
+        response = api.lambda_handler.handler(event, None)
+    finally:
+        api.lambda_handler.handler.app.state.client = None
+        api.lambda_handler._runtime.cache_clear()
+    assert response["statusCode"] == 200
+    assert [item["id"] for item in json.loads(response["body"])["items"]] == sorted(
+        world.kyc, key=lambda i: (world.engine.get(i).created_at, i)
+    )
 
 
 def test_zz_every_call_the_api_made_is_declared_for_its_function(world: World) -> None:

@@ -121,6 +121,8 @@ def test_openapi_document_is_public_and_lists_every_endpoint(http: TestClient) -
     }
     body = document["components"]["schemas"]["InterventionBody"]
     assert set(body["required"]) == {"command", "reason"}
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert all(op["security"] == [{"HTTPBearer": []}] for ops in document["paths"].values() for op in ops.values())
 
 
 def test_gateway_claims_read_cognito_groups_as_api_gateway_passes_them() -> None:
