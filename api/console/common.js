@@ -39,7 +39,7 @@ function detailText(detail) {
 }
 
 function describe(status, body) {
-  const detail = detailText(body && body.detail);
+  const detail = detailText(body && (body.detail ?? body.message)); // API Gateway answers 401 with `message`
   const prefix = {
     400: "Not accepted",
     401: "Not signed in (paste a valid token)",

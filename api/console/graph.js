@@ -164,8 +164,8 @@ function forwardPath(route, position) {
     const dy = (y2 - y1) / 2;
     d += ` C${a.x},${y1 + dy} ${b.x},${y2 - dy} ${b.x},${y2}`;
     if (i === 1) {
-      // two thirds down the curve, where a decision's branches have already spread apart
-      const t = 0.66;
+      // most of the way down the curve, where a decision's branches have spread apart
+      const t = 0.8;
       const [u, v] = [(1 - t) ** 3 + 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t ** 2 + t ** 3];
       label = { x: a.x * u + b.x * v, y: y1 + (y2 - y1) * (1.5 * t * (1 - t) + t ** 3) + 3 };
     }
