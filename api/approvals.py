@@ -9,9 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import views
 from api.deps import Approver, Client, Invalid, NotFound
+from api.schemas import ERRORS, DecisionRecorded, Error, TicketView
 from router.approvals import Decision, Verdict
 
-router = APIRouter(prefix="/api/approvals", tags=["approvals"])
+router = APIRouter(prefix="/api/approvals", tags=["approvals"], responses=ERRORS)
+DECIDED = {404: {"model": Error}, 409: {"model": Error, "description": "the ticket was decided or expired"}}
 
 
 class DecisionBody(BaseModel):
@@ -20,7 +22,9 @@ class DecisionBody(BaseModel):
     reason: str | None = Field(None, max_length=1000, description="why; required to reject")
 
 
-@router.get("", summary="Open tickets for the roles the caller holds, soonest deadline first")
+@router.get(
+    "", response_model=list[TicketView], summary="Open tickets for the roles the caller holds, soonest deadline first"
+)
 def inbox(caller: Approver, client: Client) -> list[dict[str, Any]]:
     return [views.ticket(t) for t in client.approvals() if t.role in caller.approval_roles]
 
@@ -42,11 +46,18 @@ def _decide(ticket_id: str, verdict: Verdict, body: DecisionBody, caller: Approv
     return {"ticket_id": ticket_id, "outcome": verdict.value, "repeat": recorded.repeat}
 
 
-@router.post("/{ticket_id}/approve", summary="Approve one level, as yourself (maker-checker applies)")
+@router.post(
+    "/{ticket_id}/approve",
+    response_model=DecisionRecorded,
+    responses=DECIDED,
+    summary="Approve one level, as yourself (maker-checker applies)",
+)
 def approve(ticket_id: str, body: DecisionBody, caller: Approver, client: Client) -> dict[str, Any]:
     return _decide(ticket_id, Verdict.APPROVE, body, caller, client)
 
 
-@router.post("/{ticket_id}/reject", summary="Reject one level, with a reason")
+@router.post(
+    "/{ticket_id}/reject", response_model=DecisionRecorded, responses=DECIDED, summary="Reject one level, with a reason"
+)
 def reject(ticket_id: str, body: DecisionBody, caller: Approver, client: Client) -> dict[str, Any]:
     return _decide(ticket_id, Verdict.REJECT, body, caller, client)

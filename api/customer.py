@@ -10,11 +10,12 @@ from pydantic import BaseModel, ConfigDict
 from api import views
 from api.auth import Principal
 from api.deps import BadRequest, Client, Customer, NotFound
+from api.schemas import ERRORS, Accepted, Error, Progress
 from cli.client import JourneysClient
 from router.model import Journey
 from router.outcomes import Rejected
 
-router = APIRouter(prefix="/api/customer/journeys", tags=["customers"])
+router = APIRouter(prefix="/api/customer/journeys", tags=["customers"], responses={**ERRORS, 404: {"model": Error}})
 
 
 class InputBody(BaseModel):
@@ -37,14 +38,24 @@ def _own(client: JourneysClient, journey_id: str, caller: Principal) -> Journey:
     return journey
 
 
-@router.get("/{journey_id}/progress", summary="How far your journey has come and what it needs from you")
+@router.get(
+    "/{journey_id}/progress",
+    response_model=Progress,
+    summary="How far your journey has come and what it needs from you",
+)
 def progress(journey_id: str, caller: Customer, client: Client) -> dict[str, Any]:
     journey = _own(client, journey_id, caller)
     definition = client.runtime.registry.get(journey.definition_id, journey.definition_version)
     return views.progress(journey, definition)
 
 
-@router.post("/{journey_id}/input", status_code=202, summary="Send what the journey's current step asks for")
+@router.post(
+    "/{journey_id}/input",
+    status_code=202,
+    response_model=Accepted,
+    responses={400: {"model": Error, "description": "the step's schema refuses the data, or nothing is asked"}},
+    summary="Send what the journey's current step asks for",
+)
 def submit(journey_id: str, body: InputBody, caller: Customer, client: Client) -> dict[str, Any]:
     _own(client, journey_id, caller)
     try:

@@ -7,19 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api import views
+from api import schemas, views
 from api.deps import Client, Invalid, NotFound, Operator, Reader
 from api.listing import BadCursor, JourneyFilter, find
+from api.schemas import ERRORS, InterventionAccepted, JourneyDetail, Page
 from cli.client import JourneysClient
 from router.decide import Commit
 from router.model import Command, Intervention, Journey, JourneyStatus
 
-router = APIRouter(prefix="/api/journeys", tags=["operations"])
-
-
-class Page(BaseModel):
-    items: list[dict[str, Any]]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+router = APIRouter(prefix="/api/journeys", tags=["operations"], responses=ERRORS)
 
 
 class InterventionBody(BaseModel):
@@ -56,7 +52,9 @@ def _page(client: JourneysClient, f: JourneyFilter, limit: int, cursor: str | No
         )
     except BadCursor as exc:
         raise Invalid(str(exc)) from None
-    return Page(items=[views.summary(j, _definition(client, j), now) for j in journeys], next_cursor=next_cursor)
+    return Page.model_validate(
+        {"items": [views.summary(j, _definition(client, j), now) for j in journeys], "next_cursor": next_cursor}
+    )
 
 
 def _definition(client: JourneysClient, journey: Journey) -> Any:
@@ -108,13 +106,24 @@ def stuck(_: Reader, client: Client, limit: Limit = 50, cursor: str | None = Non
     return _page(client, JourneyFilter(stuck_only=True), limit, cursor)
 
 
-@router.get("/{journey_id}", summary="A journey: state, open work, why it waits, timeline and graph")
+@router.get(
+    "/{journey_id}",
+    response_model=JourneyDetail,
+    responses={404: {"model": schemas.Error}},
+    summary="A journey: state, open work, why it waits, timeline and graph",
+)
 def journey_detail(journey_id: str, _: Reader, client: Client) -> dict[str, Any]:
     journey = _journey(client, journey_id)
     return views.detail(journey, _definition(client, journey), client.timeline(journey_id), client.runtime.clock())
 
 
-@router.post("/{journey_id}/interventions", status_code=202, summary="Retry, skip, goto, patch, cancel or resume")
+@router.post(
+    "/{journey_id}/interventions",
+    status_code=202,
+    response_model=InterventionAccepted,
+    responses={404: {"model": schemas.Error}, 409: {"model": schemas.Error, "description": "the router refused it"}},
+    summary="Retry, skip, goto, patch, cancel or resume, with a reason",
+)
 def intervene(journey_id: str, body: InterventionBody, caller: Operator, client: Client) -> dict[str, Any]:
     """Straight through the router, as `journeys <command>` does: a refusal (409) is immediate; the actor
     recorded in the transition log is the token's subject."""
