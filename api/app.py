@@ -30,6 +30,17 @@ def create_app(runtime_factory: RuntimeFactory, auth: Authenticator) -> FastAPI:
     for module in (ops, approvals, customer):
         app.include_router(module.router)
     _errors(app)
+
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next: Any) -> Any:
+        """Every /api call is authenticated first: no token is 401 even for a body that would not parse."""
+        if request.url.path.startswith("/api/"):
+            try:
+                request.state.principal = auth(request)
+            except Unauthenticated as exc:
+                return _body(401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"})
+        return await call_next(request)
+
     if CONSOLE.is_dir():
         app.mount("/console", StaticFiles(directory=CONSOLE, html=True), name="console")
 
@@ -61,7 +72,6 @@ def _errors(app: FastAPI) -> None:
 
         app.add_exception_handler(exc_type, handler)
 
-    handle(Unauthenticated, 401, "unauthenticated", **{"WWW-Authenticate": "Bearer"})
     handle(Forbidden, 403, "forbidden")
     handle(Refused, 403, "forbidden")  # maker-checker: audited on the ticket
     handle(NotFound, 404, "not_found")

@@ -32,7 +32,8 @@ BEARER = HTTPBearer(auto_error=False, description="a JWT: Cognito's on AWS, `jou
 
 
 def principal(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> Principal:
-    return request.app.state.auth(request)
+    """Who the authentication middleware (api/app.py) found the caller to be."""
+    return request.state.principal
 
 
 def client(request: Request) -> JourneysClient:

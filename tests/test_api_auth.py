@@ -60,6 +60,14 @@ def test_every_endpoint_answers_401_without_a_token(http: TestClient, method: st
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+def test_no_token_is_401_even_with_a_body_that_does_not_parse(http: TestClient) -> None:
+    """Authentication comes before any parsing: nothing about the request is judged for an unknown caller."""
+    response = http.post(
+        "/api/journeys/j-1/interventions", content="{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 401 and response.json()["error"] == "unauthenticated"
+
+
 @pytest.mark.parametrize(
     ("headers", "says"),
     [
