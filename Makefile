@@ -55,3 +55,14 @@ $(SAM_VENV)/bin/sam:  # its own venv: aws-sam-cli pins its own versions of boto3
 sam-build: sam-manifest $(SAM_VENV)/bin/sam  ## validate, then build the SAM application into .aws-sam/build
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template-file infra/template.yaml
 	$(SAM_ENV) $(SAM_VENV)/bin/sam build --template-file infra/template.yaml --manifest $(SAM_MANIFEST)
+
+# The browser tests (tests/browser/) drive Debian's chromium through Playwright's Python API (the `dev` extra);
+# Playwright never downloads a browser of its own. Installed once, when missing (CI runs as root).
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+test: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium

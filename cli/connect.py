@@ -35,9 +35,21 @@ class NotRunning(RuntimeError):
     pass
 
 
-def write_local(settings: Settings, path: Path = LOCAL_FILE) -> None:
+def write_local(settings: Settings, path: Path = LOCAL_FILE, **extra: str) -> None:
+    """The stack's settings, and `extra` (the API's URL and token secret) for commands that need them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings.model_dump(by_alias=True), indent=2))
+    path.write_text(json.dumps(settings.model_dump(by_alias=True) | extra, indent=2))
+
+
+def local_value(key: str, path: Path | None = None) -> str:
+    """One value `journeys up` wrote besides the settings (API_URL, TOKEN_SECRET)."""
+    path = path or LOCAL_FILE
+    if not path.exists():
+        raise NotRunning(f"no local stack found ({path} is missing): start one with `journeys up` or `make run`")
+    value = json.loads(path.read_text()).get(key)
+    if not value:
+        raise NotRunning(f"the local stack at {path} has no {key}: restart it with this version of journeys")
+    return str(value)
 
 
 def local_runtime(path: Path = LOCAL_FILE) -> Runtime:

@@ -48,6 +48,14 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=4599)
     up.add_argument("--demo", action="store_true", help="run the sample journeys and show their progress")
     up.add_argument("--once", action="store_true", help="exit when the sample journeys have ended")
+    up.add_argument("--api-port", type=int, default=0, help="the HTTP API's port (default: a free one)")
+
+    token = commands.add_parser("token", help="a bearer token for the local stack's HTTP API (development only)")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="a member of staff's id (the audited actor)")
+    who.add_argument("--customer", help="a customer id: a token that sees only that customer's journeys")
+    token.add_argument("--roles", default="viewer", help="staff roles, comma-separated: viewer, operator, approvers'")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds the token is valid")
 
     start = commands.add_parser("start", help="start a journey")
     start.add_argument("definition_id")
@@ -120,7 +128,20 @@ def _up(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     from devstack.run import serve
 
-    return serve(port=args.port, demo=args.demo, once=args.once)
+    return serve(port=args.port, demo=args.demo, once=args.once, api_port=args.api_port)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from api.auth import CUSTOMER, DevIssuer
+    from cli.connect import local_value
+
+    issuer = DevIssuer(local_value("TOKEN_SECRET"))
+    if args.customer:
+        print(issuer.issue(f"customer:{args.customer}", [CUSTOMER], customer_id=args.customer, ttl=args.ttl))
+    else:
+        roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+        print(issuer.issue(args.user, roles, ttl=args.ttl))
+    return 0
 
 
 def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -256,6 +277,7 @@ COMMANDS = {
     "graph": _graph,
     "asl": _asl,
     "up": _up,
+    "token": _token,
     "start": _start,
     "show": _show,
     "list": _list,

@@ -38,6 +38,11 @@ SKIPPED_TYPES: Mapping[str, str] = {
     "AWS::Lambda::Permission": "there is no Lambda service locally: pollers call handlers in-process",
     "AWS::XRay::Group": "there is no tracing backend locally",
     "AWS::XRay::SamplingRule": "there is no tracing backend locally",
+    "AWS::ApiGatewayV2::Api": "the local stack serves the same app with uvicorn (LocalStack.serve_api)",
+    "AWS::ApiGatewayV2::Stage": "the local stack serves the same app with uvicorn (LocalStack.serve_api)",
+    "AWS::Cognito::UserPool": "locally a development issuer signs the API's tokens (`journeys token`)",
+    "AWS::Cognito::UserPoolClient": "locally a development issuer signs the API's tokens (`journeys token`)",
+    "AWS::Cognito::UserPoolGroup": "locally a token's roles are given to `journeys token --roles`",
 }
 
 IGNORED_PROPERTIES: Mapping[str, Mapping[str, str]] = {

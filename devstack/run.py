@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 
+from api.auth import OPERATOR, VIEWER, DevIssuer
 from cli.client import JourneysClient
 from cli.connect import LOCAL_FILE, write_local
 from consumers.start import journey_id_for
@@ -22,16 +24,22 @@ from router.reasons import why
 Print = Callable[[str], None]
 
 
-def serve(port: int, demo: bool, once: bool, out: Print = print) -> int:
+def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int = 0) -> int:
     began = time.monotonic()
     metrics = LOCAL_FILE.with_name("metrics.jsonl")  # what `journeys stats` summarises
     metrics.parent.mkdir(parents=True, exist_ok=True)
     metrics.write_text("")
     stack = LocalStack(Emulator(port=port), metrics_file=metrics).start()
-    write_local(stack.settings())
+    issuer = DevIssuer(secrets.token_urlsafe(32))  # a new secret per run: yesterday's tokens stop working
+    api = stack.serve_api(issuer, api_port)
+    write_local(stack.settings(), API_URL=api, TOKEN_SECRET=issuer.secret)
     out(f"local stack ready in {time.monotonic() - began:.1f} s: emulator at {stack.emulator.url}")
     functions = len(stack.stack.functions) if stack.stack else 0
     out(f"  {functions} functions and {len(stack.pollers)} pollers, from infra/template.yaml")
+    token = issuer.issue("operator", [VIEWER, OPERATOR])
+    out(f"console: {api}/console/#token={token}")
+    out(f"  API {api}/docs; operator token (viewer, operator; 8 h): {token}")
+    out("  other tokens: `journeys token --user alice --roles viewer` or `journeys token --customer CUST-000007`")
     ok = True
     try:
         if demo:
@@ -42,7 +50,8 @@ def serve(port: int, demo: bool, once: bool, out: Print = print) -> int:
             journeys = play(stack, samples, out)
             ok = all(j.status.value == s.expect for s, j in zip(samples, journeys, strict=True))
         if not once:
-            out("serving; try `journeys list` or `journeys show ID` in another terminal. Ctrl-C stops.")
+            out(f"serving; the console is at {api}/console/#token={token}")
+            out("  or try `journeys list` or `journeys show ID` in another terminal. Ctrl-C stops.")
             stopped = threading.Event()
             signal.signal(signal.SIGINT, lambda *_: stopped.set())
             signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from consumers.runtime import Runtime, Settings
+from devstack.api_server import ApiServer
 from devstack.emulator import CREDENTIALS, REGION, Emulator
 from devstack.pollers import Poller, RuleSchedulePoller, SchedulePoller, SqsPoller, StreamPoller
 from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
@@ -88,6 +89,7 @@ class LocalStack:
         self.emitted: deque[str] = deque(maxlen=10_000)
         self.metrics_file = metrics_file
         self._emit_lock = threading.Lock()
+        self.api: ApiServer | None = None
 
     # -- lifecycle
 
@@ -112,7 +114,17 @@ class LocalStack:
             self._threads.append(thread)
         return self
 
+    def serve_api(self, auth: Any, port: int = 0) -> str:
+        """Serve the HTTP API (api/) with the ApiFunction's settings, as Lambda would run it; its URL."""
+        from api.app import create_app
+
+        runtime = self.runtimes.get("ApiFunction") or next(iter(self.runtimes.values()))
+        self.api = ApiServer(create_app(lambda: runtime, auth), port=port).start()
+        return self.api.url
+
     def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
         self._stop.set()
         self._nudge()
         for thread in self._threads:

@@ -50,3 +50,10 @@ def _describe(activation: Activation, now: float) -> str:
         return f"waiting until {due} at step {activation.step}"
     retrying = f", retrying after {activation.last_error}" if activation.retrying else ""
     return f"waiting on worker {activation.worker} at step {activation.branch or activation.step} (due {due}{retrying})"
+
+
+def sla_breached(journey: Journey, now: float) -> bool:
+    """An unfinished journey with an open activation past its deadline, or escalated to operators."""
+    if journey.status in FINISHED:
+        return False
+    return journey.status is JourneyStatus.STUCK or any(a.deadline < now for a in journey.open.values())

@@ -57,7 +57,8 @@ TABLE_WRITES = (
     "dynamodb:PartiQLDelete",
 )
 # The functions that host the router, whose one conditional put per transition is the only way a journey changes.
-ROUTERS = {"StartFunctionRole", "AdvanceFunctionRole", "RetryFunctionRole", "WatchdogFunctionRole"}
+# The API hosts it for operators' interventions (api/ops.py), as the command line does.
+ROUTERS = {"StartFunctionRole", "AdvanceFunctionRole", "RetryFunctionRole", "WatchdogFunctionRole", "ApiFunctionRole"}
 # Each IAM action's resource types, from cfn-lint's copy of the service authorization reference.
 POLICIES = json.loads((Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json").read_text())
 ARN_ATTRIBUTES = {"Arn", "TopicArn"}

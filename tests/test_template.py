@@ -32,6 +32,7 @@ CONSUMERS = {
     "ApprovalsFunction": "consumers.approvals.handler",
     "WatchdogFunction": "consumers.watchdog.handler",
 }
+API = {"ApiFunction": "api.lambda_handler.handler"}  # the HTTP API, behind API Gateway (tests/test_api_template.py)
 WORKERS = SAMPLES.names()  # every sample worker needs a queue, or the router cannot send it work
 SHARED_VARIABLES = {
     "POWERTOOLS_SERVICE_NAME",
@@ -83,10 +84,10 @@ def test_transformed_template_is_lint_clean(cfn: dict[str, Any]) -> None:
 def test_sam_transform_runs_offline(cfn: dict[str, Any]) -> None:
     """One function and one role per consumer, transformed without AWS credentials; the watchdog runs on a schedule."""
     functions = of_type(cfn, "AWS::Lambda::Function")
-    assert {name: f["Handler"] for name, f in functions.items()} == CONSUMERS
+    assert {name: f["Handler"] for name, f in functions.items()} == CONSUMERS | API
     assert len({target(f["Role"]) for f in functions.values()}) == len(functions)
     mapped = {target(m["FunctionName"]) for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()}
-    assert mapped == set(functions) - {"WatchdogFunction"}
+    assert mapped == set(functions) - {"WatchdogFunction", *API}
     (schedule,) = [
         r
         for r in of_type(cfn, "AWS::Events::Rule").values()
@@ -102,7 +103,7 @@ def test_every_consumer_module_is_deployed() -> None:
     assert {handler.split(".")[1] for handler in CONSUMERS.values()} == modules
 
 
-@pytest.mark.parametrize("handler", sorted(CONSUMERS.values()))
+@pytest.mark.parametrize("handler", sorted((CONSUMERS | API).values()))
 def test_handler_imports_and_is_callable(cfn: dict[str, Any], handler: str) -> None:
     """Every Handler in the template names a callable in the repository."""
     assert handler in {f["Handler"] for f in of_type(cfn, "AWS::Lambda::Function").values()}

@@ -1,0 +1,65 @@
+"""Customers: the progress of their own journeys and the data an INPUT step waits for. Nothing internal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from api import views
+from api.auth import Principal
+from api.deps import BadRequest, Client, Customer, NotFound
+from api.schemas import ERRORS, Accepted, Error, Progress
+from cli.client import JourneysClient
+from router.model import Journey
+from router.outcomes import Rejected
+
+router = APIRouter(prefix="/api/customer/journeys", tags=["customers"], responses={**ERRORS, 404: {"model": Error}})
+
+
+class InputBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict[str, Any]
+
+
+def owned(journey: Journey | None, caller: Principal) -> bool:
+    """The journey is the caller's: its business key or its state's customer_id is theirs."""
+    if journey is None or caller.customer_id is None:
+        return False
+    return caller.customer_id in (journey.business_key, journey.state.get("customer_id"))
+
+
+def _own(client: JourneysClient, journey_id: str, caller: Principal) -> Journey:
+    journey = client.get(journey_id)
+    if journey is None or not owned(journey, caller):
+        raise NotFound(f"you have no journey {journey_id}")  # the same answer whether it exists or not
+    return journey
+
+
+@router.get(
+    "/{journey_id}/progress",
+    response_model=Progress,
+    summary="How far your journey has come and what it needs from you",
+)
+def progress(journey_id: str, caller: Customer, client: Client) -> dict[str, Any]:
+    journey = _own(client, journey_id, caller)
+    definition = client.runtime.registry.get(journey.definition_id, journey.definition_version)
+    return views.progress(journey, definition)
+
+
+@router.post(
+    "/{journey_id}/input",
+    status_code=202,
+    response_model=Accepted,
+    responses={400: {"model": Error, "description": "the step's schema refuses the data, or nothing is asked"}},
+    summary="Send what the journey's current step asks for",
+)
+def submit(journey_id: str, body: InputBody, caller: Customer, client: Client) -> dict[str, Any]:
+    _own(client, journey_id, caller)
+    try:
+        client.submit(journey_id, body.data, actor=caller.sub)
+    except Rejected as exc:  # data the step's schema refuses, or nothing asked of the customer now
+        raise BadRequest(str(exc)) from None
+    return {"accepted": True}

@@ -1,0 +1,151 @@
+"""Operations staff: list and filter journeys, the stuck queue, a journey in full, and interventions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from api import schemas, views
+from api.deps import Client, Invalid, NotFound, Operator, Reader
+from api.listing import BadCursor, JourneyFilter, find
+from api.schemas import ERRORS, InterventionAccepted, JourneyDetail, Page
+from cli.client import JourneysClient
+from router.decide import Commit
+from router.model import Command, Intervention, Journey, JourneyStatus
+
+router = APIRouter(prefix="/api/journeys", tags=["operations"], responses=ERRORS)
+
+
+class InterventionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: Command
+    reason: str = Field(max_length=1000, description="why, in a few words; recorded in the journey's audit trail")
+    expected_version: int | None = Field(None, description="the version you looked at (default: the current one)")
+    target: str | None = Field(None, description="goto: the step to go to")
+    patch: dict[str, Any] | None = Field(None, description="patch: JSON merged into the state")
+    output: dict[str, Any] | None = Field(None, description="skip: the skipped step's output")
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, reason: str) -> str:
+        if len(reason.strip()) < 3:
+            raise ValueError("a reason is required: say why, in a few words")
+        return reason.strip()
+
+    @model_validator(mode="after")
+    def _arguments(self) -> InterventionBody:
+        if self.command is Command.GOTO and not self.target:
+            raise ValueError("goto needs a target step")
+        if self.command is Command.PATCH and not self.patch:
+            raise ValueError("patch needs a non-empty patch object")
+        return self
+
+
+def _page(client: JourneysClient, f: JourneyFilter, limit: int, cursor: str | None) -> Page:
+    now = client.runtime.clock()
+    try:
+        journeys, next_cursor = find(
+            client.runtime.client("dynamodb"), client.settings.journeys_table, f, now, limit, cursor
+        )
+    except BadCursor as exc:
+        raise Invalid(str(exc)) from None
+    return Page.model_validate(
+        {"items": [views.summary(j, _definition(client, j), now) for j in journeys], "next_cursor": next_cursor}
+    )
+
+
+def _definition(client: JourneysClient, journey: Journey) -> Any:
+    return client.runtime.registry.get(journey.definition_id, journey.definition_version)
+
+
+def _journey(client: JourneysClient, journey_id: str) -> Journey:
+    journey = client.get(journey_id)
+    if journey is None:
+        raise NotFound(f"there is no journey {journey_id}")
+    return journey
+
+
+Limit = Annotated[int, Query(ge=1, le=200, description="items per page")]
+
+
+@router.get("", response_model=Page, summary="List and filter journeys, oldest first")
+def list_journeys(
+    _: Reader,
+    client: Client,
+    status: JourneyStatus | None = None,
+    definition: str | None = None,
+    version: str | None = None,
+    stuck_reason: Annotated[str | None, Query(description="words in why it is stuck: escalated, orphaned")] = None,
+    sla_breached: bool | None = None,
+    business_key: str | None = None,
+    created_from: Annotated[float | None, Query(description="epoch seconds, inclusive")] = None,
+    created_to: Annotated[float | None, Query(description="epoch seconds, exclusive")] = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> Page:
+    f = JourneyFilter(
+        status=status,
+        definition=definition,
+        version=version,
+        stuck_reason=stuck_reason,
+        sla_breached=sla_breached,
+        business_key=business_key,
+        created_from=created_from,
+        created_to=created_to,
+    )
+    if created_from is not None and created_to is not None and created_from >= created_to:
+        raise Invalid("created_from must be before created_to")
+    return _page(client, f, limit, cursor)
+
+
+@router.get("/stuck", response_model=Page, summary="Journeys escalated or past an SLA, oldest first")
+def stuck(_: Reader, client: Client, limit: Limit = 50, cursor: str | None = None) -> Page:
+    return _page(client, JourneyFilter(stuck_only=True), limit, cursor)
+
+
+@router.get(
+    "/{journey_id}",
+    response_model=JourneyDetail,
+    responses={404: {"model": schemas.Error}},
+    summary="A journey: state, open work, why it waits, timeline and graph",
+)
+def journey_detail(journey_id: str, _: Reader, client: Client) -> dict[str, Any]:
+    journey = _journey(client, journey_id)
+    return views.detail(journey, _definition(client, journey), client.timeline(journey_id), client.runtime.clock())
+
+
+@router.post(
+    "/{journey_id}/interventions",
+    status_code=202,
+    response_model=InterventionAccepted,
+    responses={404: {"model": schemas.Error}, 409: {"model": schemas.Error, "description": "the router refused it"}},
+    summary="Retry, skip, goto, patch, cancel or resume, with a reason",
+)
+def intervene(journey_id: str, body: InterventionBody, caller: Operator, client: Client) -> dict[str, Any]:
+    """Straight through the router, as `journeys <command>` does: a refusal (409) is immediate; the actor
+    recorded in the transition log is the token's subject."""
+    journey = _journey(client, journey_id)
+    command = Intervention(
+        journey_id=journey.id,
+        command=body.command,
+        expected_version=journey.version if body.expected_version is None else body.expected_version,
+        actor=caller.sub,
+        reason=body.reason,
+        output=body.output if body.command is Command.SKIP else None,
+        step=body.target if body.command is Command.GOTO else None,
+        patch=body.patch if body.command is Command.PATCH else None,
+    )
+    outcome = client.runtime.router.handle(command)
+    assert isinstance(outcome, Commit)  # interventions either commit or are refused (Rejected: 409)
+    after = outcome.journey
+    return {
+        "journey_id": after.id,
+        "command": body.command.value,
+        "accepted": True,
+        "version": after.version,
+        "status": after.status.value,
+        "step": after.step,
+    }
