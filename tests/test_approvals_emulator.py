@@ -14,7 +14,7 @@ from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from router.adapters.dispatch import execution_name
-from router.approvals import Refused, Ticket, TicketClosed, TicketStatus
+from router.approvals import Refused, Ticket, TicketClosed, TicketStatus, ticket_id_for
 from router.loader import parse
 from router.model import Command, Intervention, Journey, JourneyStatus
 from router.registry import Registry
@@ -69,6 +69,11 @@ class Chain:
     def ticket(self, journey_id: str, level: int) -> Ticket:
         return waited(lambda: next((t for t in self.client.approvals() if _is(t, journey_id, level)), None))
 
+    def stored_by_id(self, ticket_id: str) -> Ticket:
+        stored = self.client.desk.ticket(ticket_id)
+        assert stored is not None, ticket_id
+        return stored
+
     def stored(self, ticket: Ticket) -> Ticket:
         stored = self.client.desk.ticket(ticket.ticket_id)
         assert stored is not None
@@ -80,7 +85,11 @@ class Chain:
         return journey
 
     def ended(self, journey_id: str) -> Journey:
-        return waited(lambda: _if(self.journey(journey_id), lambda j: j.status is not JourneyStatus.RUNNING))
+        def finished() -> Journey | None:
+            journey = self.client.get(journey_id)  # None until the start is consumed
+            return journey if journey and journey.status is not JourneyStatus.RUNNING else None
+
+        return waited(finished)
 
     def execution(self, ticket: Ticket) -> str:
         machine = self.client.settings.approval_state_machine_arn
@@ -183,14 +192,18 @@ def test_a_rejection_at_level_two_fails_the_payment(chain: Chain) -> None:
 
 def test_an_approval_nobody_decides_expires_and_a_late_decision_changes_nothing(chain: Chain) -> None:
     journey_id = chain.start(definition="quick-approval")
-    ticket = chain.ticket(journey_id, 1)
-    journey = chain.ended(journey_id)
+    journey = chain.ended(journey_id)  # the 2 s ticket may lapse before a poll of open tickets would see it
     assert (journey.status, journey.path[-1]) == (JourneyStatus.FAILED, "expired")
     assert journey.state["approval"]["outcome"] == "expired"
+    (activation_id,) = journey.closed_by  # the approval step's, the only activation this journey opened
+    ticket = chain.stored_by_id(ticket_id_for(activation_id, 1))
     before = chain.stored(ticket)
-    with pytest.raises(TicketClosed, match="expired"):
+    # Closed by its deadline, or (when the ticket opened late on a loaded machine) refused for the ended journey.
+    with pytest.raises((TicketClosed, Refused), match=r"expired|is FAILED"):
         chain.client.decide(ticket.ticket_id, "approve", "olivia", OFFICER)
-    assert chain.stored(ticket) == before and chain.journey(journey_id).version == journey.version
+    after = chain.stored(ticket)
+    assert (after.status, after.decision, after.decided_by) == (before.status, before.decision, before.decided_by)
+    assert after.status is not TicketStatus.DECIDED and chain.journey(journey_id).version == journey.version
 
 
 def test_the_maker_cannot_approve_through_either_channel(chain: Chain) -> None:
