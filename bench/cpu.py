@@ -3,7 +3,7 @@
     python -m bench.cpu [--transitions 10000]
 
 CPU is process time around Router.handle only (workers run outside the timed region). Import time
-is `python -X importtime`'s cumulative figure for the consumer module, median of three fresh runs.
+is `python -X importtime`'s cumulative figure for the consumer module, median of five fresh runs.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import subprocess
 import sys
 import time
 from collections import deque
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.critical_path import machine
+from bench.machine import stamp
 from router.model import ArmTimer, SendWork, StartJourney, StepSucceeded, TimerFired
 from router.registry import Registry
 from router.service import Router
@@ -78,7 +77,7 @@ def router_cpu(transitions: int) -> float:
 
 def import_ms(module: str) -> float:
     runs = []
-    for _ in range(3):
+    for _ in range(5):
         result = subprocess.run(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, check=True
         )
@@ -98,8 +97,7 @@ def main() -> None:
         print(f"  import consumers.{name:<10} {ms:6.0f} ms (target 300)")
     RESULTS.mkdir(exist_ok=True)
     result = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **stamp(),
         "router_cpu_us_per_transition": round(cpu, 1),
         "import_ms": {k: round(v, 1) for k, v in imports.items()},
     }
