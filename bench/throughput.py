@@ -1,6 +1,6 @@
 """Throughput and latency of the local stack with 1,000 journeys started at once.
 
-    python -m bench.throughput [--journeys 1000] [--consumers 2]
+    python -m bench.throughput [--journeys 1000] [--consumers 2]   (other counts: results/throughput-N.json)
 
 The samples without customer input or approvals (devstack/samples.py) are started round-robin, all
 at once: StartJourney messages sent to the start queue ten per SendMessageBatch, as fast as the
@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         "by_sequence": dict(sorted(Counter(seq for _, seq, _, _ in clocks.commits).items())),
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = "throughput.json" if args.journeys == 1000 else f"throughput-{args.journeys}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     lat, wall = result["transition_latency_ms"], result["journey_wall_ms"]
     print(
         f"{ended} of {args.journeys} journeys ended in {duration:.1f} s: {result['journeys_per_second']} journeys/s, "
