@@ -28,6 +28,7 @@ bench: $(STAMP)  ## AWS calls and latency per transition; prints figures
 	$(BIN)/python -m bench.cpu
 	$(BIN)/python -m bench.approvals
 	$(BIN)/python -m bench.compare
+	$(BIN)/python -m bench.throughput
 
 clean:
 	rm -rf $(VENV) .journeys .pytest_cache test-output

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from bench.machine import stamp
 from devstack.approval_chain import approval_machine, receive, states_entered
 from devstack.emulator import CREDENTIALS, Emulator
 from router.prices import PRICES
@@ -107,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         emulator.stop()
     report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.system()} {platform.machine()}, python {platform.python_version()}",
+        **stamp(),
         "levels": args.levels,
         "price_per_1000_transitions_usd": 0.025,
         "price_source": "AWS Step Functions pricing page, Standard workflows",

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ import consumers.advance
 import consumers.journal
 import consumers.start
 import consumers.worker
+from bench.machine import stamp
 from consumers.runtime import Runtime
 from devstack.emulator import Emulator
 from devstack.run import play
@@ -116,16 +114,6 @@ def drain(sqs: Any, queue: str) -> None:
         sqs.delete_message_batch(QueueUrl=queue, Entries=entries)
 
 
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), "cpu")
-    return f"{platform.machine()}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, moto 5.2.5"
-
-
-def _cpuinfo() -> list[str]:
-    path = Path("/proc/cpuinfo")
-    return path.read_text().splitlines() if path.exists() else []
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--journeys", type=int, default=100, help="journeys timed at each table size")
@@ -164,8 +152,7 @@ def main() -> None:
 
     RESULTS.mkdir(exist_ok=True)
     result = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **stamp(),
         "calls_per_transition": round(per_transition, 3),
         "calls": dict(calls),
         "eventbridge_calls": eventbridge,

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from consumers.runtime import Runtime
@@ -17,6 +15,9 @@ from router.decide import Rejected
 from router.limits import MESSAGE_BYTES, check_size
 from router.ports import PayloadTooLarge
 from router.registry import UnknownDefinition
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Errors no retry can fix: the message is parked in the DLQ with its reason and acknowledged.
 TERMINAL = (Rejected, ValidationError, PayloadTooLarge, UnknownDefinition, ValueError)
@@ -60,6 +61,8 @@ def consume_sqs(
     handle: Callable[[str], None],
     metrics: Telemetry,
 ) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     def record_handler(record: SQSRecord) -> None:
         token = _REDELIVERED.set(int(record.attributes.approximate_receive_count or 1) > 1)
         try:

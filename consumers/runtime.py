@@ -1,4 +1,8 @@
-"""Settings and clients, built once per process from the environment and passed in; nothing at import time."""
+"""Settings and clients, built once per process from the environment and passed in; nothing at import time.
+
+Adapters, boto3 and the definition loader are imported where they are first used, so a consumer's cold
+start loads only what that consumer uses (bench/cpu.py measures each consumer's import time).
+"""
 
 from __future__ import annotations
 
@@ -8,27 +12,21 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from consumers.telemetry import Emit, Telemetry, tracer_for
-from router.adapters.definitions import DynamoDefinitionStore
-from router.adapters.dispatch import AwsDispatcher, Targets
-from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog
-from router.adapters.events import EventBridgePublisher
-from router.adapters.tickets import DynamoTicketStore, StepFunctionsTokens
-from router.adapters.usage import AwsUsageMeter
-from router.approval_desk import ApprovalDesk
-from router.journal import Journal
-from router.registry import Registry
-from router.service import Router
-from router.versions import PublishedRegistry
-from workers.samples import SAMPLES
 from workers.step import Workers
+
+if TYPE_CHECKING:
+    import boto3
+
+    from router.approval_desk import ApprovalDesk
+    from router.journal import Journal
+    from router.registry import Registry
+    from router.service import Router
 
 
 class Settings(BaseModel):
@@ -60,7 +58,13 @@ class Settings(BaseModel):
         return cls.model_validate(dict(environ))
 
 
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+_RETRIES = {"retries": {"mode": "standard", "max_attempts": 5}, "connect_timeout": 5, "read_timeout": 30}
+
+
+def _sample_workers() -> Workers:
+    from workers.samples import SAMPLES
+
+    return SAMPLES
 
 
 @dataclass
@@ -70,7 +74,7 @@ class Runtime:
     settings: Settings
     session: boto3.Session
     registry: Registry
-    workers: Workers = SAMPLES
+    workers: Workers = field(default_factory=_sample_workers)
     clock: Any = time.time
     emit: Emit = print  # where EMF metric documents go: stdout on Lambda (CloudWatch Logs extracts them)
     tracer: Any = None  # a Powertools Tracer on Lambda (consumers/telemetry.py)
@@ -78,13 +82,23 @@ class Runtime:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
+            from botocore.config import Config
+
             self._clients[service] = self.session.client(
-                service, region_name=self.settings.region, endpoint_url=self.settings.endpoint_url, config=_RETRIES
+                service,
+                region_name=self.settings.region,
+                endpoint_url=self.settings.endpoint_url,
+                config=Config(**_RETRIES),
             )
         return self._clients[service]
 
     @cached_property
     def router(self) -> Router:
+        from router.adapters.dispatch import AwsDispatcher, Targets
+        from router.adapters.dynamodb import DynamoJourneyStore
+        from router.adapters.usage import AwsUsageMeter
+        from router.service import Router
+
         store = DynamoJourneyStore(self.client("dynamodb"), self.settings.journeys_table)
         targets = Targets(
             worker_queues=self.settings.worker_queues,
@@ -105,6 +119,11 @@ class Runtime:
     @cached_property
     def desk(self) -> ApprovalDesk:
         """The approval desk as the approvals function runs it: it answers task tokens itself."""
+        from router.adapters.dynamodb import DynamoJourneyStore
+        from router.adapters.events import EventBridgePublisher
+        from router.adapters.tickets import DynamoTicketStore, StepFunctionsTokens
+        from router.approval_desk import ApprovalDesk
+
         return ApprovalDesk(
             DynamoTicketStore(self.client("dynamodb"), self.settings.tickets_table),
             DynamoJourneyStore(self.client("dynamodb"), self.settings.journeys_table),
@@ -116,6 +135,10 @@ class Runtime:
 
     @cached_property
     def journal(self) -> Journal:
+        from router.adapters.dynamodb import DynamoTransitionLog
+        from router.adapters.events import EventBridgePublisher
+        from router.journal import Journal
+
         log = DynamoTransitionLog(self.client("dynamodb"), self.settings.transition_log_table)
         return Journal(log, EventBridgePublisher(self.client("events"), self.settings.domain_buses))
 
@@ -129,12 +152,19 @@ class Runtime:
 
 
 def runtime_from_env(environ: Mapping[str, str]) -> Runtime:
+    import boto3
+
+    from router.registry import Registry
+
     return with_published_definitions(Runtime(Settings.from_env(environ), boto3.Session(), Registry([])))
 
 
 def with_published_definitions(runtime: Runtime, known_workers: set[str] | None = None) -> Runtime:
     """Definitions from definitions/, then the published copies in the journeys table: a journey pinned to a
     version this deploy no longer carries still runs on it."""
+    from router.adapters.definitions import DynamoDefinitionStore
+    from router.versions import PublishedRegistry
+
     store = DynamoDefinitionStore(runtime.client("dynamodb"), runtime.settings.journeys_table)
     runtime.registry = PublishedRegistry.deployed_and_published(store, known_workers=known_workers)
     return runtime

@@ -6,11 +6,6 @@ import json
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from pydantic import BaseModel, Field
 
 from consumers.batch import consume_sqs
@@ -38,6 +33,12 @@ class Retryable(Exception):
 
 def executor(runtime: Runtime, workers: Workers, context: Any = None) -> Any:
     """The worker call, made idempotent by activation id: a redelivery returns the saved answer."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
     store = DynamoDBPersistenceLayer(
         table_name=runtime.settings.idempotency_table, boto3_client=runtime.client("dynamodb")
     )

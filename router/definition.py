@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -157,8 +158,13 @@ class Definition(Model):
                 return candidate
         raise KeyError(f"{self.id} has no step {name!r}")
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
-        """Pins a journey to exactly the definition it started with."""
+        """Pins a journey to exactly the definition it started with. Frozen, so hashed once (per copy)."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Definition:
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("content_hash", None)  # a copy with updates hashes its own content
+        return copy

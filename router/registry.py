@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from router.definition import Definition
-from router.loader import definition_files, load_all
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "definitions"
 
@@ -25,6 +24,8 @@ class Registry:
 
     @classmethod
     def from_directory(cls, directory: Path = DEFINITIONS_DIR, known_workers: set[str] | None = None) -> Registry:
+        from router.loader import definition_files, load_all  # YAML and schema checks: only where loaded
+
         return cls(load_all(definition_files(directory), known_workers))
 
     def get(self, definition_id: str, version: str | None = None) -> Definition:

@@ -48,23 +48,35 @@ class Router:
     def _commit(self, event: Event, redelivered: bool) -> Commit | Absorb:
         # A start needs no read: its conditional write fails on an existing journey and returns it.
         journey = None if isinstance(event, StartJourney) else self.store.load(event.journey_id)
+        try:
+            return self._attempt(event, journey, redelivered)  # the usual case: no race, no retry machinery
+        except VersionConflict as conflict:
+            journey = conflict.current
         retrying = Retrying(
             retry=retry_if_exception_type(VersionConflict),
-            stop=stop_after_attempt(MAX_CONFLICTS),
+            stop=stop_after_attempt(MAX_CONFLICTS - 1),
             wait=wait_random_exponential(multiplier=0.005, max=0.2),
             reraise=True,
         )
         for attempt in retrying:
             with attempt:
-                outcome = decide(self._definition(event, journey), journey, event, self.clock(), redelivered)
-                if isinstance(outcome, Commit):
-                    outcome = self._charged(outcome, event)
-                    try:
-                        self.store.commit(outcome.journey, outcome.record)
-                    except VersionConflict as conflict:
-                        self.counts["conflicts"] += 1
-                        journey = conflict.current
-                        raise
+                try:
+                    outcome = self._attempt(event, journey, redelivered)
+                except VersionConflict as conflict:
+                    journey = conflict.current
+                    raise
+        return outcome
+
+    def _attempt(self, event: Event, journey: Journey | None, redelivered: bool) -> Commit | Absorb:
+        """Decide on `journey` as loaded and commit; a lost race raises VersionConflict with the current item."""
+        outcome = decide(self._definition(event, journey), journey, event, self.clock(), redelivered)
+        if isinstance(outcome, Commit):
+            outcome = self._charged(outcome, event)
+            try:
+                self.store.commit(outcome.journey, outcome.record)
+            except VersionConflict:
+                self.counts["conflicts"] += 1
+                raise
         return outcome
 
     def _charged(self, commit: Commit, event: Event) -> Commit:

@@ -6,7 +6,6 @@ import hashlib
 from typing import Any
 
 import jmespath
-from jsonschema import Draft202012Validator
 
 from router.definition import (
     ApprovalStep,
@@ -237,6 +236,8 @@ def _branch(step: DecisionStep, state: dict[str, Any]) -> str:
 
 def schema_errors(schema: dict[str, Any], data: Any) -> list[str]:
     """Every way `data` breaks `schema`, naming fields and rules but never echoing the values (personal data)."""
+    from jsonschema import Draft202012Validator  # heavy to import; a consumer that never validates never loads it
+
     errors = []
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     for error in validator.iter_errors(data):

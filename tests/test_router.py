@@ -18,7 +18,7 @@ from router.model import (
 )
 from router.ports import VersionConflict
 from router.registry import Registry
-from router.service import Router
+from router.service import MAX_CONFLICTS, Router
 from router.testing import MemoryDispatcher, MemoryStore
 
 FLOW = """
@@ -215,3 +215,26 @@ def test_conflict_carries_the_current_journey():
             None,
         )  # type: ignore[arg-type]
     assert caught.value.current is None
+
+
+def test_a_writer_that_always_loses_gives_up_after_max_conflicts(world):
+    """Every commit losing its race ends, after MAX_CONFLICTS attempts, in the conflict itself."""
+    router, store, _, _ = world
+    start(router)
+    attempts = []
+
+    def always_losing(journey, record):
+        attempts.append(journey.version)
+        raise VersionConflict(store.journeys["j1"])
+
+    store.commit = always_losing
+    with pytest.raises(VersionConflict):
+        router.handle(StepSucceeded(journey_id="j1", activation_id="j1.1", output={"kyc": "CLEAR"}, actor="kyc"))
+    assert len(attempts) == MAX_CONFLICTS and router.counts["conflicts"] == MAX_CONFLICTS
+
+
+def test_a_definition_copied_with_changes_hashes_its_own_content():
+    """The pinning hash is computed once per definition, never carried over to a changed copy."""
+    pinned = DEFINITION.content_hash
+    assert DEFINITION.model_copy().content_hash == pinned
+    assert DEFINITION.model_copy(update={"title": "changed"}).content_hash != pinned
