@@ -199,8 +199,10 @@ def test_an_approval_nobody_decides_expires_and_a_late_decision_changes_nothing(
     ticket = chain.stored_by_id(ticket_id_for(activation_id, 1))
     before = chain.stored(ticket)
     # Closed by its deadline, or (when the ticket opened late on a loaded machine) refused for the ended journey.
-    with pytest.raises((TicketClosed, Refused), match=r"expired|is FAILED"):
+    with pytest.raises((TicketClosed, Refused)) as refused:
         chain.client.decide(ticket.ticket_id, "approve", "olivia", OFFICER)
+    expected = "expired" if refused.type is TicketClosed else "is FAILED: its approvals take no decisions"
+    assert expected in str(refused.value)
     after = chain.stored(ticket)
     assert (after.status, after.decision, after.decided_by) == (before.status, before.decision, before.decided_by)
     assert after.status is not TicketStatus.DECIDED and chain.journey(journey_id).version == journey.version
