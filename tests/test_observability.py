@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 import consumers.advance
 import consumers.approvals
@@ -21,15 +22,19 @@ import consumers.watchdog
 import consumers.worker
 from bench.critical_path import count_critical_calls
 from cli.observe import costs_by_step, render_stats
+from consumers.runtime import Runtime, Settings
 from consumers.telemetry import Telemetry, tracer_for
 from devstack.intrinsics import translate
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LambdaContext, LocalStack
 from router.adapters.dynamodb import DynamoJourneyStore, journey_item
 from router.decide import Absorb
+from router.journal import Journal
 from router.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
 from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucceeded, TransitionRecord
 from router.prices import PRICES
+from router.registry import Registry
+from router.testing import MemoryLog, MemoryPublisher
 from router.usage import Usage, approval_transitions, charge, cost_usd
 from tests.journey_driver import JourneyDriver
 
@@ -307,6 +312,35 @@ def test_every_consumer_emits_its_metrics_with_the_documented_dimensions(fresh_e
     assert by_service["retry"] >= {"TransitionLatency", "MessagesProcessed"}
     assert by_service["approvals"] >= {"DecisionsRefused", "MessagesRejected", "MessagesProcessed"}
     assert by_service["watchdog"] == {"ActivationsOverdue"}
+
+
+class PublishFailsOnce(MemoryPublisher):
+    def publish(self, record: TransitionRecord) -> None:
+        if not hasattr(self, "failed"):
+            self.failed = True
+            raise ConnectionError("PutEvents timed out")
+        super().publish(record)
+
+
+def test_a_transition_whose_publish_failed_is_counted_once_across_the_replay() -> None:
+    """The stream replays a record whose events were not published; its metrics are emitted once, not zero times."""
+    documents: list[str] = []
+    settings = Settings(JOURNEYS_TABLE="journeys", ADVANCE_QUEUE_URL="advance")
+    runtime = Runtime(settings, session=None, registry=Registry([]), emit=documents.append)
+    log, publisher = MemoryLog(), PublishFailsOnce()
+    runtime.__dict__["journal"] = Journal(log, publisher)
+    completed = record(lifecycle=["journey_completed"], status=JourneyStatus.SUCCEEDED)
+    image = {"journey_id": {"S": "j-1"}, "last_transition": {"S": completed.model_dump_json()}}
+    event = {"Records": [{"eventID": "e-1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
+                          "dynamodb": {"NewImage": image, "SequenceNumber": "1"}}]}
+
+    with pytest.raises(BatchProcessingError):  # the whole batch failed: the stream hands the record over again
+        consumers.journal.consume(runtime, event, LambdaContext("test"))
+    assert publisher.published == [] and list(log.records) == [("j-1", 2)]
+    consumers.journal.consume(runtime, event, LambdaContext("test"))
+    assert publisher.published == [completed]
+    names = Counter(name for doc in documents for name, _ in emitted(json.loads(doc)))
+    assert names["JourneysCompleted"] == names["StepOutcomes"] == names["TransitionCost"] == 1
 
 
 def _last(stack: LocalStack, journey_id: str) -> str:
