@@ -26,7 +26,7 @@ import boto3
 from bench.machine import stamp
 from devstack.approval_chain import approval_machine, receive, states_entered
 from devstack.emulator import CREDENTIALS, Emulator
-from router.prices import PRICES
+from router.prices import PRICE_SOURCE, PRICES
 
 PRICE_PER_TRANSITION = PRICES["states_transition"]  # USD, Standard workflows (router/prices.py)
 RESULTS = Path(__file__).parent / "results"
@@ -108,13 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         **stamp(),
         "levels": args.levels,
-        "price_per_1000_transitions_usd": 0.025,
-        "price_source": "AWS Step Functions pricing page, Standard workflows",
+        "price_per_1000_transitions_usd": PRICE_PER_TRANSITION * 1000,
+        "price_source": PRICE_SOURCE,
         "shapes": figures,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "approvals.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"approval chain of {args.levels} levels on the emulator (Standard workflow, $0.025 per 1,000 transitions):")
+    print(f"approval chain of {args.levels} levels on the emulator (Standard workflow, "
+          f"${PRICE_PER_TRANSITION * 1000:g} per 1,000 transitions):")
     for shape, figure in figures.items():
         print(
             f"  {shape:<9} {figure['transitions']:>2} state transitions  ${figure['cost_usd']:.6f} per approval "
