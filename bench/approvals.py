@@ -7,9 +7,8 @@ Each shape (granted, rejected at the last level, expired at the first) runs the 
 from each execution's history (`get_execution_history`: every *StateEntered event is one billed
 state transition), and the latency is from the last answer to the outcome on the advance queue.
 
-Price: $0.025 per 1,000 state transitions for Standard workflows (AWS Step Functions pricing page,
-https://aws.amazon.com/step-functions/pricing/, US East (N. Virginia); the first 4,000 a month are free
-and are ignored here).
+Price: router/prices.py's, $0.025 per 1,000 state transitions for Standard workflows (AWS Step Functions
+pricing page, US East (N. Virginia); the first 4,000 a month are free and are ignored here).
 """
 
 from __future__ import annotations
