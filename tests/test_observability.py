@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -36,6 +35,7 @@ from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucc
 from router.registry import Registry
 from router.testing import MemoryLog, MemoryPublisher
 from router.usage import Usage, approval_transitions, charge, cost_by_service, cost_usd
+from tests.engine_helpers import waited
 from tests.journey_driver import JourneyDriver
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
@@ -211,14 +211,14 @@ def test_a_journey_cost_is_the_running_sum_of_its_transitions() -> None:
 
 def wait_for(stack: LocalStack, journey_id: str, timeout: float = 30) -> Any:
     store = DynamoJourneyStore(stack.client("dynamodb"), stack.settings().journeys_table)  # not a consumer's client
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ended() -> Any:
         journey = store.load(journey_id)
-        if journey is not None and journey.status is not JourneyStatus.RUNNING:
-            stack.wait_quiet()
-            return journey
-        time.sleep(0.1)
-    raise TimeoutError(journey_id)
+        return journey if journey is not None and journey.status is not JourneyStatus.RUNNING else None
+
+    journey = waited(ended, timeout, what=f"the end of {journey_id}")
+    stack.wait_quiet()
+    return journey
 
 
 def test_recorded_cost_is_the_sum_of_transitions_and_the_calls_the_benchmark_counts(fresh_emulator) -> None:
