@@ -7,9 +7,8 @@ Each shape (granted, rejected at the last level, expired at the first) runs the 
 from each execution's history (`get_execution_history`: every *StateEntered event is one billed
 state transition), and the latency is from the last answer to the outcome on the advance queue.
 
-Price: $0.025 per 1,000 state transitions for Standard workflows (AWS Step Functions pricing page,
-https://aws.amazon.com/step-functions/pricing/, US East (N. Virginia); the first 4,000 a month are free
-and are ignored here).
+Price: router/prices.py's, $0.025 per 1,000 state transitions for Standard workflows (AWS Step Functions
+pricing page, US East (N. Virginia); the first 4,000 a month are free and are ignored here).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import boto3
 from bench.machine import stamp
 from devstack.approval_chain import approval_machine, receive, states_entered
 from devstack.emulator import CREDENTIALS, Emulator
-from router.prices import PRICES
+from router.prices import PRICE_SOURCE, PRICES
 
 PRICE_PER_TRANSITION = PRICES["states_transition"]  # USD, Standard workflows (router/prices.py)
 RESULTS = Path(__file__).parent / "results"
@@ -108,13 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         **stamp(),
         "levels": args.levels,
-        "price_per_1000_transitions_usd": 0.025,
-        "price_source": "AWS Step Functions pricing page, Standard workflows",
+        "price_per_1000_transitions_usd": PRICE_PER_TRANSITION * 1000,
+        "price_source": PRICE_SOURCE,
         "shapes": figures,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "approvals.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"approval chain of {args.levels} levels on the emulator (Standard workflow, $0.025 per 1,000 transitions):")
+    print(f"approval chain of {args.levels} levels on the emulator (Standard workflow, "
+          f"${PRICE_PER_TRANSITION * 1000:g} per 1,000 transitions):")
     for shape, figure in figures.items():
         print(
             f"  {shape:<9} {figure['transitions']:>2} state transitions  ${figure['cost_usd']:.6f} per approval "

@@ -54,6 +54,7 @@ from devstack.samples import PAYMENT_SAMPLES, SAMPLES, Sample
 from devstack.stack import LocalStack
 from router.asl import APPROVAL_QUEUE, INPUT_QUEUE, compile_definition
 from router.prices import PRICE_SOURCE, PRICES
+from router.usage import DYNAMODB_READS, DYNAMODB_WRITES, Usage, cost_by_service
 
 RESULTS = Path(__file__).parent / "results"
 ROLE = "arn:aws:iam::123456789012:role/journeys-compare"
@@ -64,8 +65,6 @@ ROLE = "arn:aws:iam::123456789012:role/journeys-compare"
 LAMBDA_MEMORY_GB = 0.5  # 512 MB, arm64
 LAMBDA_SECONDS = 0.1  # assumed billed duration of one batch invocation: a few AWS calls at 10-30 ms each
 
-_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-_READS = {"GetItem", "Query", "Scan", "BatchGetItem"}
 
 
 @dataclass
@@ -93,20 +92,26 @@ class Tally:
             self.walls + other.walls,
         )
 
+    def usage(self) -> Usage:
+        """The tally as the engine's own Usage: one capacity unit per DynamoDB call (items under 1 KB), and each
+        EventBridge entry counted as one PutEvents (priced per entry)."""
+        calls, read_units, write_units = Counter[str](), 0, 0
+        for op, n in self.calls.items():
+            service, name = op.split(":")
+            if service == "dynamodb":
+                read_units += n if name in DYNAMODB_READS else 0
+                write_units += n if name in DYNAMODB_WRITES else 0
+            elif service in ("sqs", "sns"):
+                calls[f"{service}.{name}"] += n
+        calls["sqs.SendMessage"] += self.sfn_sqs_sends
+        calls["events.PutEvents"] = self.events
+        units = {"read_units": read_units, "write_units": write_units}
+        return Usage(calls=dict(calls), sfn_transitions=self.transitions, **units)
+
     def cost(self) -> dict[str, float]:
-        """USD for all the journeys, by service."""
-        c, p = self.calls, PRICES
-        sqs = sum(n for op, n in c.items() if op.startswith("sqs:")) + self.sfn_sqs_sends
-        writes = sum(n for op, n in c.items() if op.startswith("dynamodb:") and op.split(":")[1] in _WRITES)
-        reads = sum(n for op, n in c.items() if op.startswith("dynamodb:") and op.split(":")[1] in _READS)
-        lambda_each = p["lambda_request"] + LAMBDA_MEMORY_GB * LAMBDA_SECONDS * p["lambda_gb_second_arm64"]
-        return {
-            "step_functions": self.transitions * p["states_transition"],
-            "sqs": sqs * p["sqs_request"],
-            "dynamodb": writes * p["dynamodb_wru"] + reads * p["dynamodb_rru"],
-            "eventbridge": self.events * p["eventbridge_event"],
-            "lambda": self.invocations * lambda_each,
-        }
+        """USD for all the journeys, by service: the engine's own pricing (router/usage.py), plus Lambda."""
+        lambda_each = PRICES["lambda_request"] + LAMBDA_MEMORY_GB * LAMBDA_SECONDS * PRICES["lambda_gb_second_arm64"]
+        return cost_by_service(self.usage()) | {"lambda": self.invocations * lambda_each}
 
     def per_million(self) -> dict[str, float]:
         return {k: round(v / self.journeys * 1e6, 2) for k, v in self.cost().items()}
@@ -284,8 +289,8 @@ def chart(report: dict[str, Any], path: Path) -> None:
 
     designs = {"engine": report["all"]["engine"], "every step on SFN": report["all"]["step_functions"]}
     bottoms = [0.0] * len(designs)
-    for service in ["step_functions", "lambda", "sqs", "dynamodb", "eventbridge"]:
-        values = [d["cost_per_million_journeys_usd"][service] for d in designs.values()]
+    for service in ["step_functions", "lambda", "sqs", "sns", "dynamodb", "eventbridge"]:
+        values = [d["cost_per_million_journeys_usd"].get(service, 0.0) for d in designs.values()]
         by_service.bar(list(designs), values, bottom=bottoms, label=service.replace("_", " "))
         bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
     for x, total in enumerate(bottoms):

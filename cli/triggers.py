@@ -1,7 +1,8 @@
 """Trigger and schedule rules, generated from definitions/ into infra/template.yaml.
 
 `sam deploy` deploys the template, so the rules that start journeys live in it, written by
-`journeys triggers` from the definitions rather than by hand; tests/test_triggers.py fails when
+`journeys triggers` from the definitions rather than by hand;
+tests/test_lifecycle_emulator.py::test_the_template_rules_are_in_step_with_the_definitions fails when
 the template is out of step with definitions/. Each rule targets the start queue through an
 InputTransformer that names the definition and carries the event's id and detail: the start
 consumer derives the journey id from them, so a duplicated event starts one journey.

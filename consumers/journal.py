@@ -26,8 +26,8 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
             return  # a removal (TTL) or an item written by something other than a commit
         transition = TransitionRecord.model_validate_json(image["last_transition"])
         logger.append_keys(journey_id=transition.journey_id)
-        if runtime.journal.record(transition):  # counted once, however often the stream replays it
-            metrics.add(for_transition(transition))
+        # counted when first logged, before publishing: a replay after a failed publish is not counted again
+        runtime.journal.record(transition, on_new=lambda new: metrics.add(for_transition(new)))
         logger.info("journaled", extra={"seq": transition.seq, "step": transition.step_name})
         logger.remove_keys(["journey_id"])
 

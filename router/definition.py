@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class StepType(StrEnum):
@@ -140,6 +141,10 @@ def successors(step: Step) -> list[str]:
     return [step.next]
 
 
+# EventBridge takes the singular unit for 1 only: it refuses "rate(1 minutes)" and "rate(5 minute)" at deploy.
+_SCHEDULE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$|^cron\(.+\)$")
+
+
 class Definition(Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     version: str
@@ -147,10 +152,20 @@ class Definition(Model):
     owning_domain: str
     triggers: list[Trigger] = []
     # A SYSTEM journey runs on a schedule instead of a trigger, with no input form: "rate(1 day)" or "cron(...)".
-    schedule: str | None = Field(None, pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
+    schedule: str | None = None
     input_schema: dict[str, Any] = {"type": "object"}
     start_at: str
     steps: list[Step] = Field(min_length=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _an_eventbridge_schedule(cls, schedule: str | None) -> str | None:
+        if schedule is not None and not _SCHEDULE.match(schedule):
+            raise ValueError(
+                f"{schedule!r} is not an EventBridge schedule: rate(1 minute|hour|day), rate(N minutes|hours|days) "
+                "with N of 2 or more, or cron(...)"
+            )
+        return schedule
 
     def step(self, name: str) -> Step:
         for candidate in self.steps:

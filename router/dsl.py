@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
@@ -177,13 +178,26 @@ def workflow(**header: Any) -> Callable[[Callable[[], Any]], Workflow]:
     return declare
 
 
+def _line_of(exc: Exception, path: Path) -> int:
+    """The line of `path` the exception was raised at: a SyntaxError's own, else the file's last traceback frame."""
+    if isinstance(exc, SyntaxError) and exc.filename == str(path):
+        return exc.lineno or 1
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == str(path)]
+    return (frames[-1].lineno or 1) if frames else 1
+
+
 def load_module(path: Path, known_workers: set[str] | None = None) -> list[Definition]:
     """Every @workflow a Python file declares, validated."""
     spec = importlib.util.spec_from_file_location(f"journeys_definition_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise DefinitionError([Problem(str(path), 1, "not an importable Python module")])
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except DefinitionError:
+        raise
+    except Exception as exc:  # a broken definition file is a load problem at its line, not a consumer's traceback
+        raise DefinitionError([Problem(str(path), _line_of(exc, path), f"{type(exc).__name__}: {exc}")]) from exc
     workflows = [value for value in vars(module).values() if isinstance(value, Workflow)]
     if not workflows:
         raise DefinitionError([Problem(str(path), 1, "declares no @workflow")])

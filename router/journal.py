@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from router.model import TransitionRecord
 from router.ports import EventPublisher, TransitionLog
+
+
+def _nothing(transition: TransitionRecord) -> None:
+    pass
 
 
 class Journal:
@@ -13,11 +18,16 @@ class Journal:
         self.log, self.publisher = log, publisher
         self.counts: Counter[str] = Counter()
 
-    def record(self, transition: TransitionRecord) -> bool:
-        """Append then publish; True when newly appended. A replayed stream record appends nothing and
-        republishes the same ids."""
+    def record(self, transition: TransitionRecord, on_new: Callable[[TransitionRecord], None] = _nothing) -> bool:
+        """Append, call `on_new` if the entry is new, then publish; True when newly appended.
+
+        `on_new` runs before the publish attempt: when publishing fails, the stream replays the record, which
+        then appends nothing and republishes the same ids, so `on_new` has run exactly once for the transition.
+        """
         appended = self.log.append(transition)
         self.counts["appended" if appended else "already logged"] += 1
+        if appended:
+            on_new(transition)
         self.publisher.publish(transition)
         self.counts["published"] += 1
         return appended

@@ -37,20 +37,29 @@ class Usage(Model):
         )
 
 
-def cost_usd(usage: Usage) -> float:
-    """The list price of `usage`. Calls billed per request; Step Functions per state transition (its
+# DynamoDB operations by the capacity they consume (the meter and bench/compare.py both sort calls by these).
+DYNAMODB_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem"})
+DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
+def cost_by_service(usage: Usage) -> dict[str, float]:
+    """The list price of `usage`, by service. Calls billed per request; Step Functions per state transition (its
     StartExecution is free); EventBridge per event entry, approximated by one per PutEvents call."""
     by_service = Counter[str]()
     for call, n in usage.calls.items():
         by_service[call.split(".", 1)[0]] += n
-    return (
-        by_service["sqs"] * PRICES["sqs_request"]
-        + by_service["sns"] * PRICES["sns_request"]
-        + by_service["events"] * PRICES["eventbridge_event"]
-        + usage.write_units * PRICES["dynamodb_wru"]
-        + usage.read_units * PRICES["dynamodb_rru"]
-        + usage.sfn_transitions * PRICES["states_transition"]
-    )
+    return {
+        "step_functions": usage.sfn_transitions * PRICES["states_transition"],
+        "sqs": by_service["sqs"] * PRICES["sqs_request"],
+        "sns": by_service["sns"] * PRICES["sns_request"],
+        "dynamodb": usage.write_units * PRICES["dynamodb_wru"] + usage.read_units * PRICES["dynamodb_rru"],
+        "eventbridge": by_service["events"] * PRICES["eventbridge_event"],
+    }
+
+
+def cost_usd(usage: Usage) -> float:
+    """The list price of `usage` (cost_by_service, summed)."""
+    return sum(cost_by_service(usage).values())
 
 
 def write_units(item_bytes: int) -> float:

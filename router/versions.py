@@ -44,12 +44,14 @@ def publish(store: DefinitionStore, definitions: Iterable[Definition]) -> list[t
 class PublishedRegistry(Registry):
     """The deployed files first; a journey pinned to a version they no longer hold is run from its published copy.
 
-    A version found nowhere is an explicit UnknownDefinition, never the newest one instead.
+    A version found nowhere is an explicit UnknownDefinition, never the newest one instead. A published copy,
+    once read, is kept: an (id, version)'s content never changes. A miss is asked again (it may be published later).
     """
 
     def __init__(self, deployed: Iterable[Definition], store: DefinitionStore) -> None:
         super().__init__(deployed)
         self.store = store
+        self._published: dict[tuple[str, str], Definition] = {}
 
     @classmethod
     def deployed_and_published(
@@ -63,7 +65,10 @@ class PublishedRegistry(Registry):
         except UnknownDefinition:
             if version is None:
                 raise
+        if (definition_id, version) in self._published:
+            return self._published[definition_id, version]
         published = self.store.get(definition_id, version)
         if published is None:
             raise UnknownDefinition(f"definition {definition_id!r} {version} is neither deployed nor published")
+        self._published[definition_id, version] = published
         return published

@@ -1,4 +1,5 @@
-"""Instruments for the engine tests: count worker side effects, inject duplicates, watch AWS calls.
+"""Instruments for the engine tests: count worker side effects, inject duplicates, watch AWS calls; wait for
+a condition; build the API Gateway event and name the resources an AWS call acts on.
 
 Each instrument is a botocore event hook or a worker wrapper. None changes the engine's code, and only
 Storm changes when (never whether) a message arrives. Consumers run in poller threads named after their
@@ -12,12 +13,13 @@ import functools
 import json
 import re
 import threading
+import time
 import uuid
 import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.awsrequest import AWSResponse
@@ -25,8 +27,36 @@ from botocore.awsrequest import AWSResponse
 from devstack.emulator import CREDENTIALS, Emulator
 from workers.step import Workers
 
+if TYPE_CHECKING:
+    from cli.client import JourneysClient
+    from router.model import Journey
+
+T = TypeVar("T")
 Hook = tuple[str, Callable[..., Any]]
 Wrap = Callable[[str, Callable[..., Any]], Callable[..., Any]]
+
+
+def waited(check: Callable[[], T], timeout: float = 60, interval: float = 0.1, what: str = "condition") -> T:
+    """Call `check` until it returns something truthy, and return that; TimeoutError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (reached := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached in {timeout} s")
+        time.sleep(interval)
+    return reached
+
+
+def settled(client: JourneysClient, journey_id: str, done: Callable[[Journey], bool], timeout: float = 60) -> Journey:
+    """The journey once `done(journey)` holds, read through the client every 0.2 s."""
+
+    def reached() -> Journey | None:
+        journey = client.get(journey_id)
+        return journey if journey is not None and done(journey) else None
+
+    try:
+        return waited(reached, timeout, interval=0.2)
+    except TimeoutError:
+        raise TimeoutError(f"journey {journey_id} did not get there in {timeout} s: {client.get(journey_id)}") from None
 
 
 def consumer_name() -> str:
@@ -289,3 +319,38 @@ def scan_all(dynamodb: Any, table: str) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return items
         kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def gateway_event(method: str, path: str, claims: dict[str, Any] | None, body: Any = None) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, as the JWT authorizer passes it on."""
+    context: dict[str, Any] = {
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "t"},
+        "requestId": "r-1",
+        "routeKey": f"{method} /api/{{proxy+}}",
+        "stage": "$default",
+    }
+    if claims is not None:
+        context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    return {
+        "version": "2.0",
+        "routeKey": context["routeKey"],
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "api.example.com"},
+        "requestContext": context,
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+def resources_of(service: str, params: dict[str, Any], physical: dict[str, str], stream: str | None) -> list[str]:
+    """The logical resources a call acts on, from its parameters."""
+    if service == "dynamodbstreams":
+        return [stream or "a stream no poller reads"]
+    if service == "events":
+        return sorted({physical.get(e.get("EventBusName", "default"), "default bus") for e in params["Entries"]})
+    if service == "stepfunctions" and "taskToken" in params:
+        return ["*"]
+    named = [params[k] for k in ("TableName", "QueueUrl", "TopicArn", "stateMachineArn") if k in params]
+    found = [physical.get(name, f"unknown {name}") for name in named] or ["unknown"]
+    return [f"{found[0]}/index/{params['IndexName']}"] if "IndexName" in params else found

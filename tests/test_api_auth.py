@@ -17,6 +17,7 @@ import api.lambda_handler
 from api import approvals, customer, ops
 from api.app import create_app
 from api.auth import DevIssuer, GatewayClaims, principal_from
+from tests.engine_helpers import gateway_event
 
 SECRET = "a-test-secret-of-at-least-thirty-two-bytes"
 ISSUER = DevIssuer(SECRET)
@@ -139,28 +140,6 @@ def test_gateway_claims_read_cognito_groups_as_api_gateway_passes_them() -> None
     assert staff.roles == {"viewer", "operator"}
     customer = principal_from({"sub": "u-2", "cognito:groups": ["customer"], "custom:customer_id": "CUST-1"})
     assert customer.customer_id == "CUST-1"
-
-
-def gateway_event(method: str, path: str, claims: dict[str, Any] | None, body: Any = None) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event, as the JWT authorizer passes it on."""
-    context: dict[str, Any] = {
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "t"},
-        "requestId": "r-1",
-        "routeKey": f"{method} /api/{{proxy+}}",
-        "stage": "$default",
-    }
-    if claims is not None:
-        context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
-    return {
-        "version": "2.0",
-        "routeKey": context["routeKey"],
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "api.example.com"},
-        "requestContext": context,
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
 
 
 def test_on_lambda_the_authorizer_claims_decide_who_calls() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from router.dsl import decision, init, load_module, success, task, workflow
-from router.loader import DefinitionError, load_all, load_file, parse
+from router.loader import DefinitionError, definition_files, load_all, load_file, parse
 from router.model import ActivationKind, InputSubmitted, StartJourney, StepSucceeded
 from router.registry import DEFINITIONS_DIR, Registry
 from router.service import Router
@@ -84,6 +84,21 @@ def test_python_mistakes_are_reported_at_their_file_and_line() -> None:
     assert f"{__file__}:{line_a}: step 'check': unknown worker 'nobody'" in messages
     assert f"{__file__}:{line_a + 1}: step 'route': a DECISION step has no `next` to link" in messages
     assert f"{__file__}:{line_a + 1}: step 'route': next/goto names undefined step 'missing'" in messages
+
+
+
+def test_a_python_definition_that_does_not_run_is_a_problem_at_its_line(tmp_path: Path) -> None:
+    """A SyntaxError or NameError in definitions/*.py is reported like any definition mistake, not as a traceback."""
+    (tmp_path / "typo.py").write_text("from router.dsl import workflow\n\ndef broken(:\n    pass\n")
+    (tmp_path / "undefined.py").write_text("from router.dsl import workflow\n\n\nstep = taks('x')\n")
+    with pytest.raises(DefinitionError) as caught:
+        load_all(definition_files(tmp_path))
+    assert [(p.file, p.line) for p in caught.value.problems] == [
+        (str(tmp_path / "typo.py"), 3),
+        (str(tmp_path / "undefined.py"), 4),
+    ]
+    assert caught.value.problems[0].message.startswith("SyntaxError: ")
+    assert caught.value.problems[1].message == "NameError: name 'taks' is not defined"
 
 
 FRAGMENT_USER = """id: user
@@ -178,9 +193,35 @@ def test_a_scheduled_journey_takes_no_input_and_no_triggers() -> None:
         "nightly.yaml:4: schedule: a journey has a schedule or triggers, not both",
         "nightly.yaml:4: schedule: a scheduled journey starts with no input, so its input_schema must accept {}",
     ]
-    with pytest.raises(DefinitionError, match="schedule: String should match pattern"):
+    with pytest.raises(DefinitionError, match=r"nightly.yaml:4: schedule: .*'every night' is not an EventBridge"):
         parse(SCHEDULED.replace("rate(1 day)", "every night"), "nightly.yaml")
     fine = parse(
         SCHEDULED.replace("required: [customer_id]", "").replace("triggers: [{source: bank.x, detail_type: y}]\n", "")
     )
     assert fine.schedule == "rate(1 day)"
+
+
+def schedulable() -> str:
+    """SCHEDULED made valid: no required input, no triggers."""
+    without_triggers = SCHEDULED.replace("triggers: [{source: bank.x, detail_type: y}]\n", "")
+    return without_triggers.replace("required: [customer_id]", "")
+
+
+@pytest.mark.parametrize("schedule", ["rate(1 minutes)", "rate(5 minute)", "rate(0 days)", "rate(01 hours)"])
+def test_a_schedule_eventbridge_refuses_is_refused_at_load_with_its_line(schedule: str) -> None:
+    """EventBridge takes the singular unit for 1 only; the loader says so at the file and line, not the deploy."""
+    text = schedulable()
+    with pytest.raises(DefinitionError) as caught:
+        parse(text.replace("rate(1 day)", schedule), "nightly.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        f"nightly.yaml:4: schedule: Value error, {schedule!r} is not an EventBridge schedule: rate(1 minute|hour|day), "
+        "rate(N minutes|hours|days) with N of 2 or more, or cron(...)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "schedule", ["rate(1 minute)", "rate(1 day)", "rate(2 hours)", "rate(15 minutes)", "cron(0 3 * * ? *)"]
+)
+def test_a_schedule_eventbridge_takes_loads(schedule: str) -> None:
+    text = schedulable()
+    assert parse(text.replace("rate(1 day)", schedule)).schedule == schedule

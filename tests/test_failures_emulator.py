@@ -17,7 +17,7 @@ from router.loader import parse
 from router.model import Command, Intervention, JourneyStatus, StartJourney, StepSucceeded
 from router.reasons import why
 from router.registry import Registry
-from tests.engine_helpers import rewrapped
+from tests.engine_helpers import rewrapped, waited
 from workers.samples import SAMPLES
 from workers.step import RetryableError
 
@@ -73,20 +73,12 @@ def journey(stack: LocalStack, journey_id: str):
     return stack.runtimes["AdvanceFunction"].router.store.load(journey_id)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.1)
-
-
 def test_a_transient_failure_recovers_within_its_retry_policy_with_backoff(fresh_emulator):
     """Two failures, then success on the third attempt; the gaps between attempts follow the backoff."""
     flaky = Flaky({"Tina Transient": 2})
     with stack_with(fresh_emulator, flaky) as stack:
         start(stack, "transient", "Tina Transient")
-        wait_for(lambda: journey(stack, "transient").status is JourneyStatus.SUCCEEDED)
+        waited(lambda: journey(stack, "transient").status is JourneyStatus.SUCCEEDED)
     times = flaky.times["Tina Transient"]
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     print(f"attempts at +{[round(t - times[0], 2) for t in times]} s; gaps {[round(g, 2) for g in gaps]}")
@@ -101,7 +93,7 @@ def test_a_permanent_failure_escalates_with_exactly_one_alert_and_a_readable_rea
     flaky = Flaky({"Percy Permanent": 99})
     with stack_with(fresh_emulator, flaky, hooks=[hook]) as stack:
         start(stack, "permanent", "Percy Permanent")
-        wait_for(lambda: journey(stack, "permanent").status is JourneyStatus.STUCK)
+        waited(lambda: journey(stack, "permanent").status is JourneyStatus.STUCK)
         stack.wait_quiet()
         stuck = journey(stack, "permanent")
     assert flaky.calls["Percy Permanent"] == 3
@@ -135,7 +127,7 @@ def test_the_watchdog_catches_a_dropped_work_message_and_the_journey_completes(f
         assert watchdog.consume(stack.runtimes["WatchdogFunction"], {}) == {}  # not overdue yet
         skew["seconds"] = 6  # past the 5 s SLA
         swept = watchdog.consume(stack.runtimes["WatchdogFunction"], {})
-        wait_for(lambda: journey(stack, "dropped").status is JourneyStatus.SUCCEEDED)
+        waited(lambda: journey(stack, "dropped").status is JourneyStatus.SUCCEEDED)
     assert swept == {"Commit": 1}
 
 
@@ -209,7 +201,7 @@ def test_a_poison_message_reaches_the_dlq_at_its_receive_limit_and_its_batch_is_
         ]
         sqs.send_message_batch(QueueUrl=settings.start_queue_url, Entries=entries)
         dlq = settings.start_queue_url.replace("StartQueue", "StartDLQ")
-        wait_for(lambda: _depth(sqs, dlq) == 1, timeout=90)
+        waited(lambda: _depth(sqs, dlq) == 1, timeout=90)
         stack.wait_quiet()
         (parked,) = sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"])["Messages"]
         counts = stack.runtimes["StartFunction"].router.counts

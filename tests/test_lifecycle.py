@@ -117,6 +117,28 @@ def test_a_version_neither_deployed_nor_published_is_an_explicit_error() -> None
         registry.get("onboard", "1.0.0")
 
 
+class CountingDefinitions(MemoryDefinitions):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, definition_id: str, version: str) -> Definition | None:
+        self.reads += 1
+        return super().get(definition_id, version)
+
+
+def test_a_published_version_is_read_from_the_store_once() -> None:
+    """Its content never changes, so each event of a journey pinned to it costs no further read; a miss is not kept."""
+    published = CountingDefinitions()
+    registry = PublishedRegistry([v2()], published)
+    with pytest.raises(UnknownDefinition):
+        registry.get("onboard", "1.0.0")
+    publish(published, [v1()])
+    assert [registry.get("onboard", "1.0.0") for _ in range(3)] == [v1()] * 3
+    assert published.reads == 2  # the miss, then the first hit
+    assert registry.get("onboard", "2.0.0") == v2() and published.reads == 2  # deployed: never read
+
+
 def test_a_yaml_file_and_a_twin_with_other_content_under_one_version_do_not_load() -> None:
     """Two declarations of one (id, version) must agree, or the registry refuses both."""
     with pytest.raises(ValueError, match="declared twice"):

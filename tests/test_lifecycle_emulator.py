@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,16 +24,9 @@ from router.migrator import execute
 from router.model import Journey, JourneyStatus, StartJourney
 from router.registry import Registry
 from router.versions import DefinitionConflict, Published, PublishedRegistry
+from tests.engine_helpers import waited
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.1)
 
 
 def of(client: JourneysClient, definition_id: str) -> list[Journey]:
@@ -145,10 +136,10 @@ def test_a_v1_journey_runs_from_its_published_copy_while_new_ones_run_v2(version
     client = JourneysClient(stack.runtimes["AdvanceFunction"])
     _start(stack, "old", "1.0.0")
     _start(stack, "new", None)
-    wait_for(lambda: all(client.get(j) and client.get(j).open for j in ("old", "new")))  # type: ignore[union-attr]
+    waited(lambda: all(client.get(j) and client.get(j).open for j in ("old", "new")))  # type: ignore[union-attr]
     for journey_id in ("old", "new"):
         client.submit(journey_id, {})
-    wait_for(lambda: all(client.get(j).status is JourneyStatus.SUCCEEDED for j in ("old", "new")))  # type: ignore[union-attr]
+    waited(lambda: all(client.get(j).status is JourneyStatus.SUCCEEDED for j in ("old", "new")))  # type: ignore[union-attr]
     old, new = client.get("old"), client.get("new")
     assert old is not None and new is not None
     assert (old.definition_version, old.definition_hash, old.path) == (
@@ -169,9 +160,9 @@ def test_a_migration_dry_run_shows_exactly_what_the_real_run_does(versioned) -> 
     client = JourneysClient(stack.runtimes["AdvanceFunction"])
     for journey_id in ("m-1", "m-2", "m-3"):
         _start(stack, journey_id, "1.0.0")
-    wait_for(lambda: all(client.get(j) and client.get(j).open for j in ("m-1", "m-2", "m-3")))  # type: ignore[union-attr]
+    waited(lambda: all(client.get(j) and client.get(j).open for j in ("m-1", "m-2", "m-3")))  # type: ignore[union-attr]
     client.submit("m-3", {})  # m-3 moves on to `welcome`, which the mapping leaves alone
-    wait_for(lambda: client.get("m-3").status is JourneyStatus.SUCCEEDED)  # type: ignore[union-attr]
+    waited(lambda: client.get("m-3").status is JourneyStatus.SUCCEEDED)  # type: ignore[union-attr]
     unfinished = [j for j in client.list() if j.status is JourneyStatus.RUNNING]
     dry = render(plan(unfinished, v1, v2, {"details": "about-you"}), "move")
     real = plan(client.list(), v1, v2, {"details": "about-you"})
@@ -179,14 +170,15 @@ def test_a_migration_dry_run_shows_exactly_what_the_real_run_does(versioned) -> 
     assert render(real.model_copy(update={"moves": done.moved}), "move") == dry
     assert dry.splitlines()[1:3] == ["move       m-1  details -> about-you", "move       m-2  details -> about-you"]
     for journey_id in ("m-1", "m-2"):
-        (migrated,) = [r for r in client.timeline(journey_id) if r.event == "migrated"]
+        # the timeline is the journal's log, written from the table's stream a moment after the commit
+        (migrated,) = waited(lambda: [r for r in client.timeline(journey_id) if r.event == "migrated"])  # noqa: B023
         assert (migrated.actor, migrated.reason, migrated.definition_version) == (
             "ops-ann",
             "new consent wording",
             "2.0.0",
         )
         client.submit(journey_id, {})
-    wait_for(lambda: all(client.get(j).status is JourneyStatus.SUCCEEDED for j in ("m-1", "m-2")))  # type: ignore[union-attr]
+    waited(lambda: all(client.get(j).status is JourneyStatus.SUCCEEDED for j in ("m-1", "m-2")))  # type: ignore[union-attr]
     assert client.get("m-1").path == ["details", "about-you", "welcome", "welcomed"]  # type: ignore[union-attr]
     assert client.get("m-3").path == ["details", "welcome", "done"]  # type: ignore[union-attr]
 
@@ -199,7 +191,7 @@ def test_journeys_migrate_prints_the_same_plan_dry_and_for_real(versioned) -> No
     client = JourneysClient(runtime)
     for journey_id in ("c-1", "c-2"):
         _start(stack, journey_id, "1.0.0")
-    wait_for(lambda: all(client.get(j) and client.get(j).open for j in ("c-1", "c-2")))  # type: ignore[union-attr]
+    waited(lambda: all(client.get(j) and client.get(j).open for j in ("c-1", "c-2")))  # type: ignore[union-attr]
     args = argparse.Namespace(
         definition_id="welcome",
         from_version="1.0.0",

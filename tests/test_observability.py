@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 import consumers.advance
 import consumers.approvals
@@ -19,18 +19,23 @@ import consumers.retry
 import consumers.start
 import consumers.watchdog
 import consumers.worker
+from bench.compare import Tally
 from bench.critical_path import count_critical_calls
 from cli.observe import costs_by_step, render_stats
+from consumers.runtime import Runtime, Settings
 from consumers.telemetry import Telemetry, tracer_for
 from devstack.intrinsics import translate
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LambdaContext, LocalStack
 from router.adapters.dynamodb import DynamoJourneyStore, journey_item
 from router.decide import Absorb
+from router.journal import Journal
 from router.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
 from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucceeded, TransitionRecord
-from router.prices import PRICES
-from router.usage import Usage, approval_transitions, charge, cost_usd
+from router.registry import Registry
+from router.testing import MemoryLog, MemoryPublisher
+from router.usage import Usage, approval_transitions, charge, cost_by_service, cost_usd
+from tests.engine_helpers import waited
 from tests.journey_driver import JourneyDriver
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
@@ -122,22 +127,43 @@ def test_every_point_a_mapping_makes_has_its_documented_dimensions() -> None:
 
 
 def test_cost_is_the_list_price_of_the_usage() -> None:
-    """Requests, capacity units and state transitions, priced from the one table."""
+    """Requests, capacity units and state transitions at the list prices in router/prices.py, worked out by hand."""
     usage = Usage(
         calls={"dynamodb.GetItem": 1, "dynamodb.PutItem": 1, "sqs.SendMessage": 2, "sns.Publish": 1},
         read_units=0.5,
         write_units=3.0,
         sfn_transitions=7,
     )
-    expected = (
-        2 * PRICES["sqs_request"]
-        + PRICES["sns_request"]
-        + 3.0 * PRICES["dynamodb_wru"]
-        + 0.5 * PRICES["dynamodb_rru"]
-        + 7 * PRICES["states_transition"]
+    # 2 SQS x $0.40/M + 1 SNS x $0.50/M + 3 WRU x $1.25/M + 0.5 RRU x $0.25/M + 7 transitions x $25/M
+    assert cost_usd(usage) == pytest.approx((0.80 + 0.50 + 3.75 + 0.125 + 175.0) / 1e6, rel=1e-12)
+    assert cost_by_service(usage) == pytest.approx(
+        {"step_functions": 175e-6, "sqs": 0.8e-6, "sns": 0.5e-6, "dynamodb": 3.875e-6, "eventbridge": 0.0}, rel=1e-12
     )
-    assert cost_usd(usage) == pytest.approx(expected)
     assert (usage + usage).calls["sqs.SendMessage"] == 4
+
+
+def test_the_benchmark_prices_calls_as_the_engine_does() -> None:
+    """bench/compare.py prices its tallies with router/usage.py, adding Lambda: one unit per DynamoDB call,
+    Step Functions' SQS sends as SQS requests, EventBridge per entry, SNS per request."""
+    tally = Tally(
+        calls=Counter({"dynamodb:PutItem": 2, "dynamodb:GetItem": 1, "dynamodb:DescribeTable": 1,
+                       "sqs:SendMessage": 3, "sns:Publish": 1, "events:PutEvents": 1}),
+        events=2,
+        invocations=5,
+        transitions=4,
+        sfn_sqs_sends=1,
+    )
+    assert tally.cost() == pytest.approx(
+        {
+            "step_functions": 4 * 25e-6,
+            "sqs": 4 * 0.40e-6,
+            "sns": 0.50e-6,
+            "dynamodb": 2 * 1.25e-6 + 0.25e-6,
+            "eventbridge": 2 * 1.00e-6,
+            "lambda": 5 * (0.20e-6 + 0.5 * 0.1 * 0.0000133334),  # 512 MB for 0.1 s each, arm64
+        },
+        rel=1e-12,
+    )
 
 
 def test_approval_transitions_match_the_measured_chain() -> None:
@@ -149,7 +175,7 @@ def test_approval_transitions_match_the_measured_chain() -> None:
 
 
 def test_a_journey_cost_is_the_running_sum_of_its_transitions() -> None:
-    """charge adds each transition's price to the journey's, so the two never drift apart."""
+    """charge prices each transition's usage onto its record and adds it to the journey's running cost."""
     from router.model import Journey
 
     journey = Journey(
@@ -164,12 +190,20 @@ def test_a_journey_cost_is_the_running_sum_of_its_transitions() -> None:
         initiator="cli",
         created_at=0.0,
         updated_at=0.0,
+        cost_usd=10e-6,  # what it had cost before these three
     )
-    costs = []
-    for n in range(1, 6):
-        journey, charged = charge(journey, record(seq=n), Usage(calls={"sqs.SendMessage": n}, write_units=n / 3))
-        costs.append(charged.cost_usd)
-    assert journey.cost_usd == sum(costs)
+    usages = [
+        Usage(calls={"sqs.SendMessage": 1}, write_units=1.0),  # $0.40/M + $1.25/M
+        Usage(calls={"sqs.SendMessage": 2}, sfn_transitions=7),  # 2 x $0.40/M + 7 x $25/M
+        Usage(calls={"events.PutEvents": 1}, read_units=2.0),  # $1.00/M + 2 x $0.25/M
+    ]
+    records = []
+    for n, usage in enumerate(usages, 1):
+        journey, charged = charge(journey, record(seq=n), usage)
+        records.append(charged)
+    assert [r.usage for r in records] == usages
+    assert [r.cost_usd for r in records] == pytest.approx([1.65e-6, 175.8e-6, 1.5e-6], rel=1e-12)
+    assert journey.cost_usd == pytest.approx((10 + 1.65 + 175.8 + 1.5) / 1e6, rel=1e-12)
 
 
 # -- on the emulator: the usage a journey records is the usage it caused
@@ -177,14 +211,14 @@ def test_a_journey_cost_is_the_running_sum_of_its_transitions() -> None:
 
 def wait_for(stack: LocalStack, journey_id: str, timeout: float = 30) -> Any:
     store = DynamoJourneyStore(stack.client("dynamodb"), stack.settings().journeys_table)  # not a consumer's client
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ended() -> Any:
         journey = store.load(journey_id)
-        if journey is not None and journey.status is not JourneyStatus.RUNNING:
-            stack.wait_quiet()
-            return journey
-        time.sleep(0.1)
-    raise TimeoutError(journey_id)
+        return journey if journey is not None and journey.status is not JourneyStatus.RUNNING else None
+
+    journey = waited(ended, timeout, what=f"the end of {journey_id}")
+    stack.wait_quiet()
+    return journey
 
 
 def test_recorded_cost_is_the_sum_of_transitions_and_the_calls_the_benchmark_counts(fresh_emulator) -> None:
@@ -307,6 +341,35 @@ def test_every_consumer_emits_its_metrics_with_the_documented_dimensions(fresh_e
     assert by_service["retry"] >= {"TransitionLatency", "MessagesProcessed"}
     assert by_service["approvals"] >= {"DecisionsRefused", "MessagesRejected", "MessagesProcessed"}
     assert by_service["watchdog"] == {"ActivationsOverdue"}
+
+
+class PublishFailsOnce(MemoryPublisher):
+    def publish(self, record: TransitionRecord) -> None:
+        if not hasattr(self, "failed"):
+            self.failed = True
+            raise ConnectionError("PutEvents timed out")
+        super().publish(record)
+
+
+def test_a_transition_whose_publish_failed_is_counted_once_across_the_replay() -> None:
+    """The stream replays a record whose events were not published; its metrics are emitted once, not zero times."""
+    documents: list[str] = []
+    settings = Settings(JOURNEYS_TABLE="journeys", ADVANCE_QUEUE_URL="advance")
+    runtime = Runtime(settings, session=None, registry=Registry([]), emit=documents.append)
+    log, publisher = MemoryLog(), PublishFailsOnce()
+    runtime.__dict__["journal"] = Journal(log, publisher)
+    completed = record(lifecycle=["journey_completed"], status=JourneyStatus.SUCCEEDED)
+    image = {"journey_id": {"S": "j-1"}, "last_transition": {"S": completed.model_dump_json()}}
+    event = {"Records": [{"eventID": "e-1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
+                          "dynamodb": {"NewImage": image, "SequenceNumber": "1"}}]}
+
+    with pytest.raises(BatchProcessingError):  # the whole batch failed: the stream hands the record over again
+        consumers.journal.consume(runtime, event, LambdaContext("test"))
+    assert publisher.published == [] and list(log.records) == [("j-1", 2)]
+    consumers.journal.consume(runtime, event, LambdaContext("test"))
+    assert publisher.published == [completed]
+    names = Counter(name for doc in documents for name, _ in emitted(json.loads(doc)))
+    assert names["JourneysCompleted"] == names["StepOutcomes"] == names["TransitionCost"] == 1
 
 
 def _last(stack: LocalStack, journey_id: str) -> str:

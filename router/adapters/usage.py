@@ -10,9 +10,7 @@ from typing import Any
 from router.adapters.dispatch import AwsDispatcher
 from router.adapters.dynamodb import item_bytes, journey_item
 from router.model import Action, Journey, TransitionRecord
-from router.usage import Usage, charge, write_units
-
-_READS = {"GetItem", "Query", "Scan", "BatchGetItem"}
+from router.usage import DYNAMODB_READS, Usage, charge, write_units
 
 
 class _Tab:
@@ -54,7 +52,7 @@ class AwsUsageMeter:
         tab.calls[f"{model.service_model.service_name}.{model.name}"] += 1
         capacity = parsed.get("ConsumedCapacity")
         for entry in capacity if isinstance(capacity, list) else [capacity] if capacity else []:
-            if model.name in _READS:
+            if model.name in DYNAMODB_READS:
                 tab.read_units += float(entry.get("CapacityUnits", 0))
             else:
                 tab.write_units += float(entry.get("CapacityUnits", 0))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from api.auth import DevIssuer
 from cli.client import JourneysClient
 from devstack.stack import LocalStack
 from router.model import Journey
+from tests.engine_helpers import settled
 from workers.step import RetryableError
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
@@ -58,13 +58,7 @@ class Console:
         return self.issuer.issue(user, list(roles), customer_id=customer_id)
 
     def wait_for(self, journey_id: str, check: Callable[[Journey], bool], timeout: float = 90) -> Journey:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            journey = self.client.get(journey_id)
-            if journey is not None and check(journey):
-                return journey
-            time.sleep(0.2)
-        raise TimeoutError(f"journey {journey_id} did not get there in {timeout} s: {self.client.get(journey_id)}")
+        return settled(self.client, journey_id, check, timeout)
 
 
 @dataclass
