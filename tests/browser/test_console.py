@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from router.model import FINISHED, ActivationKind, JourneyStatus
 from tests.browser.console_helpers import Console, Users, screenshot
+from tests.engine_helpers import waited
 
 pytestmark = pytest.mark.browser
 
@@ -116,6 +117,8 @@ def test_a_payment_is_approved_by_one_user_and_its_second_level_by_another(conso
         },
     )
     console.wait_for(payment, lambda j: any(a.kind is ActivationKind.APPROVAL for a in j.open.values()))
+    # the ticket is opened by the approvals consumer a moment after the step: the page must find it on load
+    waited(lambda: any(t.journey_id == payment for t in console.client.approvals()), 60, 0.2, "level 1 ticket")
 
     # olivia holds both roles, so after approving level 1 she sees level 2 too, and is refused there
     olivia = users.open("officer", "approvals.html", console.token("olivia", "payments-officer", "payments-manager"))
