@@ -126,13 +126,13 @@ def journey_detail(journey_id: str, _: Reader, client: Client) -> dict[str, Any]
 )
 def intervene(journey_id: str, body: InterventionBody, caller: Operator, client: Client) -> dict[str, Any]:
     """Straight through the router, as `journeys <command>` does: a refusal (409) is immediate; the actor
-    recorded in the transition log is the token's subject."""
+    recorded in the transition log is the caller's username (Principal.name)."""
     journey = _journey(client, journey_id)
     command = Intervention(
         journey_id=journey.id,
         command=body.command,
         expected_version=journey.version if body.expected_version is None else body.expected_version,
-        actor=caller.sub,
+        actor=caller.name,
         reason=body.reason,
         output=body.output if body.command is Command.SKIP else None,
         step=body.target if body.command is Command.GOTO else None,

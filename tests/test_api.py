@@ -19,10 +19,11 @@ import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from mangum import Mangum
 
 import api.lambda_handler
 from api.app import create_app
-from api.auth import DevIssuer
+from api.auth import DevIssuer, GatewayClaims
 from cli.client import JourneysClient
 from consumers.runtime import Runtime
 from devstack.emulator import CREDENTIALS, Emulator
@@ -429,6 +430,22 @@ def test_maker_checker_and_roles_are_enforced_and_audited(world: World) -> None:
         ("maker-mo", "refused"),
         ("manager-max", "refused"),
     ]
+
+
+def test_on_aws_the_maker_is_refused_though_cognitos_subject_is_a_uuid(world: World) -> None:
+    """Cognito's `sub` is a UUID; the maker is recorded by username. Through Mangum with the authorizer's
+    claims, maker-mo (cognito:username) holding the officer role is still the maker: 403, audited by name."""
+    ticket_id = level_one(world)["ticket_id"]
+    gateway = Mangum(create_app(world.http.app.state.runtime_factory, GatewayClaims()), lifespan="off")
+    claims = {
+        "sub": "7d3f5a2e-0b1c-4e8a-9f6d-2c4b8e1a9d70",
+        "cognito:username": "maker-mo",
+        "cognito:groups": "[payments-officer]",
+    }
+    answer = gateway(gateway_event("POST", f"/api/approvals/{ticket_id}/approve", claims, {}), None)
+    assert answer["statusCode"] == 403 and "maker-checker" in json.loads(answer["body"])["detail"]
+    refused = [a for a in world.engine.desk.ticket(ticket_id).audit if a.result == "refused"]
+    assert refused[-1].actor == "maker-mo"
 
 
 def test_an_approver_approves_as_themselves_and_the_next_level_opens(world: World) -> None:
