@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from api import schemas, views
 from api.deps import Client, Invalid, NotFound, Operator, Reader
-from api.listing import BadCursor, JourneyFilter, find
+from api.listing import BadCursor, JourneyFilter, TooMany, find
 from api.schemas import ERRORS, InterventionAccepted, JourneyDetail, Page
 from cli.client import JourneysClient
 from router.decide import Commit
@@ -50,7 +50,7 @@ def _page(client: JourneysClient, f: JourneyFilter, limit: int, cursor: str | No
         journeys, next_cursor = find(
             client.runtime.client("dynamodb"), client.settings.journeys_table, f, now, limit, cursor
         )
-    except BadCursor as exc:
+    except (BadCursor, TooMany) as exc:
         raise Invalid(str(exc)) from None
     return Page.model_validate(
         {"items": [views.summary(j, _definition(client, j), now) for j in journeys], "next_cursor": next_cursor}
