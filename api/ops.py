@@ -13,7 +13,9 @@ from api.listing import BadCursor, JourneyFilter, TooMany, find
 from api.schemas import ERRORS, InterventionAccepted, JourneyDetail, Page
 from cli.client import JourneysClient
 from router.decide import Commit
+from router.definition import Definition
 from router.model import Command, Intervention, Journey, JourneyStatus
+from router.registry import UnknownDefinition
 
 router = APIRouter(prefix="/api/journeys", tags=["operations"], responses=ERRORS)
 
@@ -53,12 +55,21 @@ def _page(client: JourneysClient, f: JourneyFilter, limit: int, cursor: str | No
     except (BadCursor, TooMany) as exc:
         raise Invalid(str(exc)) from None
     return Page.model_validate(
-        {"items": [views.summary(j, _definition(client, j), now) for j in journeys], "next_cursor": next_cursor}
+        {"items": [views.summary(j, _known(client, j), now) for j in journeys], "next_cursor": next_cursor}
     )
 
 
 def _definition(client: JourneysClient, journey: Journey) -> Any:
     return client.runtime.registry.get(journey.definition_id, journey.definition_version)
+
+
+def _known(client: JourneysClient, journey: Journey) -> Definition | None:
+    """The journey's definition, or None (a summary without step labels) for a version neither deployed nor
+    published: one such journey must not fail the whole page."""
+    try:
+        return _definition(client, journey)
+    except UnknownDefinition:
+        return None
 
 
 def _journey(client: JourneysClient, journey_id: str) -> Journey:

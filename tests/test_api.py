@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import httpx
@@ -22,6 +23,7 @@ from fastapi.testclient import TestClient
 from mangum import Mangum
 
 import api.lambda_handler
+import api.listing
 from api.app import create_app
 from api.auth import DevIssuer, GatewayClaims
 from cli.client import JourneysClient
@@ -29,7 +31,10 @@ from consumers.runtime import Runtime
 from devstack.emulator import CREDENTIALS, Emulator
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LocalStack
+from router.adapters.definitions import DynamoDefinitionStore
+from router.adapters.dynamodb import journey_item
 from router.model import JourneyStatus, StartJourney
+from router.registry import Registry
 from tests.test_api_auth import gateway_event
 from tests.test_policies import ALWAYS_BUSY, IAM_ACTION, IAM_PREFIX, failing, resources_of, settled
 from workers.samples import SAMPLES as SAMPLE_WORKERS
@@ -274,6 +279,42 @@ def test_an_unknown_journey_is_404(world: World) -> None:
     response = world.http.get("/api/journeys/no-such-journey", headers=VIEWER)
     assert response.status_code == 404
     assert response.json() == {"error": "not_found", "detail": "there is no journey no-such-journey"}
+
+
+def test_the_id_of_a_published_definition_is_an_unknown_journey(world: World) -> None:
+    """Published definitions share the journeys table (definition#id#version, no journey document): asking for
+    one as a journey is 404, not a 500 from reading a document it does not have."""
+    kyc = Registry.from_directory().get("kyc-uplift")
+    DynamoDefinitionStore(world.engine.runtime.client("dynamodb"), world.engine.settings.journeys_table).put(kyc)
+    key = f"definition#kyc-uplift#{kyc.version}"
+    response = world.http.get(f"/api/journeys/{quote(key, safe='')}", headers=VIEWER)
+    assert response.status_code == 404 and response.json()["detail"] == f"there is no journey {key}"
+
+
+def test_a_journey_on_a_version_found_nowhere_is_listed_without_labels_and_its_detail_is_409(world: World) -> None:
+    """Its definition version is neither deployed nor published: the list still answers (that row has no step
+    label) and the journey's own page says why it cannot be shown, rather than a 500."""
+    orphan = world.engine.get(world.dispute).model_copy(update={"id": "orphan-version", "definition_version": "0.0.1"})
+    dynamodb, table = world.engine.runtime.client("dynamodb"), world.engine.settings.journeys_table
+    record = world.engine.timeline(world.dispute)[-1].model_copy(update={"journey_id": orphan.id})
+    dynamodb.put_item(TableName=table, Item=journey_item(orphan, record))
+    try:
+        page = listing(world, definition="dispute", limit=200)
+        detail = world.http.get("/api/journeys/orphan-version", headers=VIEWER)
+    finally:
+        dynamodb.delete_item(TableName=table, Key={"journey_id": {"S": orphan.id}})
+    (row,) = [item for item in page["items"] if item["id"] == orphan.id]
+    assert row["definition_version"] == "0.0.1" and row["step_label"] is None
+    assert detail.status_code == 409 and detail.json()["error"] == "unknown_definition"
+    assert "0.0.1 is neither deployed nor published" in detail.json()["detail"]
+
+
+def test_a_status_holding_more_journeys_than_a_page_may_read_is_422(world: World, monkeypatch) -> None:
+    """Rather than a list silently missing journeys beyond MAX_READ: ask for narrower filters."""
+    monkeypatch.setattr(api.listing, "MAX_READ", 3)
+    response = world.http.get("/api/journeys", params={"definition": "kyc-uplift"}, headers=VIEWER)
+    assert response.status_code == 422 and "narrow with status, definition or date filters" in response.text
+    assert ids(listing(world, definition="payment-approval")) == [world.payment]  # fewer than 3 in every status
 
 
 @pytest.mark.parametrize(

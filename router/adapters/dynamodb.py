@@ -78,7 +78,7 @@ class DynamoJourneyStore:
             ConsistentRead=True,
             ReturnConsumedCapacity="TOTAL",
         )
-        return journey_from_item(response["Item"]) if "Item" in response else None
+        return _journey(response.get("Item"))
 
     def commit(self, journey: Journey, record: TransitionRecord) -> None:
         try:
@@ -86,8 +86,13 @@ class DynamoJourneyStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            old = exc.response.get("Item")
-            raise VersionConflict(journey_from_item(old) if old else None) from None
+            raise VersionConflict(_journey(exc.response.get("Item"))) from None
+
+
+def _journey(item: dict[str, Any] | None) -> Journey | None:
+    """The journey an item holds; None for no item or another kind of item sharing the table (a published
+    definition, keyed definition#...), so an id naming one is an unknown journey rather than a KeyError."""
+    return journey_from_item(item) if item and "doc" in item else None
 
 
 class DynamoTransitionLog:
