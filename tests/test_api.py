@@ -528,6 +528,33 @@ def test_a_customer_sees_progress_and_what_is_needed_but_nothing_internal(world:
         assert internal not in response.text
 
 
+FRENCH_REQUEST = "Veuillez confirmer vos coordonnées et téléverser une pièce d'identité avec photo"
+
+
+@pytest.mark.parametrize(
+    ("headers", "params", "expect"),
+    [
+        ({"Accept-Language": "fr-BE,fr;q=0.9,en;q=0.8"}, {}, FRENCH_REQUEST),
+        ({"Accept-Language": "de, fr;q=0.5"}, {}, FRENCH_REQUEST),  # no German catalogue: the next preference
+        ({"Accept-Language": "en"}, {"locale": "fr"}, FRENCH_REQUEST),
+        ({"Accept-Language": "de-AT, de;q=0.9"}, {}, "Please confirm your details and upload a photo ID"),
+        ({}, {"locale": "xx"}, "Please confirm your details and upload a photo ID"),
+    ],
+    ids=["accept-language", "second-preference", "query-overrides", "unknown-falls-back", "unknown-query"],
+)
+def test_a_customer_reads_labels_in_their_language_or_the_source_text(
+    world: World, headers: dict[str, str], params: dict[str, str], expect: str
+) -> None:
+    """definitions/labels/fr.yaml translates kyc-uplift's steps; a language without a catalogue gets the source."""
+    response = world.http.get(
+        f"/api/customer/journeys/{world.kyc[2]}/progress",
+        params=params,
+        headers={**customer("CUST-000102"), **headers},
+    )
+    assert response.status_code == 200
+    assert response.json()["step_label"] == response.json()["needed"]["label"] == expect
+
+
 def test_a_journey_known_by_the_customers_business_key_is_theirs(world: World) -> None:
     """Ownership by business key as well as by the state's customer_id."""
     response = world.http.get("/api/customer/journeys/dispute-by-key/progress", headers=customer("CUST-000400"))
