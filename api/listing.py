@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from router.adapters.dynamodb import SWEEP, UNFINISHED, PartitionFull, journeys_by_status
 from router.model import Journey, JourneyStatus
-from router.reasons import sla_breached, why
+from router.reasons import sla_breached, stuck_reason
 
 MAX_READ = 10_000
 
@@ -54,13 +54,6 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         return float(created_at), str(journey_id)
     except (ValueError, TypeError, binascii.Error):
         raise BadCursor(f"cursor {cursor!r} is not one this API returned") from None
-
-
-def stuck_reason(journey: Journey, now: float) -> str | None:
-    """Why an operator should look: escalated, orphaned or past an SLA; None while all is in hand."""
-    if sla_breached(journey, now) or why(journey, now).startswith("orphaned"):
-        return why(journey, now)
-    return None
 
 
 def matches(journey: Journey, f: JourneyFilter, now: float) -> bool:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.listing import stuck_reason
 from router.approvals import Ticket
 from router.definition import DecisionStep, Definition, successors
 from router.graph import mermaid
 from router.labels import Catalogues, label
 from router.model import FINISHED, Journey, TransitionRecord
 from router.progress import needed, percent
-from router.reasons import sla_breached, waiting_on, why
+from router.reasons import sla_breached, stuck_reason, waiting_on, why
 
 
 def summary(journey: Journey, definition: Definition | None, now: float) -> dict[str, Any]:
@@ -99,7 +98,6 @@ def ticket(t: Ticket) -> dict[str, Any]:
         "role": t.role,
         "limit": t.limit,
         "amount": t.amount,
-        "maker": t.initiator,
         "initiator": t.initiator,
         "approvers": t.approvers,
         "opened_at": t.opened_at,
