@@ -5,8 +5,9 @@ carries at its top level (definition, business key) as a FilterExpression, appli
 journey documents, and orders by (created_at, id), which never change. The cursor is the last item's
 (created_at, id), base64-encoded JSON: a journey that moves on between pages neither repeats nor goes
 missing, and one started meanwhile appears on a later page. Cost: a page reads every matching journey
-of the statuses asked for, so ask for a status on a large table; when one status holds MAX_READ matching
-journeys or more the page is refused (422, TooMany) rather than silently missing some.
+of the statuses asked for, so ask for a status on a large table; when one status holds MAX_READ journeys
+matching the server-side filters (definition, business key) or more, the page is refused (422, TooMany)
+rather than silently missing some. Dates and the other filters apply after the read, so they do not help there.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def find(
             client, table, _statuses(f), MAX_READ, {k: v for k, v in equal.items() if v is not None}
         )
     except PartitionFull as full:
-        raise TooMany(f"too many journeys match ({full}): narrow with status, definition or date filters") from None
+        raise TooMany(f"too many journeys match ({full}): narrow with status, definition or business_key") from None
     journeys = sorted(
         (j for j in read if matches(j, f, now) and (after is None or (j.created_at, j.id) > after)),
         key=lambda j: (j.created_at, j.id),

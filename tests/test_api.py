@@ -313,7 +313,7 @@ def test_a_status_holding_more_journeys_than_a_page_may_read_is_422(world: World
     """Rather than a list silently missing journeys beyond MAX_READ: ask for narrower filters."""
     monkeypatch.setattr(api.listing, "MAX_READ", 3)
     response = world.http.get("/api/journeys", params={"definition": "kyc-uplift"}, headers=VIEWER)
-    assert response.status_code == 422 and "narrow with status, definition or date filters" in response.text
+    assert response.status_code == 422 and "narrow with status, definition or business_key" in response.text
     assert ids(listing(world, definition="payment-approval")) == [world.payment]  # fewer than 3 in every status
 
 

@@ -100,7 +100,7 @@ def test_a_partition_holding_max_read_journeys_is_refused_rather_than_cut_short(
     """Beyond MAX_READ in one status, later rows would vanish from the list: the page asks for narrower filters."""
     monkeypatch.setattr(api.listing, "MAX_READ", 3)
     held = [journey(f"j{i}", i, JourneyStatus.RUNNING) for i in range(3)]
-    with pytest.raises(TooMany, match="narrow with status, definition or date filters"):
+    with pytest.raises(TooMany, match="narrow with status, definition or business_key"):
         find(Index([{JourneyStatus.RUNNING: held}]), "t", JourneyFilter(), now=0, limit=10)
     page, _ = find(Index([{JourneyStatus.RUNNING: held[:2]}]), "t", JourneyFilter(), now=0, limit=10)
     assert [j.id for j in page] == ["j0", "j1"]
