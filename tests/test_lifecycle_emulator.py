@@ -178,7 +178,8 @@ def test_a_migration_dry_run_shows_exactly_what_the_real_run_does(versioned) -> 
     done = execute(stack.runtimes["AdvanceFunction"].router, real, v1, v2, "ops-ann", "new consent wording")
     assert render(real.model_copy(update={"moves": done.moved}), "move") == dry
     assert dry.splitlines()[1:3] == ["move       m-1  details -> about-you", "move       m-2  details -> about-you"]
-    for journey_id in ("m-1", "m-2"):
+    for journey_id in ("m-1", "m-2"):  # the journal writes the timeline from the table's stream, a little later
+        wait_for(lambda j=journey_id: any(r.event == "migrated" for r in client.timeline(j)))
         (migrated,) = [r for r in client.timeline(journey_id) if r.event == "migrated"]
         assert (migrated.actor, migrated.reason, migrated.definition_version) == (
             "ops-ann",
