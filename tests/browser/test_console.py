@@ -116,6 +116,8 @@ def test_a_payment_is_approved_by_one_user_and_its_second_level_by_another(conso
         },
     )
     console.wait_for(payment, lambda j: any(a.kind is ActivationKind.APPROVAL for a in j.open.values()))
+    # the ticket is stored by the approvals consumer a moment after the journey commits its approval step
+    console.wait_for(payment, lambda _: any(t.journey_id == payment for t in console.client.approvals()))
 
     # olivia holds both roles, so after approving level 1 she sees level 2 too, and is refused there
     olivia = users.open("officer", "approvals.html", console.token("olivia", "payments-officer", "payments-manager"))
