@@ -15,6 +15,7 @@ from api.auth import Authenticator, Forbidden, Unauthenticated
 from api.deps import BadRequest, Invalid, NotFound, RuntimeFactory
 from router.approvals import Refused, TicketClosed
 from router.outcomes import Rejected
+from router.registry import UnknownDefinition
 
 CONSOLE = Path(__file__).parent / "console"
 
@@ -78,6 +79,7 @@ def _errors(app: FastAPI) -> None:
     handle(TicketClosed, 409, "conflict")
     handle(Rejected, 409, "conflict")  # an intervention the router refuses
     handle(BadRequest, 400, "invalid")
+    handle(UnknownDefinition, 409, "unknown_definition")  # the journey's version is neither deployed nor published
 
     async def invalid(_: Request, exc: Exception) -> JSONResponse:
         return _body(422, "invalid", [str(exc)])

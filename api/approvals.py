@@ -37,7 +37,7 @@ def _decide(ticket_id: str, verdict: Verdict, body: DecisionBody, caller: Approv
     decision = Decision(
         ticket_id=ticket_id,
         decision=verdict,
-        approver=caller.sub,
+        approver=caller.name,
         roles=sorted(caller.roles),
         reason=body.reason,
         channel="api",

@@ -30,14 +30,18 @@ class Forbidden(Exception):
 
 @dataclass(frozen=True)
 class Principal:
+    """`sub` is the token's subject; `name` is who the caller is to people and to maker-checker: the username.
+    Cognito's `sub` is a UUID while journeys record their maker by username, so decisions and the audit use `name`."""
+
     sub: str
+    name: str
     roles: frozenset[str]
     customer_id: str | None = None
 
     def require(self, *roles: str) -> None:
         """Raise Forbidden unless the caller holds one of `roles`."""
         if not self.roles & set(roles):
-            raise Forbidden(f"{self.sub} may not do this: it needs role {' or '.join(roles)}")
+            raise Forbidden(f"{self.name} may not do this: it needs role {' or '.join(roles)}")
 
     @property
     def approval_roles(self) -> frozenset[str]:
@@ -49,7 +53,8 @@ def principal_from(claims: dict[str, Any]) -> Principal:
     if not isinstance(sub, str) or not sub:
         raise Unauthenticated("the token names no subject (sub)")
     customer = claims.get("customer_id") or claims.get("custom:customer_id")
-    return Principal(sub=sub, roles=frozenset(_groups(claims.get(GROUPS))), customer_id=customer)
+    name = claims.get("cognito:username") or claims.get("username") or sub  # ID tokens / access tokens / ours
+    return Principal(sub=sub, roles=frozenset(_groups(claims.get(GROUPS))), customer_id=customer, name=str(name))
 
 
 def _groups(value: Any) -> list[str]:

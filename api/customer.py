@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict
 
 from api import views
@@ -12,10 +13,18 @@ from api.auth import Principal
 from api.deps import BadRequest, Client, Customer, NotFound
 from api.schemas import ERRORS, Accepted, Error, Progress
 from cli.client import JourneysClient
+from router import labels
+from router.labels import Catalogues
 from router.model import Journey
 from router.outcomes import Rejected
 
 router = APIRouter(prefix="/api/customer/journeys", tags=["customers"], responses={**ERRORS, 404: {"model": Error}})
+
+
+@cache
+def load_catalogues() -> dict[str, dict[str, str]]:
+    """The label translations (definitions/labels/*.yaml), read once per process."""
+    return labels.load_catalogues()
 
 
 class InputBody(BaseModel):
@@ -43,10 +52,39 @@ def _own(client: JourneysClient, journey_id: str, caller: Principal) -> Journey:
     response_model=Progress,
     summary="How far your journey has come and what it needs from you",
 )
-def progress(journey_id: str, caller: Customer, client: Client) -> dict[str, Any]:
+def progress(
+    journey_id: str,
+    caller: Customer,
+    client: Client,
+    locale: Annotated[str | None, Query(description="a language, e.g. fr or fr-BE; overrides Accept-Language")] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
     journey = _own(client, journey_id, caller)
     definition = client.runtime.registry.get(journey.definition_id, journey.definition_version)
-    return views.progress(journey, definition)
+    catalogues = load_catalogues()
+    return views.progress(journey, definition, chosen_locale(locale, accept_language, catalogues), catalogues)
+
+
+def chosen_locale(locale: str | None, accept_language: str | None, catalogues: Catalogues) -> str | None:
+    """`?locale=` if given, else the caller's Accept-Language languages by preference: the first one a catalogue
+    translates (fr-BE counts for fr); None when none does, so labels stay in their source text."""
+    wanted = [locale] if locale else _preferred(accept_language or "")
+    return next((tag for tag in wanted if tag in catalogues or tag.split("-")[0] in catalogues), None)
+
+
+def _preferred(header: str) -> list[str]:
+    """ "de, fr-BE;q=0.9, *;q=0.1" -> ["de", "fr-BE"]: highest q first, in the header's order among equals."""
+    ranked = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = params.strip().removeprefix("q=")
+        try:
+            q = float(quality) if quality else 1.0
+        except ValueError:
+            q = 0.0
+        if tag and tag != "*" and q > 0:
+            ranked.append((-q, position, tag.strip()))
+    return [tag for _, _, tag in sorted(ranked)]
 
 
 @router.post(
@@ -59,7 +97,7 @@ def progress(journey_id: str, caller: Customer, client: Client) -> dict[str, Any
 def submit(journey_id: str, body: InputBody, caller: Customer, client: Client) -> dict[str, Any]:
     _own(client, journey_id, caller)
     try:
-        client.submit(journey_id, body.data, actor=caller.sub)
+        client.submit(journey_id, body.data, actor=caller.name)
     except Rejected as exc:  # data the step's schema refuses, or nothing asked of the customer now
         raise BadRequest(str(exc)) from None
     return {"accepted": True}

@@ -60,14 +60,14 @@ def operator(caller: Caller) -> Principal:
 
 def approver(caller: Caller) -> Principal:
     if not caller.approval_roles:
-        raise Forbidden(f"{caller.sub} may not do this: it needs an approval role (e.g. payments-officer)")
+        raise Forbidden(f"{caller.name} may not do this: it needs an approval role (e.g. payments-officer)")
     return caller
 
 
 def customer(caller: Caller) -> Principal:
     caller.require(CUSTOMER)
     if not caller.customer_id:
-        raise Forbidden(f"{caller.sub}'s token names no customer (customer_id)")
+        raise Forbidden(f"{caller.name}'s token names no customer (customer_id)")
     return caller
 
 

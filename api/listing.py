@@ -5,7 +5,9 @@ carries at its top level (definition, business key) as a FilterExpression, appli
 journey documents, and orders by (created_at, id), which never change. The cursor is the last item's
 (created_at, id), base64-encoded JSON: a journey that moves on between pages neither repeats nor goes
 missing, and one started meanwhile appears on a later page. Cost: a page reads every matching journey
-of the statuses asked for (at most MAX_READ), so ask for a status on a large table.
+of the statuses asked for, so ask for a status on a large table; when one status holds MAX_READ journeys
+matching the server-side filters (definition, business key) or more, the page is refused (422, TooMany)
+rather than silently missing some. Dates and the other filters apply after the read, so they do not help there.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.adapters.dynamodb import journey_from_item, query
+from router.adapters.dynamodb import SWEEP, UNFINISHED, PartitionFull, journeys_by_status
 from router.model import Journey, JourneyStatus
-from router.reasons import sla_breached, why
+from router.reasons import sla_breached, stuck_reason
 
 MAX_READ = 10_000
 
@@ -55,13 +57,6 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         raise BadCursor(f"cursor {cursor!r} is not one this API returned") from None
 
 
-def stuck_reason(journey: Journey, now: float) -> str | None:
-    """Why an operator should look: escalated, orphaned or past an SLA; None while all is in hand."""
-    if sla_breached(journey, now) or why(journey, now).startswith("orphaned"):
-        return why(journey, now)
-    return None
-
-
 def matches(journey: Journey, f: JourneyFilter, now: float) -> bool:
     """The filters the index cannot apply, on the journey itself."""
     reason = stuck_reason(journey, now)
@@ -76,52 +71,33 @@ def matches(journey: Journey, f: JourneyFilter, now: float) -> bool:
     return all(check() for check in checks)
 
 
-# Without a status filter every partition is read, one query each, while journeys move between them. Finished
-# statuses are final and read last; STUCK is read on both sides of RUNNING, which a journey may leave for STUCK
-# or re-enter from it. So a journey moving meanwhile is read at least once, and duplicates keep the newest copy.
-SWEEP = (
-    JourneyStatus.STUCK,
-    JourneyStatus.RUNNING,
-    JourneyStatus.STUCK,
-    JourneyStatus.SUCCEEDED,
-    JourneyStatus.FAILED,
-    JourneyStatus.CANCELLED,
-)
+class TooMany(ValueError):
+    """More journeys of one status match than a page may read: answered 422, asking for narrower filters."""
 
 
 def find(
     client: Any, table: str, f: JourneyFilter, now: float, limit: int, cursor: str | None = None
 ) -> tuple[list[Journey], str | None]:
-    """One page of matching journeys, oldest first, and the cursor of the next page (None on the last)."""
+    """One page of matching journeys, oldest first, and the cursor of the next page (None on the last).
+    Raises TooMany when a status partition holds MAX_READ matching journeys or more: never a silently short list."""
     after = decode_cursor(cursor) if cursor else None
-    newest: dict[str, Journey] = {}
-    for status in [f.status] if f.status else SWEEP:
-        for journey in map(journey_from_item, query(client, MAX_READ, **_request(table, status, f))):
-            if journey.id not in newest or journey.version > newest[journey.id].version:
-                newest[journey.id] = journey
+    equal = {"definition_id": f.definition, "business_key": f.business_key}
+    try:
+        read = journeys_by_status(
+            client, table, _statuses(f), MAX_READ, {k: v for k, v in equal.items() if v is not None}
+        )
+    except PartitionFull as full:
+        raise TooMany(f"too many journeys match ({full}): narrow with status, definition or business_key") from None
     journeys = sorted(
-        (j for j in newest.values() if matches(j, f, now) and (after is None or (j.created_at, j.id) > after)),
+        (j for j in read if matches(j, f, now) and (after is None or (j.created_at, j.id) > after)),
         key=lambda j: (j.created_at, j.id),
     )
     page = journeys[:limit]
     return page, (encode_cursor(page[-1]) if len(journeys) > limit else None)
 
 
-def _request(table: str, status: JourneyStatus, f: JourneyFilter) -> dict[str, Any]:
-    names, values, conditions = {"#s": "status"}, {":s": {"S": status.value}}, []
-    if f.definition:
-        conditions.append("definition_id = :d")
-        values[":d"] = {"S": f.definition}
-    if f.business_key:
-        conditions.append("business_key = :b")
-        values[":b"] = {"S": f.business_key}
-    request: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": "by-status",
-        "KeyConditionExpression": "#s = :s",
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-    }
-    if conditions:
-        request["FilterExpression"] = " AND ".join(conditions)
-    return request
+def _statuses(f: JourneyFilter) -> tuple[JourneyStatus, ...]:
+    """The partitions to read: the status asked for; for the stuck queue only unfinished ones; else all."""
+    if f.status:
+        return (f.status,)
+    return UNFINISHED if f.stuck_only else SWEEP

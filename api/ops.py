@@ -9,11 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from api import schemas, views
 from api.deps import Client, Invalid, NotFound, Operator, Reader
-from api.listing import BadCursor, JourneyFilter, find
+from api.listing import BadCursor, JourneyFilter, TooMany, find
 from api.schemas import ERRORS, InterventionAccepted, JourneyDetail, Page
 from cli.client import JourneysClient
 from router.decide import Commit
+from router.definition import Definition
 from router.model import Command, Intervention, Journey, JourneyStatus
+from router.registry import UnknownDefinition
 
 router = APIRouter(prefix="/api/journeys", tags=["operations"], responses=ERRORS)
 
@@ -50,15 +52,24 @@ def _page(client: JourneysClient, f: JourneyFilter, limit: int, cursor: str | No
         journeys, next_cursor = find(
             client.runtime.client("dynamodb"), client.settings.journeys_table, f, now, limit, cursor
         )
-    except BadCursor as exc:
+    except (BadCursor, TooMany) as exc:
         raise Invalid(str(exc)) from None
     return Page.model_validate(
-        {"items": [views.summary(j, _definition(client, j), now) for j in journeys], "next_cursor": next_cursor}
+        {"items": [views.summary(j, _known(client, j), now) for j in journeys], "next_cursor": next_cursor}
     )
 
 
 def _definition(client: JourneysClient, journey: Journey) -> Any:
     return client.runtime.registry.get(journey.definition_id, journey.definition_version)
+
+
+def _known(client: JourneysClient, journey: Journey) -> Definition | None:
+    """The journey's definition, or None (a summary without step labels) for a version neither deployed nor
+    published: one such journey must not fail the whole page."""
+    try:
+        return _definition(client, journey)
+    except UnknownDefinition:
+        return None
 
 
 def _journey(client: JourneysClient, journey_id: str) -> Journey:
@@ -126,13 +137,13 @@ def journey_detail(journey_id: str, _: Reader, client: Client) -> dict[str, Any]
 )
 def intervene(journey_id: str, body: InterventionBody, caller: Operator, client: Client) -> dict[str, Any]:
     """Straight through the router, as `journeys <command>` does: a refusal (409) is immediate; the actor
-    recorded in the transition log is the token's subject."""
+    recorded in the transition log is the caller's username (Principal.name)."""
     journey = _journey(client, journey_id)
     command = Intervention(
         journey_id=journey.id,
         command=body.command,
         expected_version=journey.version if body.expected_version is None else body.expected_version,
-        actor=caller.sub,
+        actor=caller.name,
         reason=body.reason,
         output=body.output if body.command is Command.SKIP else None,
         step=body.target if body.command is Command.GOTO else None,

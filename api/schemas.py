@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 
 class Error(BaseModel):
-    error: str = Field(description="unauthenticated, forbidden, not_found, conflict or invalid")
+    error: str = Field(description="unauthenticated, forbidden, not_found, conflict, unknown_definition or invalid")
     detail: str | list[str]
 
 
@@ -101,8 +101,7 @@ class TicketView(BaseModel):
     role: str
     limit: float | None
     amount: float | None
-    maker: str
-    initiator: str
+    initiator: str = Field(description="who asked for it: the maker, who may never decide it")
     approvers: list[str]
     opened_at: float
     expires_at: float

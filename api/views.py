@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.listing import stuck_reason
 from router.approvals import Ticket
 from router.definition import DecisionStep, Definition, successors
 from router.graph import mermaid
+from router.labels import Catalogues, label
 from router.model import FINISHED, Journey, TransitionRecord
 from router.progress import needed, percent
-from router.reasons import sla_breached, waiting_on, why
+from router.reasons import sla_breached, stuck_reason, waiting_on, why
 
 
 def summary(journey: Journey, definition: Definition | None, now: float) -> dict[str, Any]:
@@ -98,7 +98,6 @@ def ticket(t: Ticket) -> dict[str, Any]:
         "role": t.role,
         "limit": t.limit,
         "amount": t.amount,
-        "maker": t.initiator,
         "initiator": t.initiator,
         "approvers": t.approvers,
         "opened_at": t.opened_at,
@@ -106,15 +105,19 @@ def ticket(t: Ticket) -> dict[str, Any]:
     }
 
 
-def progress(journey: Journey, definition: Definition) -> dict[str, Any]:
-    """What the customer may see: no state, no errors, no operator notes."""
-    step = definition.step(journey.step) if journey.step else None
+def progress(
+    journey: Journey, definition: Definition, locale: str | None = None, catalogues: Catalogues | None = None
+) -> dict[str, Any]:
+    """What the customer may see, labels in their language where translated: no state, errors or operator notes."""
+    asked = needed(definition, journey)
+    if asked:
+        asked["label"] = label(definition, asked["step"], locale, catalogues)
     return {
         "journey_id": journey.id,
         "title": definition.title,
         "status": journey.status.value,
         "percent": percent(definition, journey),
-        "step_label": step.label if step else None,
-        "needed": needed(definition, journey),
+        "step_label": label(definition, journey.step, locale, catalogues) if journey.step else None,
+        "needed": asked,
         "finished": journey.status in FINISHED,
     }

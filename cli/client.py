@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from consumers.runtime import Runtime
-from router.adapters.dynamodb import DynamoJourneyStore, DynamoTransitionLog, journey_from_item, query
+from router.adapters.dynamodb import SWEEP, DynamoJourneyStore, DynamoTransitionLog, journeys_by_status
 from router.adapters.tickets import DynamoTicketStore, QueuedAnswers
 from router.approval_desk import ApprovalDesk, Recorded
 from router.approvals import Decision, Ticket, Verdict
@@ -38,19 +38,8 @@ class JourneysClient:
         return DynamoTransitionLog(self.runtime.client("dynamodb"), self.settings.transition_log_table).read(journey_id)
 
     def list(self, status: JourneyStatus | None = None) -> list[Journey]:
-        statuses = [status] if status else list(JourneyStatus)
-        journeys = [
-            journey_from_item(item)
-            for value in statuses
-            for item in query(
-                self.runtime.client("dynamodb"),
-                TableName=self.settings.journeys_table,
-                IndexName="by-status",
-                KeyConditionExpression="#s = :s",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": {"S": value.value}},
-            )
-        ]
+        statuses = (status,) if status else SWEEP
+        journeys = journeys_by_status(self.runtime.client("dynamodb"), self.settings.journeys_table, statuses)
         return sorted(journeys, key=lambda j: j.created_at)
 
     def submit(self, journey_id: str, data: dict[str, Any], actor: str = "customer") -> str:

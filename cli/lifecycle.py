@@ -8,11 +8,11 @@ from typing import Any
 
 from consumers.runtime import Runtime
 from router.adapters.definitions import DynamoDefinitionStore
-from router.adapters.dynamodb import journey_from_item, query
+from router.adapters.dynamodb import UNFINISHED, journeys_by_status
 from router.loader import definition_files, load_all
 from router.migration import MigrationPlan, plan
 from router.migrator import execute
-from router.model import Journey, JourneyStatus
+from router.model import Journey
 from router.registry import DEFINITIONS_DIR
 from router.versions import publish
 
@@ -109,16 +109,5 @@ def render(planned: MigrationPlan, verb: str) -> str:
 
 
 def _unfinished(runtime: Runtime) -> list[Journey]:
-    client, table = runtime.client("dynamodb"), runtime.settings.journeys_table
-    return [
-        journey_from_item(item)
-        for status in (JourneyStatus.RUNNING, JourneyStatus.STUCK)
-        for item in query(
-            client,
-            TableName=table,
-            IndexName="by-status",
-            KeyConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":s": {"S": status.value}},
-        )
-    ]
+    """Running and stuck journeys, each once even if it escalated between the two partition reads."""
+    return journeys_by_status(runtime.client("dynamodb"), runtime.settings.journeys_table, UNFINISHED)

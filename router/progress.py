@@ -38,10 +38,12 @@ def _counted(definition: Definition, name: str | None, previous: dict[str, str |
 
 def percent(definition: Definition, journey: Journey) -> int:
     """0 at the first step, 100 once it succeeded; otherwise steps done / (done + ahead), rounded down.
-    A journey that ended elsewhere (failed, cancelled) reports how far it had come when it ended."""
+    A journey that ended elsewhere (failed, cancelled) reports how far it had come when it ended. Steps of
+    the path this definition does not have (renamed or dropped by a migration) are not counted."""
     if journey.status is JourneyStatus.SUCCEEDED:
         return 100
-    path = [s for s in journey.path if definition.step(s).type not in (StepType.DECISION, StepType.FAIL)]
+    counted = {s.name for s in definition.steps if s.type not in (StepType.DECISION, StepType.FAIL)}
+    path = [s for s in journey.path if s in counted]
     current = journey.step if journey.step in path else (path[-1] if path else None)
     if current is None:
         return 0

@@ -57,3 +57,9 @@ def sla_breached(journey: Journey, now: float) -> bool:
     if journey.status in FINISHED:
         return False
     return journey.status is JourneyStatus.STUCK or any(a.deadline < now for a in journey.open.values())
+
+
+def stuck_reason(journey: Journey, now: float) -> str | None:
+    """Why an operator should look: escalated, orphaned or past an SLA; None while all is in hand."""
+    reason = why(journey, now)
+    return reason if sla_breached(journey, now) or reason.startswith("orphaned") else None

@@ -13,24 +13,30 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from mangum import Mangum
 
 import api.lambda_handler
+import api.listing
 from api.app import create_app
-from api.auth import DevIssuer
+from api.auth import DevIssuer, GatewayClaims
 from cli.client import JourneysClient
 from consumers.runtime import Runtime
 from devstack.emulator import CREDENTIALS, Emulator
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LocalStack
+from router.adapters.definitions import DynamoDefinitionStore
+from router.adapters.dynamodb import journey_item
 from router.model import JourneyStatus, StartJourney
-from tests.test_api_auth import gateway_event
-from tests.test_policies import ALWAYS_BUSY, IAM_ACTION, IAM_PREFIX, failing, resources_of, settled
+from router.registry import Registry
+from tests.engine_helpers import gateway_event, resources_of, settled
+from tests.test_policies import ALWAYS_BUSY, IAM_ACTION, IAM_PREFIX, failing
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 
 ISSUER = DevIssuer("a-test-secret-of-at-least-thirty-two-bytes")
@@ -275,6 +281,42 @@ def test_an_unknown_journey_is_404(world: World) -> None:
     assert response.json() == {"error": "not_found", "detail": "there is no journey no-such-journey"}
 
 
+def test_the_id_of_a_published_definition_is_an_unknown_journey(world: World) -> None:
+    """Published definitions share the journeys table (definition#id#version, no journey document): asking for
+    one as a journey is 404, not a 500 from reading a document it does not have."""
+    kyc = Registry.from_directory().get("kyc-uplift")
+    DynamoDefinitionStore(world.engine.runtime.client("dynamodb"), world.engine.settings.journeys_table).put(kyc)
+    key = f"definition#kyc-uplift#{kyc.version}"
+    response = world.http.get(f"/api/journeys/{quote(key, safe='')}", headers=VIEWER)
+    assert response.status_code == 404 and response.json()["detail"] == f"there is no journey {key}"
+
+
+def test_a_journey_on_a_version_found_nowhere_is_listed_without_labels_and_its_detail_is_409(world: World) -> None:
+    """Its definition version is neither deployed nor published: the list still answers (that row has no step
+    label) and the journey's own page says why it cannot be shown, rather than a 500."""
+    orphan = world.engine.get(world.dispute).model_copy(update={"id": "orphan-version", "definition_version": "0.0.1"})
+    dynamodb, table = world.engine.runtime.client("dynamodb"), world.engine.settings.journeys_table
+    record = world.engine.timeline(world.dispute)[-1].model_copy(update={"journey_id": orphan.id})
+    dynamodb.put_item(TableName=table, Item=journey_item(orphan, record))
+    try:
+        page = listing(world, definition="dispute", limit=200)
+        detail = world.http.get("/api/journeys/orphan-version", headers=VIEWER)
+    finally:
+        dynamodb.delete_item(TableName=table, Key={"journey_id": {"S": orphan.id}})
+    (row,) = [item for item in page["items"] if item["id"] == orphan.id]
+    assert row["definition_version"] == "0.0.1" and row["step_label"] is None
+    assert detail.status_code == 409 and detail.json()["error"] == "unknown_definition"
+    assert "0.0.1 is neither deployed nor published" in detail.json()["detail"]
+
+
+def test_a_status_holding_more_journeys_than_a_page_may_read_is_422(world: World, monkeypatch) -> None:
+    """Rather than a list silently missing journeys beyond MAX_READ: ask for narrower filters."""
+    monkeypatch.setattr(api.listing, "MAX_READ", 3)
+    response = world.http.get("/api/journeys", params={"definition": "kyc-uplift"}, headers=VIEWER)
+    assert response.status_code == 422 and "narrow with status, definition or business_key" in response.text
+    assert ids(listing(world, definition="payment-approval")) == [world.payment]  # fewer than 3 in every status
+
+
 @pytest.mark.parametrize(
     ("body", "says"),
     [
@@ -403,7 +445,6 @@ def test_the_inbox_shows_only_tickets_of_roles_the_caller_holds_and_never_a_toke
         "role": "payments-officer",
         "limit": 50000,
         "amount": 25000,
-        "maker": "maker-mo",
         "initiator": "maker-mo",
         "approvers": [],
         "opened_at": 0,
@@ -429,6 +470,22 @@ def test_maker_checker_and_roles_are_enforced_and_audited(world: World) -> None:
         ("maker-mo", "refused"),
         ("manager-max", "refused"),
     ]
+
+
+def test_on_aws_the_maker_is_refused_though_cognitos_subject_is_a_uuid(world: World) -> None:
+    """Cognito's `sub` is a UUID; the maker is recorded by username. Through Mangum with the authorizer's
+    claims, maker-mo (cognito:username) holding the officer role is still the maker: 403, audited by name."""
+    ticket_id = level_one(world)["ticket_id"]
+    gateway = Mangum(create_app(world.http.app.state.runtime_factory, GatewayClaims()), lifespan="off")
+    claims = {
+        "sub": "7d3f5a2e-0b1c-4e8a-9f6d-2c4b8e1a9d70",
+        "cognito:username": "maker-mo",
+        "cognito:groups": "[payments-officer]",
+    }
+    answer = gateway(gateway_event("POST", f"/api/approvals/{ticket_id}/approve", claims, {}), None)
+    assert answer["statusCode"] == 403 and "maker-checker" in json.loads(answer["body"])["detail"]
+    refused = [a for a in world.engine.desk.ticket(ticket_id).audit if a.result == "refused"]
+    assert refused[-1].actor == "maker-mo"
 
 
 def test_an_approver_approves_as_themselves_and_the_next_level_opens(world: World) -> None:
@@ -470,6 +527,33 @@ def test_a_customer_sees_progress_and_what_is_needed_but_nothing_internal(world:
         assert internal not in response.text
 
 
+FRENCH_REQUEST = "Veuillez confirmer vos coordonnées et téléverser une pièce d'identité avec photo"
+
+
+@pytest.mark.parametrize(
+    ("headers", "params", "expect"),
+    [
+        ({"Accept-Language": "fr-BE,fr;q=0.9,en;q=0.8"}, {}, FRENCH_REQUEST),
+        ({"Accept-Language": "de, fr;q=0.5"}, {}, FRENCH_REQUEST),  # no German catalogue: the next preference
+        ({"Accept-Language": "en"}, {"locale": "fr"}, FRENCH_REQUEST),
+        ({"Accept-Language": "de-AT, de;q=0.9"}, {}, "Please confirm your details and upload a photo ID"),
+        ({}, {"locale": "xx"}, "Please confirm your details and upload a photo ID"),
+    ],
+    ids=["accept-language", "second-preference", "query-overrides", "unknown-falls-back", "unknown-query"],
+)
+def test_a_customer_reads_labels_in_their_language_or_the_source_text(
+    world: World, headers: dict[str, str], params: dict[str, str], expect: str
+) -> None:
+    """definitions/labels/fr.yaml translates kyc-uplift's steps; a language without a catalogue gets the source."""
+    response = world.http.get(
+        f"/api/customer/journeys/{world.kyc[2]}/progress",
+        params=params,
+        headers={**customer("CUST-000102"), **headers},
+    )
+    assert response.status_code == 200
+    assert response.json()["step_label"] == response.json()["needed"]["label"] == expect
+
+
 def test_a_journey_known_by_the_customers_business_key_is_theirs(world: World) -> None:
     """Ownership by business key as well as by the state's customer_id."""
     response = world.http.get("/api/customer/journeys/dispute-by-key/progress", headers=customer("CUST-000400"))
@@ -502,6 +586,9 @@ def test_a_customer_resumes_their_journey_with_valid_data_only(world: World) -> 
     good = world.http.post(f"/api/customer/journeys/{journey}/input", json={"data": KYC_ANSWER}, headers=headers)
     assert good.status_code == 202 and good.json() == {"accepted": True}
     moved = settled(world.engine, journey, lambda j: j.step != "request-details")
+    deadline = time.monotonic() + 30  # the journal writes the timeline from the table's stream, a little later
+    while len(world.engine.timeline(journey)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert world.engine.timeline(journey)[1].actor == "customer:CUST-000103"
     progress = world.http.get(f"/api/customer/journeys/{journey}/progress", headers=headers).json()
     assert progress["percent"] > 0 and progress["needed"] is None, moved

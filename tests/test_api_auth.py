@@ -142,6 +142,20 @@ def test_gateway_claims_read_cognito_groups_as_api_gateway_passes_them() -> None
     assert customer.customer_id == "CUST-1"
 
 
+@pytest.mark.parametrize(
+    ("claims", "name"),
+    [
+        ({"sub": "7d3f5a2e-uuid", "cognito:username": "alice"}, "alice"),  # a Cognito ID token
+        ({"sub": "7d3f5a2e-uuid", "username": "alice"}, "alice"),  # a Cognito access token
+        ({"sub": "alice"}, "alice"),  # the local issuer's tokens
+    ],
+    ids=["id-token", "access-token", "local"],
+)
+def test_the_caller_is_known_by_username_not_by_cognitos_uuid_subject(claims: dict[str, str], name: str) -> None:
+    caller = principal_from(claims)
+    assert caller.name == name and caller.sub == claims["sub"]
+
+
 def test_on_lambda_the_authorizer_claims_decide_who_calls() -> None:
     """Through Mangum, as on AWS: no verified claims is 401; a viewer's claims may not intervene (403)."""
     handler = api.lambda_handler.handler

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from api.listing import SWEEP, BadCursor, JourneyFilter, decode_cursor, encode_cursor, find
+import api.listing
+from api.listing import SWEEP, BadCursor, JourneyFilter, TooMany, decode_cursor, encode_cursor, find
+from cli.lifecycle import _unfinished
 from router.adapters.dynamodb import journey_item
 from router.model import Journey, JourneyStatus, TransitionRecord
 
@@ -91,3 +94,29 @@ def test_pages_follow_the_cursor_oldest_first() -> None:
 def test_a_cursor_this_api_did_not_return_is_refused(cursor: str) -> None:
     with pytest.raises(BadCursor):
         decode_cursor(cursor)
+
+
+def test_a_partition_holding_max_read_journeys_is_refused_rather_than_cut_short(monkeypatch) -> None:
+    """Beyond MAX_READ in one status, later rows would vanish from the list: the page asks for narrower filters."""
+    monkeypatch.setattr(api.listing, "MAX_READ", 3)
+    held = [journey(f"j{i}", i, JourneyStatus.RUNNING) for i in range(3)]
+    with pytest.raises(TooMany, match="narrow with status, definition or business_key"):
+        find(Index([{JourneyStatus.RUNNING: held}]), "t", JourneyFilter(), now=0, limit=10)
+    page, _ = find(Index([{JourneyStatus.RUNNING: held[:2]}]), "t", JourneyFilter(), now=0, limit=10)
+    assert [j.id for j in page] == ["j0", "j1"]
+
+
+def test_the_stuck_queue_reads_only_unfinished_partitions() -> None:
+    """A finished journey can never be stuck: its partitions are not read for the stuck queue."""
+    index = Index([{}])
+    find(index, "t", JourneyFilter(stuck_only=True), now=0, limit=10)
+    assert index.asked == [JourneyStatus.STUCK, JourneyStatus.RUNNING, JourneyStatus.STUCK]
+
+
+def test_a_migration_plan_lists_a_journey_escalating_between_reads_once() -> None:
+    """cli/lifecycle reads the unfinished partitions through the same helper: seen RUNNING and then STUCK, the
+    journey is planned once, at its newest version."""
+    running, stuck = journey("m", 1, JourneyStatus.RUNNING, 3), journey("m", 1, JourneyStatus.STUCK, 4)
+    index = Index([{}, {JourneyStatus.RUNNING: [running]}, {JourneyStatus.STUCK: [stuck]}])
+    runtime = SimpleNamespace(client=lambda _: index, settings=SimpleNamespace(journeys_table="t"))
+    assert [(j.id, j.version) for j in _unfinished(runtime)] == [("m", 4)]

@@ -72,3 +72,10 @@ def test_needed_names_the_open_input_step_its_label_and_schema(reminded: bool) -
     step = KYC.step("request-details")
     assert needed(KYC, journey) == {"step": step.name, "label": step.label, "input_schema": step.input_schema}
     assert needed(KYC, at("verify-identity", ["request-details", "verify-identity"])) is None
+
+
+def test_a_migrated_journey_whose_path_names_a_step_the_definition_lost_still_has_a_percent() -> None:
+    """A migration renamed `collect-details` to `request-details`: the old name stays in the path and is not counted."""
+    migrated = at("verify-identity", ["collect-details", "verify-identity"])
+    assert percent(KYC, migrated) == 0
+    assert percent(KYC, at("confirm", ["collect-details", "request-details", "verify-identity", "confirm"])) == 66

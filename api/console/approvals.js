@@ -39,7 +39,7 @@ function row(ticket) {
     el("td", {}, ticket.level),
     el("td", {}, ticket.role),
     el("td", { class: "number" }, money(ticket.amount, ticket.currency)),
-    el("td", {}, ticket.maker || ticket.initiator || ""),
+    el("td", {}, ticket.initiator || ""),
     el("td", {}, when(ticket.opened_at)),
     el("td", {}, when(ticket.expires_at)),
     el(

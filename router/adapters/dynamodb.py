@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from router.limits import ITEM_BYTES, check_size
-from router.model import Journey, TransitionRecord
+from router.model import Journey, JourneyStatus, TransitionRecord
 from router.ports import VersionConflict
 from router.reasons import waiting_on
 
@@ -77,7 +78,7 @@ class DynamoJourneyStore:
             ConsistentRead=True,
             ReturnConsumedCapacity="TOTAL",
         )
-        return journey_from_item(response["Item"]) if "Item" in response else None
+        return _journey(response.get("Item"))
 
     def commit(self, journey: Journey, record: TransitionRecord) -> None:
         try:
@@ -85,8 +86,13 @@ class DynamoJourneyStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            old = exc.response.get("Item")
-            raise VersionConflict(journey_from_item(old) if old else None) from None
+            raise VersionConflict(_journey(exc.response.get("Item"))) from None
+
+
+def _journey(item: dict[str, Any] | None) -> Journey | None:
+    """The journey an item holds; None for no item or another kind of item sharing the table (a published
+    definition, keyed definition#...), so an id naming one is an unknown journey rather than a KeyError."""
+    return journey_from_item(item) if item and "doc" in item else None
 
 
 class DynamoTransitionLog:
@@ -126,6 +132,53 @@ def query(client: Any, limit: int | None = None, **request: Any) -> list[dict[st
     config = {"PageSize": min(100, limit), "MaxItems": limit} if limit else {}
     pages = client.get_paginator("query").paginate(**request, PaginationConfig=config)
     return [item for page in pages for item in page["Items"]]
+
+
+# Journeys move between the by-status partitions while they are read, one query each. Finished statuses are final
+# and read last; STUCK is read on both sides of RUNNING, which a journey may leave for STUCK or re-enter from it.
+# So a journey moving meanwhile is read at least once (journeys_by_status keeps its newest copy).
+UNFINISHED = (JourneyStatus.STUCK, JourneyStatus.RUNNING, JourneyStatus.STUCK)
+SWEEP = (*UNFINISHED, JourneyStatus.SUCCEEDED, JourneyStatus.FAILED, JourneyStatus.CANCELLED)
+
+
+class PartitionFull(Exception):
+    """A status partition held at least the `limit` asked for: what was read is not all there is."""
+
+    def __init__(self, status: JourneyStatus, limit: int) -> None:
+        super().__init__(f"more than {limit} journeys are {status.value}")
+        self.status, self.limit = status, limit
+
+
+def journeys_by_status(
+    client: Any,
+    table: str,
+    statuses: Iterable[JourneyStatus],
+    limit: int | None = None,
+    equal: dict[str, str] | None = None,
+) -> list[Journey]:
+    """The journeys of the by-status partitions of `statuses`, read in that order, each journey once at its newest
+    version. `equal` narrows by top-level string attributes (definition_id, business_key) on the server side.
+    With a `limit`, a partition returning that many items raises PartitionFull rather than losing the rest."""
+    names, values = {"#s": "status"}, {}
+    for i, (attribute, value) in enumerate((equal or {}).items()):
+        names[f"#f{i}"], values[f":f{i}"] = attribute, {"S": value}
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": "by-status",
+        "KeyConditionExpression": "#s = :s",
+        "ExpressionAttributeNames": names,
+    }
+    if equal:
+        request["FilterExpression"] = " AND ".join(f"#f{i} = :f{i}" for i in range(len(equal)))
+    newest: dict[str, Journey] = {}
+    for status in statuses:
+        items = query(client, limit, **request, ExpressionAttributeValues={**values, ":s": {"S": status.value}})
+        if limit is not None and len(items) >= limit:
+            raise PartitionFull(status, limit)
+        for journey in map(journey_from_item, items):
+            if journey.id not in newest or journey.version > newest[journey.id].version:
+                newest[journey.id] = journey
+    return list(newest.values())
 
 
 def overdue_journeys(client: Any, table: str, now: float, limit: int) -> list[str]:
