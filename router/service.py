@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from reliability.crash import AFTER_COMMIT, crash_point
 from router.decide import Absorb, Commit, Rejected, decide
 from router.model import Event, Journey, StartJourney
 from router.ports import Dispatcher, JourneyStore, VersionConflict
@@ -37,6 +38,7 @@ class Router:
         are performed again (the attempt may have died between commit and send).
         """
         outcome = self._commit(event, redelivered)
+        crash_point(AFTER_COMMIT)  # a no-op unless a reliability test arms it
         self.dispatcher.perform(outcome.actions)
         self.counts["committed" if isinstance(outcome, Commit) else f"absorbed: {outcome.reason}"] += 1
         return outcome
