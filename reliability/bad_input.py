@@ -98,7 +98,8 @@ def scenario(emulator: Emulator) -> Result:
         h.started.append(hasty)
         h.wait_ended()  # the hasty approval expired, and its journey ended
         before = _versions(h)
-        cases += _queued(h)
+        queued, parked_bodies = _queued(h)
+        cases += queued
         cases += _direct(h, h.journeys()["done-00000"], h.journeys()[pending], ticket)
         cases.append(_attempt("decision after expiry", lambda: _decide(h, expired, "olivia"), "expired", ""))
         h.stack.wait_quiet()
@@ -112,9 +113,12 @@ def scenario(emulator: Emulator) -> Result:
                 "no error echoes the canary personal data sent in a bad field",
                 not [c for c in cases if any(secret in c.error for secret in workload.CANARIES)],
             ),
-            *h.privacy(),  # parked bodies were read (and removed) above: a DLQ keeps the message as sent
+            *h.privacy(dead_letters=False),  # a DLQ keeps each message as sent (see the figure below)
         ]
         figures = {f"{c.name}": f"{c.error[:160]} (counted: {c.counted})" for c in cases}
+        figures["parked bodies holding the canary (kept as sent, to be redriven)"] = sum(
+            any(secret in body for secret in workload.CANARIES) for body in parked_bodies
+        )
     for case in cases:
         if case.expected not in case.error:
             checks.append(Check(f"{case.name}: error holds {case.expected!r}", False, case.error))
@@ -135,7 +139,7 @@ def _ticket(h: Harness, journey_id: str, timeout: float = 60) -> Ticket:
     raise TimeoutError(f"no approval ticket for {journey_id}")
 
 
-def _queued(h: Harness) -> list[Case]:
+def _queued(h: Harness) -> tuple[list[Case], list[str]]:
     settings, sqs = h.client.settings, h.stack.client("sqs")
     queues = {
         START_QUEUE: settings.start_queue_url,
@@ -153,7 +157,7 @@ def _queued(h: Harness) -> list[Case]:
     for name, queue, body, phrase in sent:
         reason = parked.get(body, "NOT PARKED")
         cases.append(Case(name, reason, f"{queue} DLQ, rejection_reason attribute, 'message rejected' log", phrase))
-    return cases
+    return cases, list(parked)
 
 
 def _parked(h: Harness) -> dict[str, str]:

@@ -208,18 +208,20 @@ class Harness:
         )
         return checks
 
-    def privacy(self, extra_secrets: tuple[str, ...] = ()) -> list[Check]:
-        published = [p.entry["Detail"] for p in self.calls.published]
+    def privacy(self, dead_letters: bool = True) -> list[Check]:
+        """Canaries nowhere people or other systems read; `dead_letters` False: DLQs were emptied on purpose."""
         places = {
             "logs": self.logs.lines,
-            "CloudEvents": published,
-            "DLQ bodies": [b for bodies in self.dead_letters().values() for b in bodies],
+            "CloudEvents": [p.entry["Detail"] for p in self.calls.published],
             "alerts": self.outbound.alerts,
         }
-        canary = leaks((*workload.CANARIES, *extra_secrets), places)
+        if dead_letters:
+            places["DLQ bodies"] = [b for bodies in self.dead_letters().values() for b in bodies]
+        canary = leaks(workload.CANARIES, places)
         tokens = leaks(self.outbound.tokens, {"logs": self.logs.lines})
+        where = ", ".join(places)
         return [
-            Check("canary personal data in no log, CloudEvent, DLQ body or alert", not canary, str(canary or "")),
+            Check(f"canary personal data in none of: {where}", not canary, str(canary or "")),
             Check(
                 f"task tokens ({len(self.outbound.tokens)} answered) in no log line",
                 not tokens,
