@@ -115,10 +115,11 @@ class Harness:
             sqs.send_message_batch(QueueUrl=queue, Entries=entries)
             self.started += [s.journey_id for s in batch]
 
-    def drive(self, journeys: int, window: int = 60, timeout: float = 1800, prefix: str = "rel") -> float:
+    def drive(self, journeys: int, window: int = 60, timeout: float | None = None, prefix: str = "rel") -> float:
         """Start `journeys`, keeping at most `window` unfinished (SQS scans its queues: keep them shallow);
-        wait for every end; return the wall time."""
+        wait for every end; return the wall time. The default timeout allows 5 s a journey, 10 minutes at least."""
         began, next_n = time.monotonic(), 0
+        timeout = timeout or max(600.0, 5.0 * journeys)
         while time.monotonic() - began < timeout:
             self.scan_ends()
             if next_n < journeys and len(self.started) - len(self.ended) < window:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from devstack.emulator import Emulator
 from reliability import bad_input, scenarios
+from reliability.harness import Check
 from reliability.report import command_line, render
 from reliability.scenarios import Result
 
@@ -43,7 +44,10 @@ def run(journeys: int, seed: int, out: Callable[[str], None] = print) -> list[Re
         for name, scenario in suite(journeys, seed):
             began = time.monotonic()
             out(f"{name}...")
-            result = scenario(with_emulator)
+            try:
+                result = scenario(with_emulator)
+            except Exception as exc:  # a scenario that cannot finish is a failure to report, not a lost run
+                result = Result(name, "did not finish", [Check("the scenario ran to its end", False, repr(exc))])
             result.seconds = time.monotonic() - began
             out(f"{name}: {'PASS' if result.passed else 'FAIL'} in {result.seconds:.1f} s")
             results.append(result)
