@@ -30,6 +30,11 @@ bench: $(STAMP)  ## AWS calls and latency per transition; prints figures
 	$(BIN)/python -m bench.compare
 	$(BIN)/python -m bench.throughput
 
+.PHONY: reliability
+N ?= 200
+reliability: $(STAMP)  ## faults, crashes, load and bad input; writes bench/results/reliability-<date>.md (N=2000: full run)
+	$(BIN)/python -m reliability.run --journeys $(N)
+
 clean:
 	rm -rf $(VENV) .journeys .pytest_cache test-output
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devstack.provision import QueueSource, RuleSchedule, ScheduleSource, StreamSource
+from reliability.crash import SimulatedCrash
 
 Invoke = Callable[[dict[str, Any]], Any]
 log = logging.getLogger("journeys.devstack")
@@ -74,7 +75,7 @@ class SqsPoller(Poller):
         try:
             result = self.invoke({"Records": [self._record(m) for m in messages]})
             failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-        except Exception:  # Lambda treats a raising handler as a whole-batch failure
+        except (Exception, SimulatedCrash):  # Lambda treats a raising (or killed) handler as a whole-batch failure
             log.exception("function %s failed its whole batch", self.name)
             failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
@@ -128,7 +129,8 @@ class StreamPoller(Poller):
             self.pending, self.attempts = self.pending[len(batch) :], 0
             return len(batch)
         first = next(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failures)
-        self.pending, self.attempts = self.pending[first:], self.attempts + 1
+        # Like Lambda with ReportBatchItemFailures: checkpoint before the failed record; back off only while stuck.
+        self.pending, self.attempts = self.pending[first:], 1 if first else self.attempts + 1
         time.sleep(min(2.0, 0.05 * 2**self.attempts))  # retried in order until it succeeds: nothing skipped
         return 0
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from reliability.crash import AFTER_COMMIT, crash_point
 from router.decide import Absorb, Commit, Rejected, decide
 from router.model import ApprovalOutcome, Event, Journey, StartJourney
 from router.ports import Dispatcher, JourneyStore, UsageMeter, VersionConflict
@@ -41,6 +42,7 @@ class Router:
         """
         self.meter.begin()
         outcome = self._commit(event, redelivered)
+        crash_point(AFTER_COMMIT)  # a no-op unless a reliability test arms it
         self.dispatcher.perform(outcome.actions)
         self.counts["committed" if isinstance(outcome, Commit) else f"absorbed: {outcome.reason}"] += 1
         return outcome

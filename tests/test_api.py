@@ -31,11 +31,11 @@ from consumers.runtime import Runtime
 from devstack.emulator import CREDENTIALS, Emulator
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LocalStack
+from reliability.instruments import gateway_event, resources_of, settled
 from router.adapters.definitions import DynamoDefinitionStore
 from router.adapters.dynamodb import journey_item
 from router.model import JourneyStatus, StartJourney
 from router.registry import Registry
-from tests.engine_helpers import gateway_event, resources_of, settled
 from tests.test_policies import ALWAYS_BUSY, IAM_ACTION, IAM_PREFIX, failing
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 

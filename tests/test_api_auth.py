@@ -17,7 +17,7 @@ import api.lambda_handler
 from api import approvals, customer, ops
 from api.app import create_app
 from api.auth import DevIssuer, GatewayClaims, principal_from
-from tests.engine_helpers import gateway_event
+from reliability.instruments import gateway_event
 
 SECRET = "a-test-secret-of-at-least-thirty-two-bytes"
 ISSUER = DevIssuer(SECRET)

@@ -13,12 +13,12 @@ import pytest
 from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
+from reliability.instruments import Calls
 from router.adapters.dispatch import execution_name
 from router.approvals import Refused, Ticket, TicketClosed, TicketStatus, ticket_id_for
 from router.loader import parse
 from router.model import Command, Intervention, Journey, JourneyStatus
 from router.registry import Registry
-from tests.engine_helpers import Calls
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")

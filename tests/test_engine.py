@@ -20,11 +20,7 @@ from devstack.emulator import CREDENTIALS, Emulator
 from devstack.run import play
 from devstack.samples import SAMPLES, Sample
 from devstack.stack import LocalStack
-from router.adapters.events import SOURCE, STEP_COMPLETED
-from router.decide import Absorb, Commit
-from router.model import Journey, JourneyStatus, StartJourney, StepSucceeded, TransitionRecord
-from router.service import Router
-from tests.engine_helpers import (
+from reliability.instruments import (
     Calls,
     Gate,
     ReadAligner,
@@ -35,6 +31,10 @@ from tests.engine_helpers import (
     rewrapped,
     scan_all,
 )
+from router.adapters.events import SOURCE, STEP_COMPLETED
+from router.decide import Absorb, Commit
+from router.model import Journey, JourneyStatus, StartJourney, StepSucceeded, TransitionRecord
+from router.service import Router
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 
 # In-process consumers have no Lambda context, so Powertools cannot bound an in-progress record by it.

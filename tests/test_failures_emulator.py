@@ -12,12 +12,12 @@ from typing import Any
 
 from consumers import watchdog
 from devstack.stack import LocalStack
+from reliability.instruments import rewrapped, waited
 from router.decide import Rejected
 from router.loader import parse
 from router.model import Command, Intervention, JourneyStatus, StartJourney, StepSucceeded
 from router.reasons import why
 from router.registry import Registry
-from tests.engine_helpers import rewrapped, waited
 from workers.samples import SAMPLES
 from workers.step import RetryableError
 

@@ -17,6 +17,7 @@ from cli.triggers import TEMPLATE, synced
 from consumers.start import journey_id_for, triggered
 from devstack.emulator import CREDENTIALS, REGION, Emulator
 from devstack.stack import LocalStack
+from reliability.instruments import waited
 from router.adapters.definitions import DynamoDefinitionStore
 from router.loader import parse
 from router.migration import plan
@@ -24,7 +25,6 @@ from router.migrator import execute
 from router.model import Journey, JourneyStatus, StartJourney
 from router.registry import Registry
 from router.versions import DefinitionConflict, Published, PublishedRegistry
-from tests.engine_helpers import waited
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
 

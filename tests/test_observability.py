@@ -27,6 +27,7 @@ from consumers.telemetry import Telemetry, tracer_for
 from devstack.intrinsics import translate
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LambdaContext, LocalStack
+from reliability.instruments import waited
 from router.adapters.dynamodb import DynamoJourneyStore, journey_item
 from router.decide import Absorb
 from router.journal import Journal
@@ -35,7 +36,6 @@ from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucc
 from router.registry import Registry
 from router.testing import MemoryLog, MemoryPublisher
 from router.usage import Usage, approval_transitions, charge, cost_by_service, cost_usd
-from tests.engine_helpers import waited
 from tests.journey_driver import JourneyDriver
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")

@@ -18,8 +18,8 @@ from api.auth import DevIssuer
 from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
+from reliability.instruments import rewrapped
 from tests.browser.console_helpers import Console, IdentityOutage, Users, screenshot
-from tests.engine_helpers import rewrapped
 from workers.samples import SAMPLES
 
 CHROMIUM = Path("/usr/bin/chromium")

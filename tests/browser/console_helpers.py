@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, Page
 from api.auth import DevIssuer
 from cli.client import JourneysClient
 from devstack.stack import LocalStack
+from reliability.instruments import settled
 from router.model import Journey
-from tests.engine_helpers import settled
 from workers.step import RetryableError
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"

@@ -8,9 +8,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from reliability.instruments import waited
 from router.model import FINISHED, ActivationKind, JourneyStatus
 from tests.browser.console_helpers import Console, Users, screenshot
-from tests.engine_helpers import waited
 
 pytestmark = pytest.mark.browser
 

@@ -1,5 +1,5 @@
-"""Instruments for the engine tests: count worker side effects, inject duplicates, watch AWS calls; wait for
-a condition; build the API Gateway event and name the resources an AWS call acts on.
+"""Instruments for the engine and reliability tests: count worker side effects, inject duplicates, watch AWS calls;
+wait for a condition; build the API Gateway event and name the resources an AWS call acts on.
 
 Each instrument is a botocore event hook or a worker wrapper. None changes the engine's code, and only
 Storm changes when (never whether) a message arrives. Consumers run in poller threads named after their
@@ -270,7 +270,11 @@ class Calls:
         self._lock = threading.Lock()
 
     def hooks(self) -> list[Hook]:
-        return [("before-call", self._record), ("before-call.events.PutEvents", self._capture)]
+        return [
+            ("before-call", self._record),
+            ("before-call.events.PutEvents", self._capture),
+            ("after-call.events.PutEvents", self._published),
+        ]
 
     def made_by(self, consumer: str) -> set[str]:
         return {call for (who, call), _ in self.by_consumer.items() if who == consumer}
@@ -279,10 +283,14 @@ class Calls:
         with self._lock:
             self.by_consumer[consumer_name(), event_name.split(".", 1)[1]] += 1
 
-    def _capture(self, params: dict[str, Any], **_: Any) -> None:
-        entries = json.loads(params["body"])["Entries"]  # before-call sees the serialised request
-        with self._lock:
-            self.published += [Published(consumer_name(), entry) for entry in entries]
+    def _capture(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["entries"] = json.loads(params["body"])["Entries"]  # before-call sees the serialised request
+
+    def _published(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        """Kept once EventBridge took them: a call that failed before AWS saw it published nothing."""
+        if http_response.status_code == 200:
+            with self._lock:
+                self.published += [Published(consumer_name(), entry) for entry in context.get("entries", [])]
 
 
 class ReadAligner:
