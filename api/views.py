@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from router.approvals import Ticket
-from router.definition import DecisionStep, Definition, successors
-from router.graph import mermaid
+from router.definition import Definition
+from router.graph import edges, mermaid
 from router.labels import Catalogues, label
 from router.model import FINISHED, Journey, TransitionRecord
 from router.progress import needed, percent
@@ -72,16 +72,10 @@ def event(record: TransitionRecord) -> dict[str, Any]:
 
 
 def graph(definition: Definition, journey: Journey) -> dict[str, Any]:
-    edges: list[list[str]] = []
-    for step in definition.steps:
-        if isinstance(step, DecisionStep):
-            edges += [[step.name, b.goto, b.when] for b in step.branches] + [[step.name, step.default, "default"]]
-        else:
-            edges += [[step.name, target, ""] for target in successors(step)]
     return {
         "mermaid": mermaid(definition, journey.step, journey.path),
         "steps": [step.name for step in definition.steps],
-        "edges": edges,
+        "edges": edges(definition),
         "current": [journey.step] if journey.step else [],
         "path": journey.path,
     }

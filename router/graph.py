@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router.definition import DecisionStep, Definition, ParallelStep, StepType, successors
+from router.definition import DecisionStep, Definition, ParallelStep, Step, StepType, successors
 
 _SHAPES = {
     StepType.DECISION: ("{", "}"),
@@ -18,20 +18,30 @@ def _node(name: str) -> str:
     return name.replace("-", "_")
 
 
+def step_edges(step: Step) -> list[tuple[str, str]]:
+    """Where a step can go next, with the edge's label: a decision's condition, "default", or none."""
+    if isinstance(step, DecisionStep):
+        return [(b.goto, b.when) for b in step.branches] + [(step.default, "default")]
+    return [(target, "") for target in successors(step)]
+
+
+def edges(definition: Definition) -> list[list[str]]:
+    return [[step.name, target, label] for step in definition.steps for target, label in step_edges(step)]
+
+
 def mermaid(definition: Definition, current: str | None = None, path: list[str] | None = None) -> str:
     lines = ["flowchart TD", f"  start(( )) --> {_node(definition.start_at)}"]
     for step in definition.steps:
         left, right = _SHAPES.get(step.type, ("[", "]"))
         label = f"{step.name}<br/><small>{step.type.value}</small>"
         lines.append(f'  {_node(step.name)}{left}"{label}"{right}')
-        if isinstance(step, DecisionStep):
-            lines += [f'  {_node(step.name)} -->|"{b.when}"| {_node(b.goto)}' for b in step.branches]
-            lines.append(f"  {_node(step.name)} -->|default| {_node(step.default)}")
-            continue
         if isinstance(step, ParallelStep):
             for branch in step.branches:
                 lines.append(f'  {_node(step.name)} -.-> {_node(step.name)}__{_node(branch.name)}["{branch.worker}"]')
-        lines += [f"  {_node(step.name)} --> {_node(target)}" for target in successors(step)]
+        out = step_edges(step)
+        for i, (target, label) in enumerate(out):
+            arrow = "-->" if not label else "-->|default|" if i == len(out) - 1 else f'-->|"{label}"|'
+            lines.append(f"  {_node(step.name)} {arrow} {_node(target)}")
     for name in dict.fromkeys(path or []):
         lines.append(f"  class {_node(name)} taken")
     if current:
