@@ -66,7 +66,6 @@ LAMBDA_MEMORY_GB = 0.5  # 512 MB, arm64
 LAMBDA_SECONDS = 0.1  # assumed billed duration of one batch invocation: a few AWS calls at 10-30 ms each
 
 
-
 @dataclass
 class Tally:
     """What one design spent on a set of journeys."""
@@ -202,8 +201,9 @@ class Answerer:
 
     @staticmethod
     def _approval(sample: Sample, ticket: dict[str, Any]) -> dict[str, Any]:
-        approver, _role = sample.approvers[ticket["level"]["level"] - 1]
-        return {"decision": "approve", "approvers": [*ticket.get("approvers", []), approver]}
+        approver, _role = sample.approvers[ticket["levels"][0]["level"] - 1]
+        approvers = [*ticket.get("approvers", []), approver]
+        return {"outcome": "granted", "approvers": approvers, "rejected_by": None, "reason": None}
 
 
 def run_machines(stack: LocalStack, samples: Sequence[Sample], recorder: Recorder, answerer: Answerer) -> Tally:

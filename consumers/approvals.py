@@ -1,8 +1,10 @@
 """Approvals consumer: the one function allowed to answer Step Functions task tokens.
 
-Messages on its queue: `ticket` from the approval state machine (one per level: store it, announce
-it), `approval_recorded` events from the staff application (decide through the approval desk),
+Messages on its queue: `ticket` from a state machine (the levels one token waits on: open the first and
+announce it; the desk opens each next level itself), `approval_recorded` events from the staff
+application (decide through the approval desk),
 `answer_ticket` from the command line or API (a decision they recorded, to pass on to the chain),
+`lapse_ticket` from the watchdog (a level nobody decided by its deadline: the chain is told "expired"),
 and `close_token` from the router (a retry-chain attempt answered by a worker) or from a worker told to
 reply by token (a step of a compiled every-step-a-state machine, `router/asl.py`, with the worker's output).
 """
@@ -41,6 +43,10 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         elif kind == "answer_ticket":
             told = runtime.desk.answer(str(message.get("ticket_id")))
             logger.info("decision passed on", extra={"ticket_id": message.get("ticket_id"), "took_effect": told})
+        elif kind == "lapse_ticket":
+            told = runtime.desk.lapse(str(message.get("ticket_id")))
+            metrics.count("TicketsLapsed", int(told))
+            logger.info("level lapsed", extra={"ticket_id": message.get("ticket_id"), "took_effect": told})
         elif kind == "close_token":
             action = CloseToken.model_validate(message)
             logger.append_keys(journey_id=action.journey_id)

@@ -18,6 +18,7 @@ logger = Logger(service="journeys-journal")
 
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     metrics = runtime.telemetry(logger.service)
 
     def record_handler(record: DynamoDBRecord) -> None:

@@ -1,4 +1,5 @@
-"""SLA watchdog, on a schedule: journeys with an activation past its deadline, found through an index."""
+"""SLA watchdog, on a schedule: journeys with an activation past its deadline, found through an index, and
+approval levels nobody decided by their deadline, handed to the approvals function to lapse."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aws_lambda_powertools import Logger
 
 from consumers.runtime import Runtime, lambda_handler
 from router.adapters.dynamodb import overdue_journeys
+from router.adapters.tickets import DynamoTicketStore, QueuedAnswers
 from router.model import DeadlinePassed
 
 logger = Logger(service="journeys-watchdog")
@@ -32,6 +34,12 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         name = type(outcome).__name__
         outcomes[name] = outcomes.get(name, 0) + 1
     logger.remove_keys(["journey_id"])
+    if runtime.settings.tickets_table:
+        lapsed = DynamoTicketStore(client, runtime.settings.tickets_table).lapsed(now, MAX_PER_TICK)
+        QueuedAnswers(runtime.client("sqs"), runtime.settings.approval_queue_url).lapse_later(lapsed)
+        metrics.count("TicketsOverdue", len(lapsed))
+        if lapsed:
+            outcomes["tickets lapsed"] = len(lapsed)
     metrics.flush()
     if outcomes:
         logger.info("watchdog swept", extra=outcomes)

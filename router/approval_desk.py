@@ -1,8 +1,11 @@
 """The approval desk: opens tickets for the approval chain and records decisions, from every channel.
 
-Staff application events, the command line and (later) the HTTP API all call `record`; it checks
-`router.approvals.authorize`, writes the decision once (OPEN -> DECIDED, conditionally) and has the
-chain told. Only the approvals function holds a token closer; other callers hand the answer to it.
+Staff application events, the command line and the HTTP API all call `record`; it checks
+`router.approvals.authorize`, writes the decision once (OPEN -> DECIDED, conditionally) and has it
+passed on. Only the approvals function holds a token closer; other callers hand the answer to it.
+Passing a decision on (`answer`) opens the next level under the same token when one is left, and
+otherwise answers the token with the outcome. A level nobody decides by its deadline is lapsed
+(`lapse`, from the watchdog's sweep): OPEN -> EXPIRED, and the token answered "expired".
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from router.approvals import (
     TicketClosed,
     TicketMessage,
     TicketStatus,
+    Verdict,
     answer_for,
     audit_entry,
     authorize,
     is_repeat,
+    lapse_entry,
+    next_ticket,
     ticket_from,
 )
 from router.definition import ApprovalStep, Model
@@ -61,19 +67,22 @@ class ApprovalDesk:
     # -- from the approval chain
 
     def open(self, message: TicketMessage) -> Ticket:
-        """Store the level's ticket with its token, then announce it; a redelivery announces the same id again."""
+        """Store the first level's ticket with its token, then announce it; a redelivery announces it again."""
         journey = self._journey(message.journey_id)
         definition = self.registry.get(journey.definition_id, journey.definition_version)
         step = definition.step(message.step)
         levels = len(step.levels) if isinstance(step, ApprovalStep) else None
         ticket = ticket_from(message, definition.id, levels, self.clock())
-        if not self.tickets.put(ticket, message.task_token):
+        return self._open(ticket, message.task_token, definition.owning_domain)
+
+    def _open(self, ticket: Ticket, token: str, domain: str) -> Ticket:
+        if not self.tickets.put(ticket, token):
             self.counts["ticket redelivered"] += 1
             ticket = self.tickets.get(ticket.ticket_id) or ticket
         else:
             self.counts["ticket opened"] += 1
         if self.events is not None:
-            self.events.requested(ticket, definition.owning_domain)
+            self.events.requested(ticket, domain)
         return ticket
 
     # -- from people
@@ -115,20 +124,33 @@ class ApprovalDesk:
         return Recorded(ticket=decided, told=self._tell(decided))
 
     def answer(self, ticket_id: str) -> bool:
-        """Tell the chain about a recorded decision (approvals function only); True when it took it."""
+        """Pass a recorded decision (or a lapse) on (approvals function only): open the next level under the same
+        token when this one was approved and one is left, else answer the token. True when it took effect."""
         if self.tokens is None:
             raise RuntimeError("only the approvals function answers task tokens")
         ticket = self.tickets.get(ticket_id)
-        if ticket is None or ticket.status is not TicketStatus.DECIDED:
+        if ticket is None or ticket.status is TicketStatus.OPEN:
             raise TicketClosed(f"ticket {ticket_id} has no decision to pass on")
         if ticket.answered_at is not None:
-            return True  # told before: a redelivery
+            return ticket.status is TicketStatus.DECIDED  # told before: a redelivery
         token = self.tickets.token(ticket_id)
+        if not token:
+            raise TicketClosed(f"ticket {ticket_id} has no task token")
         now = self.clock()
-        if token and self.tokens.close(token, answer_for(ticket)):
+        if ticket.decision is Verdict.APPROVE and ticket.later:
+            journey = self._journey(ticket.journey_id)
+            domain = self.registry.get(journey.definition_id, journey.definition_version).owning_domain
+            self._open(next_ticket(ticket, now), token, domain)
             self.tickets.answered(ticket_id, TicketStatus.DECIDED, now)
+            self.counts["next level opened"] += 1
+            return True
+        if self.tokens.close(token, answer_for(ticket)):
+            self.tickets.answered(ticket_id, ticket.status, now)
             self.counts["chain told"] += 1
             return True
+        if ticket.decision is None:  # a lapse the chain no longer waited for (its own timer, or withdrawn)
+            self.tickets.answered(ticket_id, TicketStatus.EXPIRED, now)
+            return False
         if now < ticket.deadline - LAPSE_SLACK:
             return True  # the token only closes early once it was answered: our earlier attempt got through
         lapsed = AuditEntry(
@@ -141,6 +163,25 @@ class ApprovalDesk:
         self.tickets.answered(ticket_id, TicketStatus.EXPIRED, now, lapsed)
         self.counts["too late"] += 1
         return False
+
+    def lapse(self, ticket_id: str) -> bool:
+        """A level nobody decided by its deadline: OPEN -> EXPIRED (audited), then the chain told "expired".
+        False when there is nothing to lapse: decided in time, not due yet (the next sweep finds it), gone."""
+        ticket = self.tickets.get(ticket_id)
+        now = self.clock()
+        if ticket is None or ticket.status is TicketStatus.DECIDED or ticket.answered_at is not None:
+            return False
+        if ticket.status is TicketStatus.OPEN:
+            if now < ticket.deadline:
+                return False
+            try:
+                self.tickets.expire(ticket_id, lapse_entry(ticket, now))
+            except TicketConflict:
+                return False  # a decision won the race: it is passed on as usual
+            self.counts["lapsed"] += 1
+        elif ticket.decision is not None:
+            return False  # decided, but too late for the chain: nothing to tell it
+        return self.answer(ticket_id)
 
     def open_tickets(self, limit: int = 100) -> list[Ticket]:
         return self.tickets.open_tickets(self.clock(), limit)

@@ -1,7 +1,9 @@
 """Approval tickets and the one rule book every decision passes, whatever channel it came through.
 
-Pure: no I/O, no clock. A ticket is one level of one APPROVAL activation, opened by the approval
-state machine; its task token never appears here (the ticket store keeps it apart).
+Pure: no I/O, no clock. A ticket is one level of one APPROVAL activation. The approval state machine
+waits on one task token for all the levels of an activation: the desk opens level 1's ticket, opens
+each next level itself when one is approved, and answers the token once, with the outcome. The token
+never appears here (the ticket store keeps it apart).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from router.definition import Model
 from router.model import FINISHED, Journey
 from router.outcomes import Rejected
 
-LAPSE_SLACK = 30.0  # seconds the chain's timer may run ahead of the ticket's deadline (queue latency)
+LAPSE_SLACK = 30  # seconds of queue latency allowed per level, before and after a ticket's own deadline
 
 
 class TicketStatus(StrEnum):
@@ -49,13 +51,15 @@ class LevelSpec(Model):
 
 
 class TicketMessage(Model):
-    """What the approval state machine puts on the approval queue for each level."""
+    """What a state machine puts on the approval queue with a task token: the levels that token waits on,
+    in order. The first is asked now; each later one once the one before it is approved. The approval
+    chain sends all of a step's levels; a compiled every-step machine (router/asl.py) one per token."""
 
     kind: Literal["ticket"] = "ticket"
     journey_id: str
     activation_id: str
     step: str
-    level: LevelSpec
+    levels: list[LevelSpec] = Field(min_length=1)
     amount: float | None = None
     initiator: str
     approvers: list[str] = []
@@ -84,6 +88,7 @@ class Ticket(Model):
     amount: float | None = None
     initiator: str
     approvers: list[str] = []  # who approved the levels before this one
+    later: list[LevelSpec] = []  # the levels still to ask, under the same token, once this one is approved
     opened_at: float
     deadline: float
     status: TicketStatus = TicketStatus.OPEN
@@ -112,29 +117,69 @@ class Decision(Model):
         return self
 
 
+def chain_timeout(timeouts: list[int]) -> int:
+    """How long the approval chain waits on its token at most: every level's timeout, plus slack per level.
+    Each level lapses at its own deadline (the watchdog expires it); this timer is the backstop."""
+    return sum(timeouts) + LAPSE_SLACK * len(timeouts)
+
+
 def ticket_id_for(activation_id: str, level: int) -> str:
     """Deterministic, so a redelivered ticket message finds the ticket it already opened."""
     return f"{activation_id}.L{level}"
 
 
 def ticket_from(message: TicketMessage, definition_id: str, levels: int | None, now: float) -> Ticket:
+    level, *later = message.levels
     return Ticket(
-        ticket_id=ticket_id_for(message.activation_id, message.level.level),
+        ticket_id=ticket_id_for(message.activation_id, level.level),
         journey_id=message.journey_id,
         activation_id=message.activation_id,
         definition_id=definition_id,
         step=message.step,
-        level=message.level.level,
+        level=level.level,
         levels=levels,
-        role=message.level.role,
-        limit=message.level.limit,
+        role=level.role,
+        limit=level.limit,
         amount=message.amount,
         initiator=message.initiator,
         approvers=message.approvers,
+        later=later,
         opened_at=now,
-        deadline=now + message.level.timeout_seconds,
+        deadline=now + level.timeout_seconds,
         audit=[AuditEntry(at=now, actor="approval-chain", action="opened", result="opened")],
     )
+
+
+def next_ticket(ticket: Ticket, now: float) -> Ticket:
+    """The level after an approved `ticket`, asked now, under the same token; its approver joins the list."""
+    assert ticket.decision is Verdict.APPROVE
+    assert ticket.decided_by is not None
+    assert ticket.later
+    level, *later = ticket.later
+    return ticket.model_copy(
+        update={
+            "ticket_id": ticket_id_for(ticket.activation_id, level.level),
+            "level": level.level,
+            "role": level.role,
+            "limit": level.limit,
+            "approvers": [*ticket.approvers, ticket.decided_by],
+            "later": later,
+            "opened_at": now,
+            "deadline": now + level.timeout_seconds,
+            "status": TicketStatus.OPEN,
+            "decision": None,
+            "decided_by": None,
+            "decided_at": None,
+            "reason": None,
+            "answered_at": None,
+            "audit": [AuditEntry(at=now, actor="approval-chain", action="opened", result="opened")],
+        }
+    )
+
+
+def lapse_entry(ticket: Ticket, now: float) -> AuditEntry:
+    """The audit entry of a level nobody decided before its deadline."""
+    return AuditEntry(at=now, actor="watchdog", action="expire", result="expired", detail=lapse_reason(ticket))
 
 
 def _money(value: float) -> str:
@@ -190,17 +235,20 @@ def is_repeat(ticket: Ticket, decision: Decision) -> bool:
 
 
 def answer_for(ticket: Ticket) -> dict[str, Any]:
-    """The task-token output the approval state machine reads (see infra/statemachines/approval.asl.json)."""
-    assert ticket.decision is not None
+    """The task-token output: the approval_outcome the approval state machine passes on to the journey
+    (infra/statemachines/approval.asl.json), every key always present. Granted: this level was approved
+    and no level is left under this token. Expired: nobody decided this level in time."""
+    answer: dict[str, Any] = {"approvers": ticket.approvers, "rejected_by": None, "reason": None}
+    if ticket.decision is None:
+        return answer | {"outcome": "expired", "reason": lapse_reason(ticket)}
     assert ticket.decided_by is not None
     if ticket.decision is Verdict.APPROVE:
-        return {"decision": "approve", "approvers": [*ticket.approvers, ticket.decided_by]}
-    return {
-        "decision": "reject",
-        "approvers": ticket.approvers,
-        "rejected_by": ticket.decided_by,
-        "reason": ticket.reason or "",
-    }
+        return answer | {"outcome": "granted", "approvers": [*ticket.approvers, ticket.decided_by]}
+    return answer | {"outcome": "rejected", "rejected_by": ticket.decided_by, "reason": ticket.reason or ""}
+
+
+def lapse_reason(ticket: Ticket) -> str:
+    return f"level {ticket.level} ({ticket.role}) was not decided within {ticket.deadline - ticket.opened_at:.0f} s"
 
 
 def audit_entry(decision: Decision, result: str, detail: str, now: float) -> AuditEntry:

@@ -190,7 +190,8 @@ def _branch(definition: Definition, step: ParallelStep, branch: ParallelBranch, 
 
 
 def _approval(definition: Definition, step: ApprovalStep, urls: Mapping[str, str]) -> Json:
-    """One token wait per level, in order; each answer is {decision: approve|reject, approvers: [...]}."""
+    """One token wait per level, in order; each answer is an outcome (router.approvals.answer_for): granted
+    (this level approved), rejected or expired, with the approvers so far."""
     states: Json = {}
     done = f"{step.name}/merge"
     amount = {"amount.$": f"$.state.{step.amount}"} if step.amount else {"amount": None}
@@ -202,7 +203,7 @@ def _approval(definition: Definition, step: ApprovalStep, urls: Mapping[str, str
             "journey_id.$": "$$.Execution.Name",
             "activation_id.$": f"States.Format('{{}}/{step.name}', $$.Execution.Name)",
             "step": step.name,
-            "level": {"level": number, **level.model_dump(mode="json")},
+            "levels": [{"level": number, **level.model_dump(mode="json")}],
             **amount,
             **maker,
             "task_token.$": "$$.Task.Token",
@@ -219,8 +220,11 @@ def _approval(definition: Definition, step: ApprovalStep, urls: Mapping[str, str
             "Next": decided,
         }
         following = _level(step, number + 1) if number < len(step.levels) else f"{step.name}/granted"
-        reject = {"Variable": "$.answer.decision", "StringEquals": "reject", "Next": f"{step.name}/rejected"}
-        states[decided] = {"Type": "Choice", "Choices": [reject], "Default": following}
+        ended = [
+            {"Variable": "$.answer.outcome", "StringEquals": outcome, "Next": f"{step.name}/{outcome}"}
+            for outcome in ("rejected", "expired")
+        ]
+        states[decided] = {"Type": "Choice", "Choices": ended, "Default": following}
     for outcome in ("granted", "rejected", "expired"):
         decided_by = {"approvers.$": "$.answer.approvers"} if outcome != "expired" else {"approvers": []}
         result = {step.store_as: {"outcome": outcome, **decided_by}}

@@ -46,10 +46,12 @@ CATALOGUE: Mapping[str, Spec] = {
     "MessagesFailed": Spec("Count", (), _QUEUED, "messages reported failed, to come back (retryable)"),
     "MessagesRejected": Spec("Count", (), _QUEUED, "messages parked in the DLQ (no retry can fix them)"),
     "WorkerRuns": Spec("Count", ("worker", "outcome"), ("worker",), "step worker answers by outcome"),
-    "TicketsOpened": Spec("Count", (), ("approvals",), "approval tickets opened (one per level asked)"),
+    "TicketsOpened": Spec("Count", (), ("approvals",), "approval chains asking their first level"),
+    "TicketsLapsed": Spec("Count", (), ("approvals",), "levels nobody decided in time: the chain told expired"),
     "DecisionsRecorded": Spec("Count", (), ("approvals",), "approval decisions recorded"),
     "DecisionsRefused": Spec("Count", (), ("approvals",), "decisions not recorded: refused, or the ticket closed"),
     "ActivationsOverdue": Spec("Count", (), ("watchdog",), "journeys found with an activation past its SLA"),
+    "TicketsOverdue": Spec("Count", (), ("watchdog",), "approval levels found past their deadline, to lapse"),
 }
 
 _LIFECYCLE = {

@@ -80,8 +80,12 @@ class TicketStore(Protocol):
         """Write `ticket`'s decision if the stored one is still OPEN, else raise TicketConflict."""
         ...
 
+    def expire(self, ticket_id: str, entry: AuditEntry) -> Ticket:
+        """OPEN -> EXPIRED (nobody decided in time) if the stored one is still OPEN, else raise TicketConflict."""
+        ...
+
     def answered(self, ticket_id: str, status: TicketStatus, at: float, entry: AuditEntry | None = None) -> None:
-        """Note that the chain was told (DECIDED), or that it had stopped waiting (EXPIRED)."""
+        """Note that the chain was told (DECIDED or EXPIRED), or that it had stopped waiting (EXPIRED)."""
         ...
 
     def open_tickets(self, now: float, limit: int = 100) -> list[Ticket]:

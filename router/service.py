@@ -12,7 +12,7 @@ from router.decide import Absorb, Commit, Rejected, decide
 from router.model import ApprovalOutcome, Event, Journey, StartJourney
 from router.ports import Dispatcher, JourneyStore, UsageMeter, VersionConflict
 from router.registry import Registry, UnknownDefinition
-from router.usage import Unmetered, Usage, approval_transitions, charge
+from router.usage import APPROVAL_TRANSITIONS, Unmetered, Usage, charge
 
 MAX_CONFLICTS = 8
 
@@ -85,7 +85,7 @@ class Router:
         """The commit carrying what it costs: its record the usage, its journey the running total."""
         chain = Usage()
         if isinstance(event, ApprovalOutcome):  # the approval execution that produced this outcome
-            chain = Usage(sfn_transitions=approval_transitions(len(event.approvers), event.outcome))
+            chain = Usage(sfn_transitions=APPROVAL_TRANSITIONS)
         usage = self.meter.usage(commit.journey, commit.record, commit.actions, chain)
         journey, record = charge(commit.journey, commit.record, usage)
         return commit.model_copy(update={"journey": journey, "record": record})

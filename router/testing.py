@@ -92,9 +92,17 @@ class MemoryTickets:
         self.tickets[ticket.ticket_id] = decided
         return decided
 
+    def expire(self, ticket_id: str, entry: AuditEntry) -> Ticket:
+        current = self.tickets.get(ticket_id)
+        if current is None or current.status is not TicketStatus.OPEN:
+            raise TicketConflict(current)
+        expired = current.model_copy(update={"status": TicketStatus.EXPIRED, "audit": [*current.audit, entry]})
+        self.tickets[ticket_id] = expired
+        return expired
+
     def answered(self, ticket_id: str, status: TicketStatus, at: float, entry: AuditEntry | None = None) -> None:
         ticket = self.tickets[ticket_id]
-        if ticket.status is not TicketStatus.DECIDED or ticket.answered_at is not None:
+        if ticket.status is TicketStatus.OPEN or ticket.answered_at is not None:
             return  # noted already, by an earlier delivery
         audit = [*ticket.audit, entry] if entry else ticket.audit
         self.tickets[ticket_id] = ticket.model_copy(update={"status": status, "answered_at": at, "audit": audit})
@@ -102,6 +110,11 @@ class MemoryTickets:
     def open_tickets(self, now: float, limit: int = 100) -> list[Ticket]:
         due = [t for t in self.tickets.values() if t.status is TicketStatus.OPEN and t.deadline > now]
         return sorted(due, key=lambda t: t.deadline)[:limit]
+
+    def lapsed(self, now: float, limit: int = 100) -> list[str]:
+        """OPEN tickets past their deadline (what the watchdog sweeps), oldest deadline first."""
+        due = [t for t in self.tickets.values() if t.status is TicketStatus.OPEN and t.deadline <= now]
+        return [t.ticket_id for t in sorted(due, key=lambda t: t.deadline)[:limit]]
 
 
 class MemoryTokens:

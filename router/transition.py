@@ -7,6 +7,7 @@ from typing import Any
 
 import jmespath
 
+from router.approvals import chain_timeout
 from router.definition import (
     ApprovalStep,
     DecisionStep,
@@ -150,6 +151,7 @@ def approval_for(definition: Definition, journey: Journey, activation: Activatio
         levels=[{"level": n, **level.model_dump()} for n, level in enumerate(step.levels, 1)],
         amount=float(amount) if isinstance(amount, int | float) and not isinstance(amount, bool) else None,
         initiator=maker if isinstance(maker, str) and maker else journey.initiator,
+        timeout_seconds=chain_timeout([level.timeout_seconds for level in step.levels]),
     )
 
 

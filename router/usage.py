@@ -67,12 +67,9 @@ def write_units(item_bytes: int) -> float:
     return float(max(1, math.ceil(item_bytes / 1024)))
 
 
-def approval_transitions(approvers: int, outcome: str) -> int:
-    """State transitions of one execution of infra/statemachines/approval.asl.json, from its shape: three
-    per level asked (take or next, ask, decided; an expiry skips "decided") and one for the outcome.
-    `approvers` approved; a rejection or an expiry came from the level after them."""
-    asked = approvers if outcome == "granted" else approvers + 1
-    return 3 * asked + (0 if outcome == "expired" else 1)
+APPROVAL_TRANSITIONS = 2
+"""State transitions of one execution of infra/statemachines/approval.asl.json, whatever its levels and
+outcome: the token wait, then the state that sends the outcome on."""
 
 
 def charge(journey: Journey, record: TransitionRecord, usage: Usage) -> tuple[Journey, TransitionRecord]:

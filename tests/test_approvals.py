@@ -87,19 +87,25 @@ class World:
             self.tickets, self.store, Registry([DEFINITION]), self.clock, events=self.events, tokens=self.tokens
         )
 
-    def ask(self, level: int, approvers: list[str] | None = None) -> Ticket:
-        """What the state machine does for one level: put a ticket (with its token) on the approval queue."""
+    def ask(self) -> Ticket:
+        """What the state machine does: put one ticket message, all levels and the token, on the approval queue."""
         message = TicketMessage(
             journey_id="j",
             activation_id=self.start.activation_id,
             step=self.start.step,
-            level=self.start.levels[level - 1],
+            levels=self.start.levels,
             amount=self.start.amount,
             initiator=self.start.initiator,
-            approvers=approvers or [],
-            task_token=f"token-{level}",
+            task_token="token-1",
         )
         return self.desk.open(message)
+
+    def level_two(self) -> Ticket:
+        """Level 1 approved by olivia: the desk opened level 2 under the same token."""
+        self.desk.record(decision(self.ask(), "olivia", OFFICER))
+        ticket = self.tickets.get("j.1.L2")
+        assert ticket is not None
+        return ticket
 
     def journey(self) -> Journey:
         journey = self.store.load("j")
@@ -123,6 +129,7 @@ def test_the_approval_chain_gets_numbered_levels_the_amount_and_the_maker_from_t
         (2, "manager", None),
     ]
     assert start.approvers == []
+    assert start.timeout_seconds == 3600 + 3600 + 2 * LAPSE_SLACK  # the backstop, after every level's deadline
 
 
 def test_a_rejection_names_who_rejected_in_the_state_and_the_transition() -> None:
@@ -187,27 +194,38 @@ def world() -> World:
     return World()
 
 
-def test_two_different_people_with_the_roles_grant_both_levels(world: World) -> None:
-    """Each answer carries everyone who approved so far; the chain reads it level by level."""
-    first = world.ask(1)
+def test_two_different_people_with_the_roles_grant_both_levels_and_the_token_is_answered_once(world: World) -> None:
+    """Level 1's approval opens level 2 under the same token (nothing answered yet); level 2's answers it."""
+    first = world.ask()
+    assert (first.level, first.role, [lvl.level for lvl in first.later]) == (1, "officer", [2])
+    world.clock.advance(600)
     recorded = world.desk.record(decision(first, "olivia", OFFICER))
-    assert recorded.told and not recorded.repeat
-    assert world.tokens.answers["token-1"] == {"decision": "approve", "approvers": ["olivia"]}
-    second = world.ask(2, approvers=["olivia"])
+    assert recorded.told and not recorded.repeat and world.tokens.calls == 0
+    second = world.tickets.get("j.1.L2")
+    assert second is not None and (second.level, second.role, second.approvers, second.later) == (
+        2,
+        "manager",
+        ["olivia"],
+        [],
+    )
+    assert (second.opened_at, second.deadline, second.status) == (10_600, 10_600 + 3600, TicketStatus.OPEN)
+    assert world.events.requested_events == [("j.1.L1", "bank-payments"), ("j.1.L2", "bank-payments")]
     world.desk.record(decision(second, "max", [*MANAGER, "auditor"]))
-    assert world.tokens.answers["token-2"] == {"decision": "approve", "approvers": ["olivia", "max"]}
+    answer = {"outcome": "granted", "approvers": ["olivia", "max"], "rejected_by": None, "reason": None}
+    assert world.tokens.answers == {"token-1": answer} and world.tokens.calls == 1
     assert world.tickets.get(second.ticket_id).status is TicketStatus.DECIDED  # type: ignore[union-attr]
 
 
 def test_a_rejection_is_an_answer_naming_who_and_why(world: World) -> None:
-    second = world.ask(2, approvers=["olivia"])
+    second = world.level_two()
     world.desk.record(decision(second, "max", MANAGER, "reject", "beneficiary unknown"))
-    assert world.tokens.answers["token-2"] == {
-        "decision": "reject",
+    assert world.tokens.answers["token-1"] == {
+        "outcome": "rejected",
         "approvers": ["olivia"],
         "rejected_by": "max",
         "reason": "beneficiary unknown",
     }
+    assert world.tickets.get("j.1.L3") is None
 
 
 def test_a_rejection_without_a_reason_is_invalid() -> None:
@@ -229,7 +247,8 @@ def test_refused_decisions_are_audited_and_never_reach_the_chain(
     world: World, case: str, level: int, earlier: list[str], who: str, roles: list[str], phrase: str
 ) -> None:
     """A clear reason, one audit entry, no token answered, the ticket still open, the journey untouched."""
-    ticket = world.ask(level, approvers=earlier)
+    ticket = world.ask() if level == 1 else world.level_two()
+    assert ticket.approvers == earlier
     before = world.journey()
     with pytest.raises(Refused, match=phrase):
         world.desk.record(decision(ticket, who, roles))
@@ -243,23 +262,23 @@ def test_refused_decisions_are_audited_and_never_reach_the_chain(
 def test_an_approver_over_the_limit_is_refused_but_may_still_reject() -> None:
     """Limits bound what a role may approve; rejecting is always within a role's power."""
     world = World(amount=25_000)
-    ticket = world.ask(1)
+    ticket = world.ask()
     with pytest.raises(Refused, match="25,000 is over the officer limit of 10,000"):
         world.desk.record(decision(ticket, "olivia", OFFICER))
     assert world.tokens.calls == 0
     world.desk.record(decision(ticket, "olivia", OFFICER, "reject", "over my limit; escalate"))
-    assert world.tokens.answers["token-1"]["decision"] == "reject"
+    assert world.tokens.answers["token-1"]["outcome"] == "rejected"
 
 
 def test_a_limit_with_no_amount_in_the_state_is_refused() -> None:
     world = World()
-    ticket = world.ask(1).model_copy(update={"amount": None})
+    ticket = world.ask().model_copy(update={"amount": None})
     with pytest.raises(Refused, match="amount is unknown"):
         authorize(ticket, decision(ticket, "olivia", OFFICER), world.journey(), world.clock())
 
 
 def test_a_decision_for_a_cancelled_journey_is_refused_and_audited(world: World) -> None:
-    ticket = world.ask(1)
+    ticket = world.ask()
     cancel = Intervention(journey_id="j", command=Command.CANCEL, expected_version=1, actor="ops", reason="dup")
     world.router.handle(cancel)
     with pytest.raises(Refused, match="CANCELLED"):
@@ -270,7 +289,7 @@ def test_a_decision_for_a_cancelled_journey_is_refused_and_audited(world: World)
 
 def test_a_decision_after_the_journey_moved_on_is_refused(world: World) -> None:
     """An operator's retry opens a new approval: the old chain's tickets take no more decisions."""
-    ticket = world.ask(1)
+    ticket = world.ask()
     retry = Intervention(journey_id="j", command=Command.RETRY, expected_version=1, actor="ops", reason="re-ask")
     world.router.handle(retry)
     assert "j.2" in world.journey().open
@@ -280,26 +299,26 @@ def test_a_decision_after_the_journey_moved_on_is_refused(world: World) -> None:
 
 def test_the_same_decision_twice_is_recorded_once(world: World) -> None:
     """A redelivered decision is recognised, writes nothing, and does not answer the token again."""
-    ticket = world.ask(1)
+    ticket = world.ask()
     world.desk.record(decision(ticket, "olivia", OFFICER))
     again = world.desk.record(decision(ticket, "olivia", OFFICER))
     stored = world.tickets.get(ticket.ticket_id)
     assert again.repeat and stored is not None
     assert [e.result for e in stored.audit] == ["opened", "recorded"]
-    assert world.tokens.calls == 1
+    assert sorted(world.tickets.tickets) == ["j.1.L1", "j.1.L2"] and len(world.events.requested_events) == 2
 
 
 def test_a_second_persons_decision_on_a_decided_ticket_is_a_clear_error_that_changes_nothing(world: World) -> None:
-    ticket = world.ask(1)
+    ticket = world.ask()
     world.desk.record(decision(ticket, "olivia", OFFICER))
     before = world.tickets.get(ticket.ticket_id)
     with pytest.raises(TicketClosed, match="already decided: approve by olivia"):
         world.desk.record(decision(ticket, "oscar", OFFICER, "reject", "no"))
-    assert world.tickets.get(ticket.ticket_id) == before and world.tokens.calls == 1
+    assert world.tickets.get(ticket.ticket_id) == before and world.tokens.calls == 0
 
 
 def test_a_decision_after_the_deadline_is_a_clear_error_that_changes_nothing(world: World) -> None:
-    ticket = world.ask(1)
+    ticket = world.ask()
     world.clock.advance(3600)
     with pytest.raises(TicketClosed, match="expired"):
         world.desk.record(decision(ticket, "olivia", OFFICER))
@@ -308,11 +327,11 @@ def test_a_decision_after_the_deadline_is_a_clear_error_that_changes_nothing(wor
 
 def test_a_decision_that_reaches_an_expired_chain_is_marked_and_reported(world: World) -> None:
     """Within the lapse slack the ticket still looks open; the token says otherwise, so it took no effect."""
-    ticket = world.ask(1)
+    ticket = world.ask()
     world.tokens.expired.add("token-1")
     world.clock.advance(3600 - LAPSE_SLACK / 2)
     with pytest.raises(TicketClosed, match="took no effect"):
-        world.desk.record(decision(ticket, "olivia", OFFICER))
+        world.desk.record(decision(ticket, "olivia", OFFICER, "reject", "too risky"))
     stored = world.tickets.get(ticket.ticket_id)
     assert stored is not None and stored.status is TicketStatus.EXPIRED
     assert [e.result for e in stored.audit] == ["opened", "recorded", "expired"]
@@ -328,14 +347,14 @@ def test_an_unknown_ticket_is_a_clear_error() -> None:
 
 
 def test_a_redelivered_ticket_message_opens_one_ticket_and_announces_the_same_id(world: World) -> None:
-    first, again = world.ask(1), world.ask(1)
+    first, again = world.ask(), world.ask()
     assert first == again and len(world.tickets.tickets) == 1
     assert world.events.requested_events == [(first.ticket_id, "bank-payments")] * 2
     assert (first.ticket_id, first.levels, first.deadline) == ("j.1.L1", 2, 10_000 + 3600)
 
 
 def test_tickets_and_their_announcements_never_carry_the_token(world: World) -> None:
-    ticket = world.ask(1)
+    ticket = world.ask()
     event = ticket_event(ticket)
     assert "token" not in json.dumps(ticket.model_dump(mode="json"))
     assert "token-1" not in json.dumps(event.get_data()) and "token" not in str(event.get_attributes())
@@ -347,19 +366,25 @@ def test_tickets_and_their_announcements_never_carry_the_token(world: World) -> 
 
 def _ticket_message() -> dict[str, Any]:
     level = {"level": 1, "role": "officer", "limit": None, "timeout_seconds": 60}
-    return {"journey_id": "j", "activation_id": "j.1", "step": "approve", "level": level, "initiator": "mo"}
+    return {"journey_id": "j", "activation_id": "j.1", "step": "approve", "levels": [level], "initiator": "mo"}
 
 
 def test_a_desk_that_may_not_answer_tokens_hands_the_decision_to_the_approvals_function() -> None:
     """The command line records and authorizes at once; the approvals function tells the chain."""
     world = World()
-    ticket = world.ask(1)
+    ticket = world.ask()
     handoff = MemoryHandoff()
     cli = ApprovalDesk(world.tickets, world.store, Registry([DEFINITION]), world.clock, handoff=handoff)
     recorded = cli.record(decision(ticket, "olivia", OFFICER))
     assert not recorded.told and handoff.pending == [ticket.ticket_id] and world.tokens.calls == 0
-    assert world.desk.answer(ticket.ticket_id) and world.tokens.answers["token-1"]["approvers"] == ["olivia"]
-    assert world.desk.answer(ticket.ticket_id) and world.tokens.calls == 1  # a redelivered hand-off
+    assert world.desk.answer(ticket.ticket_id) and world.tickets.get("j.1.L2") is not None  # level 2 opened
+    assert world.desk.answer(ticket.ticket_id)  # a redelivered hand-off: opens and announces nothing again
+    assert world.events.requested_events[-1] == ("j.1.L2", "bank-payments") and len(world.events.requested_events) == 2
+    second = world.tickets.get("j.1.L2")
+    assert second is not None
+    cli.record(decision(second, "max", MANAGER))
+    assert world.desk.answer(second.ticket_id) and world.tokens.answers["token-1"]["approvers"] == ["olivia", "max"]
+    assert world.desk.answer(second.ticket_id) and world.tokens.calls == 1
     with pytest.raises(RuntimeError, match="only the approvals function"):
         cli.answer(ticket.ticket_id)
 
@@ -375,9 +400,51 @@ def test_a_staff_application_event_becomes_a_decision() -> None:
 
 def test_the_journey_status_check_covers_every_finished_status() -> None:
     world = World()
-    ticket = world.ask(1)
+    ticket = world.ask()
     for status in (JourneyStatus.SUCCEEDED, JourneyStatus.FAILED, JourneyStatus.CANCELLED):
         finished = world.journey().model_copy(update={"status": status})
         with pytest.raises(Refused, match=status.value):
             authorize(ticket, decision(ticket, "olivia", OFFICER), finished, world.clock())
     authorize(ticket, decision(ticket, "olivia", OFFICER), world.journey(), world.clock())
+
+
+# -- a level nobody decides: the watchdog finds it, the desk lapses it
+
+
+def test_a_level_nobody_decides_lapses_and_the_chain_is_told_expired(world: World) -> None:
+    second = world.level_two()
+    world.clock.advance(3599)
+    assert world.tickets.lapsed(world.clock()) == [] and not world.desk.lapse(second.ticket_id)  # not due yet
+    world.clock.advance(1)
+    assert world.tickets.lapsed(world.clock()) == [second.ticket_id]
+    assert world.desk.lapse(second.ticket_id)
+    stored = world.tickets.get(second.ticket_id)
+    assert stored is not None and stored.status is TicketStatus.EXPIRED and stored.answered_at == world.clock()
+    assert [(e.actor, e.result) for e in stored.audit] == [("approval-chain", "opened"), ("watchdog", "expired")]
+    reason = "level 2 (manager) was not decided within 3600 s"
+    assert stored.audit[-1].detail == reason
+    expired = {"outcome": "expired", "approvers": ["olivia"], "rejected_by": None, "reason": reason}
+    assert world.tokens.answers == {"token-1": expired}
+    assert not world.desk.lapse(second.ticket_id) and world.tokens.calls == 1  # the next sweep's repeat
+    assert world.tickets.lapsed(world.clock()) == []
+    with pytest.raises(TicketClosed, match="expired"):
+        world.desk.record(decision(second, "max", MANAGER))
+
+
+def test_a_decision_that_wins_the_race_with_the_sweep_is_not_lapsed(world: World) -> None:
+    ticket = world.ask()
+    world.desk.record(decision(ticket, "olivia", OFFICER, "reject", "unknown payee"))
+    world.clock.advance(7200)
+    assert not world.desk.lapse(ticket.ticket_id)
+    assert world.tokens.answers["token-1"]["outcome"] == "rejected" and world.tokens.calls == 1
+
+
+def test_a_lapse_the_chain_had_stopped_waiting_for_is_noted_and_changes_nothing(world: World) -> None:
+    """The backstop timer (or a withdrawal) closed the token first: the ticket is closed, nothing else."""
+    ticket = world.ask()
+    world.tokens.expired.add("token-1")
+    world.clock.advance(3600)
+    assert not world.desk.lapse(ticket.ticket_id)
+    stored = world.tickets.get(ticket.ticket_id)
+    assert stored is not None and stored.status is TicketStatus.EXPIRED and stored.answered_at is not None
+    assert world.tokens.answers == {}

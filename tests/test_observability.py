@@ -24,6 +24,7 @@ from bench.critical_path import count_critical_calls
 from cli.observe import costs_by_step, render_stats
 from consumers.runtime import Runtime, Settings
 from consumers.telemetry import Telemetry, tracer_for
+from devstack.approval_chain import ASL
 from devstack.intrinsics import translate
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LambdaContext, LocalStack
@@ -35,7 +36,7 @@ from router.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
 from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucceeded, TransitionRecord
 from router.registry import Registry
 from router.testing import MemoryLog, MemoryPublisher
-from router.usage import Usage, approval_transitions, charge, cost_by_service, cost_usd
+from router.usage import APPROVAL_TRANSITIONS, Usage, charge, cost_by_service, cost_usd
 from tests.journey_driver import JourneyDriver
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
@@ -166,12 +167,19 @@ def test_the_benchmark_prices_calls_as_the_engine_does() -> None:
     )
 
 
-def test_approval_transitions_match_the_measured_chain() -> None:
-    """bench/approvals.py measured 7 transitions for two levels granted or rejected at the last, 3 for an expiry
-    at the first."""
-    assert approval_transitions(approvers=2, outcome="granted") == 7
-    assert approval_transitions(approvers=1, outcome="rejected") == 7
-    assert approval_transitions(approvers=0, outcome="expired") == 3
+def test_every_path_through_the_approval_chain_bills_the_transitions_charged() -> None:
+    """Each way through infra/statemachines/approval.asl.json (granted, rejected or lapsed; the backstop timer;
+    a withdrawal) enters APPROVAL_TRANSITIONS states; tests/test_approval_machine.py measures it on the emulator."""
+    machine = json.loads(ASL.read_text())
+
+    def paths(name: str) -> list[list[str]]:
+        state = machine["States"][name]
+        following = [state["Next"]] if "Next" in state else []
+        following += [catch["Next"] for catch in state.get("Catch", [])]
+        return [[name]] if state.get("End") else [[name, *rest] for nxt in following for rest in paths(nxt)]
+
+    every = paths(machine["StartAt"])
+    assert len(every) == 3 and {len(path) for path in every} == {APPROVAL_TRANSITIONS}
 
 
 def test_a_journey_cost_is_the_running_sum_of_its_transitions() -> None:
@@ -318,7 +326,9 @@ def test_every_consumer_emits_its_metrics_with_the_documented_dimensions(fresh_e
         consumers.retry.consume(runtimes["RetryFunction"], sqs_event(exhausted.model_dump_json()), context)
         refused = {"detail-type": "approval_recorded", "source": "staff", "detail": {"ticket_id": "no-such-ticket"}}
         refused["detail"] |= {"decision": "approve", "approver": "olivia", "roles": ["payments-officer"]}
-        consumers.approvals.consume(runtimes["ApprovalsFunction"], sqs_event(json.dumps(refused), "not json"), context)
+        lapse = json.dumps({"kind": "lapse_ticket", "ticket_id": "no-such-ticket"})
+        bodies = sqs_event(json.dumps(refused), lapse, "not json")
+        consumers.approvals.consume(runtimes["ApprovalsFunction"], bodies, context)
         consumers.watchdog.consume(runtimes["WatchdogFunction"], {}, context)
     finally:
         stack.stop()
@@ -339,8 +349,8 @@ def test_every_consumer_emits_its_metrics_with_the_documented_dimensions(fresh_e
     assert by_service["advance"] >= {"TransitionsCommitted", "DuplicatesAbsorbed", "TransitionLatency"}
     assert by_service["journal"] >= {"StepOutcomes", "StepLatency", "TransitionCost"}
     assert by_service["retry"] >= {"TransitionLatency", "MessagesProcessed"}
-    assert by_service["approvals"] >= {"DecisionsRefused", "MessagesRejected", "MessagesProcessed"}
-    assert by_service["watchdog"] == {"ActivationsOverdue"}
+    assert by_service["approvals"] >= {"DecisionsRefused", "TicketsLapsed", "MessagesRejected", "MessagesProcessed"}
+    assert by_service["watchdog"] == {"ActivationsOverdue", "TicketsOverdue"}
 
 
 class PublishFailsOnce(MemoryPublisher):

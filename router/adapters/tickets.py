@@ -125,9 +125,33 @@ class DynamoTicketStore:
             raise TicketConflict(ticket_from_item(old) if old else None) from None
         return ticket_from_item(response["Attributes"])
 
+    def expire(self, ticket_id: str, entry: AuditEntry) -> Ticket:
+        """OPEN -> EXPIRED in one conditional update; if a decision won the race, TicketConflict carries it."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key=self._key(ticket_id),
+                UpdateExpression="SET #status = :expired, audit = list_append(audit, :entry)",
+                ConditionExpression="#status = :open",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":open": {"S": TicketStatus.OPEN.value},
+                    ":expired": {"S": TicketStatus.EXPIRED.value},
+                    ":entry": _attribute([entry.model_dump(mode="json")]),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = exc.response.get("Item")
+            raise TicketConflict(ticket_from_item(old) if old else None) from None
+        return ticket_from_item(response["Attributes"])
+
     def answered(self, ticket_id: str, status: TicketStatus, at: float, entry: AuditEntry | None = None) -> None:
         update = "SET #status = :status, answered_at = :at"
-        values = {":status": {"S": status.value}, ":at": _attribute(at), ":decided": {"S": TicketStatus.DECIDED.value}}
+        values = {":status": {"S": status.value}, ":at": _attribute(at), ":open": {"S": TicketStatus.OPEN.value}}
         if entry is not None:
             update += ", audit = list_append(audit, :entry)"
             values[":entry"] = _attribute([entry.model_dump(mode="json")])
@@ -136,7 +160,7 @@ class DynamoTicketStore:
                 TableName=self.table,
                 Key=self._key(ticket_id),
                 UpdateExpression=update,
-                ConditionExpression="#status = :decided AND attribute_not_exists(answered_at)",
+                ConditionExpression="#status <> :open AND attribute_not_exists(answered_at)",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=values,
             )
@@ -156,6 +180,20 @@ class DynamoTicketStore:
             ExpressionAttributeValues={":open": {"S": TicketStatus.OPEN.value}, ":now": _attribute(now)},
         )
         return [ticket_from_item(item) for item in items]
+
+    def lapsed(self, now: float, limit: int = 100) -> list[str]:
+        """OPEN tickets past their deadline (what the watchdog sweeps), oldest deadline first."""
+        items = query(
+            self.client,
+            limit,
+            TableName=self.table,
+            IndexName=STATUS_INDEX,
+            KeyConditionExpression="#s = :open AND deadline <= :now",
+            ProjectionExpression="ticket_id",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":open": {"S": TicketStatus.OPEN.value}, ":now": _attribute(now)},
+        )
+        return [item["ticket_id"]["S"] for item in items]
 
     @staticmethod
     def _key(ticket_id: str) -> dict[str, Any]:
@@ -181,3 +219,15 @@ class QueuedAnswers:
     def answer_later(self, ticket_id: str) -> None:
         body = json.dumps({"kind": "answer_ticket", "ticket_id": ticket_id})
         self.sqs.send_message(QueueUrl=self.queue, MessageBody=body)
+
+    def lapse_later(self, ticket_ids: list[str]) -> None:
+        """Levels past their deadline (the watchdog's sweep), for the approvals function to lapse; ten per request."""
+        for at in range(0, len(ticket_ids), 10):
+            batch = ticket_ids[at : at + 10]
+            entries = [
+                {"Id": str(n), "MessageBody": json.dumps({"kind": "lapse_ticket", "ticket_id": t})}
+                for n, t in enumerate(batch)
+            ]
+            failed = self.sqs.send_message_batch(QueueUrl=self.queue, Entries=entries).get("Failed", [])
+            if failed:
+                raise RuntimeError(f"{len(failed)} lapse messages were not sent: {failed[0].get('Message')}")
