@@ -296,7 +296,7 @@ def chart(report: dict[str, Any], path: Path) -> None:
     for x, total in enumerate(bottoms):
         by_service.annotate(f"${total:,.0f}", (x, total), ha="center", va="bottom")
     by_service.set_title("All samples, by service")
-    by_service.margins(y=0.12)
+    by_service.set_ylim(0, max(bottoms) * 1.12)
     by_service.legend(fontsize=8)
     figure.suptitle(f"Every sample journey both ways on one emulator, {report['date'][:10]}", fontsize=10)
     machine = report["machine"]
