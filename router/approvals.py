@@ -8,6 +8,7 @@ never appears here (the ticket store keeps it apart).
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -63,6 +64,8 @@ class TicketMessage(Model):
     amount: float | None = None
     initiator: str
     approvers: list[str] = []
+    started_at: datetime | None = None  # when the chain started (its context's Execution.StartTime) ...
+    timeout_seconds: int | None = Field(None, gt=0)  # ... and how long it waits: no level may outlive that
     task_token: str = Field(repr=False, min_length=1)
 
 
@@ -89,6 +92,7 @@ class Ticket(Model):
     initiator: str
     approvers: list[str] = []  # who approved the levels before this one
     later: list[LevelSpec] = []  # the levels still to ask, under the same token, once this one is approved
+    chain_deadline: float | None = None  # when the chain stops waiting, less the slack: caps every level's deadline
     opened_at: float
     deadline: float
     status: TicketStatus = TicketStatus.OPEN
@@ -130,6 +134,9 @@ def ticket_id_for(activation_id: str, level: int) -> str:
 
 def ticket_from(message: TicketMessage, definition_id: str, levels: int | None, now: float) -> Ticket:
     level, *later = message.levels
+    chain_deadline = None
+    if message.started_at is not None and message.timeout_seconds is not None:
+        chain_deadline = message.started_at.timestamp() + message.timeout_seconds - LAPSE_SLACK
     return Ticket(
         ticket_id=ticket_id_for(message.activation_id, level.level),
         journey_id=message.journey_id,
@@ -144,10 +151,17 @@ def ticket_from(message: TicketMessage, definition_id: str, levels: int | None, 
         initiator=message.initiator,
         approvers=message.approvers,
         later=later,
+        chain_deadline=chain_deadline,
         opened_at=now,
-        deadline=now + level.timeout_seconds,
+        deadline=_deadline(now, level, chain_deadline),
         audit=[AuditEntry(at=now, actor="approval-chain", action="opened", result="opened")],
     )
+
+
+def _deadline(now: float, level: LevelSpec, chain_deadline: float | None) -> float:
+    """The level's own timeout from now, unless the chain would stop waiting before (a decision passed on late)."""
+    own = now + level.timeout_seconds
+    return own if chain_deadline is None else min(own, chain_deadline)
 
 
 def next_ticket(ticket: Ticket, now: float) -> Ticket:
@@ -165,7 +179,7 @@ def next_ticket(ticket: Ticket, now: float) -> Ticket:
             "approvers": [*ticket.approvers, ticket.decided_by],
             "later": later,
             "opened_at": now,
-            "deadline": now + level.timeout_seconds,
+            "deadline": _deadline(now, level, ticket.chain_deadline),
             "status": TicketStatus.OPEN,
             "decision": None,
             "decided_by": None,

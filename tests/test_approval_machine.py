@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -64,7 +65,8 @@ def test_one_token_waits_for_every_level_and_the_answer_is_passed_on_in_two_tran
     execution = bare.start("a-1")
     ticket = bare.ticket()
     assert (ticket["kind"], [lvl["level"] for lvl in ticket["levels"]], ticket["approvers"]) == ("ticket", [1, 2], [])
-    assert ticket["initiator"] == "mo"
+    assert (ticket["initiator"], ticket["timeout_seconds"]) == ("mo", 60)
+    assert abs(datetime.fromisoformat(ticket["started_at"]).timestamp() - time.time()) < 30  # the chain's own start
     assert receive(bare.sqs, bare.tickets, timeout=0.5) is None  # level 2 is the desk's to open, not the machine's
     bare.answer(ticket, _answer("granted", ["olivia", "max"]))
     outcome = receive(bare.sqs, bare.advance)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -448,3 +449,32 @@ def test_a_lapse_the_chain_had_stopped_waiting_for_is_noted_and_changes_nothing(
     stored = world.tickets.get(ticket.ticket_id)
     assert stored is not None and stored.status is TicketStatus.EXPIRED and stored.answered_at is not None
     assert world.tokens.answers == {}
+
+
+def test_a_level_passed_on_late_never_outlives_the_chains_own_timer() -> None:
+    """Level 1 decided in time, but passed on when the chain has less left than level 2's timeout: level 2's
+    deadline is the chain's, less the slack, so the watchdog lapses it before the chain's timer runs out."""
+    world = World()
+    started = datetime.fromtimestamp(world.clock(), tz=UTC)
+    message = TicketMessage(
+        journey_id="j",
+        activation_id=world.start.activation_id,
+        step=world.start.step,
+        levels=world.start.levels,
+        amount=world.start.amount,
+        initiator=world.start.initiator,
+        started_at=started,
+        timeout_seconds=world.start.timeout_seconds,
+        task_token="token-1",
+    )
+    first = world.desk.open(message)
+    chain_ends = 10_000 + world.start.timeout_seconds - LAPSE_SLACK
+    assert (first.chain_deadline, first.deadline) == (chain_ends, 10_000 + 3600)
+    handoff = MemoryHandoff()
+    cli = ApprovalDesk(world.tickets, world.store, Registry([DEFINITION]), world.clock, handoff=handoff)
+    world.clock.advance(3500)
+    cli.record(decision(first, "olivia", OFFICER))
+    world.clock.advance(3000)  # the hand-off waited (the approvals function was down)
+    assert world.desk.answer(first.ticket_id)
+    second = world.tickets.get("j.1.L2")
+    assert second is not None and second.deadline == chain_ends < world.clock() + 3600

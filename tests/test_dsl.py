@@ -86,7 +86,6 @@ def test_python_mistakes_are_reported_at_their_file_and_line() -> None:
     assert f"{__file__}:{line_a + 1}: step 'route': next/goto names undefined step 'missing'" in messages
 
 
-
 def test_a_python_definition_that_does_not_run_is_a_problem_at_its_line(tmp_path: Path) -> None:
     """A SyntaxError or NameError in definitions/*.py is reported like any definition mistake, not as a traceback."""
     (tmp_path / "typo.py").write_text("from router.dsl import workflow\n\ndef broken(:\n    pass\n")

@@ -147,8 +147,16 @@ def test_the_benchmark_prices_calls_as_the_engine_does() -> None:
     """bench/compare.py prices its tallies with router/usage.py, adding Lambda: one unit per DynamoDB call,
     Step Functions' SQS sends as SQS requests, EventBridge per entry, SNS per request."""
     tally = Tally(
-        calls=Counter({"dynamodb:PutItem": 2, "dynamodb:GetItem": 1, "dynamodb:DescribeTable": 1,
-                       "sqs:SendMessage": 3, "sns:Publish": 1, "events:PutEvents": 1}),
+        calls=Counter(
+            {
+                "dynamodb:PutItem": 2,
+                "dynamodb:GetItem": 1,
+                "dynamodb:DescribeTable": 1,
+                "sqs:SendMessage": 3,
+                "sns:Publish": 1,
+                "events:PutEvents": 1,
+            }
+        ),
         events=2,
         invocations=5,
         transitions=4,
@@ -370,8 +378,16 @@ def test_a_transition_whose_publish_failed_is_counted_once_across_the_replay() -
     runtime.__dict__["journal"] = Journal(log, publisher)
     completed = record(lifecycle=["journey_completed"], status=JourneyStatus.SUCCEEDED)
     image = {"journey_id": {"S": "j-1"}, "last_transition": {"S": completed.model_dump_json()}}
-    event = {"Records": [{"eventID": "e-1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
-                          "dynamodb": {"NewImage": image, "SequenceNumber": "1"}}]}
+    event = {
+        "Records": [
+            {
+                "eventID": "e-1",
+                "eventName": "MODIFY",
+                "eventSource": "aws:dynamodb",
+                "dynamodb": {"NewImage": image, "SequenceNumber": "1"},
+            }
+        ]
+    }
 
     with pytest.raises(BatchProcessingError):  # the whole batch failed: the stream hands the record over again
         consumers.journal.consume(runtime, event, LambdaContext("test"))
