@@ -50,7 +50,7 @@ class Bench:
         self.runs += 1
         chain = [{"level": n, "role": f"role-{n}", "limit": None, "timeout_seconds": 300} for n in range(1, 1 + levels)]
         document = {"journey_id": "bench", "activation_id": f"bench-{self.runs}", "step": "approve"}
-        document |= {"levels": chain, "amount": 100.0, "initiator": "maker", "approvers": []}
+        document |= {"levels": chain, "amount": 100.0, "initiator": "maker"}
         document["timeout_seconds"] = 1 if shape == "backstop" else 60
         execution = self.sfn.start_execution(
             stateMachineArn=self.machine, name=f"bench-{self.runs}", input=json.dumps(document)

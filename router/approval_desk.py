@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from router.approvals import (
     LAPSE_SLACK,
+    SWEEP_SLACK,
     AuditEntry,
     Decision,
     Refused,
@@ -81,7 +82,7 @@ class ApprovalDesk:
             ticket = self.tickets.get(ticket.ticket_id) or ticket
         else:
             self.counts["ticket opened"] += 1
-        if self.events is not None:
+        if self.events is not None and ticket.status is TicketStatus.OPEN:  # a redelivery announces it again
             self.events.requested(ticket, domain)
         return ticket
 
@@ -139,6 +140,10 @@ class ApprovalDesk:
         now = self.clock()
         if ticket.decision is Verdict.APPROVE and ticket.later:
             journey = self._journey(ticket.journey_id)
+            if ticket.activation_id not in journey.open:  # withdrawn (cancelled, retried) since it was recorded
+                self.tickets.answered(ticket_id, TicketStatus.DECIDED, now)
+                self.counts["withdrawn"] += 1
+                return False
             domain = self.registry.get(journey.definition_id, journey.definition_version).owning_domain
             self._open(next_ticket(ticket, now), token, domain)
             self.tickets.answered(ticket_id, TicketStatus.DECIDED, now)
@@ -151,8 +156,11 @@ class ApprovalDesk:
         if ticket.decision is None:  # a lapse the chain no longer waited for (its own timer, or withdrawn)
             self.tickets.answered(ticket_id, TicketStatus.EXPIRED, now)
             return False
-        if now < ticket.deadline - LAPSE_SLACK:
-            return True  # the token only closes early once it was answered: our earlier attempt got through
+        # Before the chain's end the token only closes once answered: our earlier attempt got through.
+        ends = ticket.deadline - LAPSE_SLACK if ticket.chain_deadline is None else ticket.chain_deadline + SWEEP_SLACK
+        if now < ends:
+            self.tickets.answered(ticket_id, TicketStatus.DECIDED, now)
+            return True
         lapsed = AuditEntry(
             at=now,
             actor="approval-chain",

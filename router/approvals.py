@@ -18,13 +18,15 @@ from router.definition import Model
 from router.model import FINISHED, Journey
 from router.outcomes import Rejected
 
-LAPSE_SLACK = 30  # seconds of queue latency allowed per level, before and after a ticket's own deadline
+LAPSE_SLACK = 30  # seconds of queue latency allowed per level (and around a compiled machine's level timer)
+SWEEP_SLACK = 120  # the chain's own timer runs this long past its last level deadline: the watchdog sweeps
+# every minute (infra/template.yaml), so a lapsed level reaches the chain before its backstop timer does
 
 
 class TicketStatus(StrEnum):
     OPEN = "OPEN"
     DECIDED = "DECIDED"
-    EXPIRED = "EXPIRED"  # decided, but the chain had stopped waiting: the decision never took effect
+    EXPIRED = "EXPIRED"  # lapsed (nobody decided in time), or decided after the chain had stopped waiting
 
 
 class Verdict(StrEnum):
@@ -72,7 +74,7 @@ class TicketMessage(Model):
 class AuditEntry(Model):
     at: float
     actor: str
-    action: str  # opened, approve, reject
+    action: str  # opened, approve, reject, expire
     result: str  # opened, recorded, refused, expired
     detail: str = ""
     channel: str = ""
@@ -92,7 +94,7 @@ class Ticket(Model):
     initiator: str
     approvers: list[str] = []  # who approved the levels before this one
     later: list[LevelSpec] = []  # the levels still to ask, under the same token, once this one is approved
-    chain_deadline: float | None = None  # when the chain stops waiting, less the slack: caps every level's deadline
+    chain_deadline: float | None = None  # the chain's timer, less SWEEP_SLACK: caps every level's deadline
     opened_at: float
     deadline: float
     status: TicketStatus = TicketStatus.OPEN
@@ -122,9 +124,9 @@ class Decision(Model):
 
 
 def chain_timeout(timeouts: list[int]) -> int:
-    """How long the approval chain waits on its token at most: every level's timeout, plus slack per level.
-    Each level lapses at its own deadline (the watchdog expires it); this timer is the backstop."""
-    return sum(timeouts) + LAPSE_SLACK * len(timeouts)
+    """How long the approval chain waits on its token at most: every level's timeout and slack per level, then
+    SWEEP_SLACK. Each level lapses at its own deadline (the watchdog expires it); this timer is the backstop."""
+    return sum(timeouts) + LAPSE_SLACK * len(timeouts) + SWEEP_SLACK
 
 
 def ticket_id_for(activation_id: str, level: int) -> str:
@@ -136,7 +138,7 @@ def ticket_from(message: TicketMessage, definition_id: str, levels: int | None, 
     level, *later = message.levels
     chain_deadline = None
     if message.started_at is not None and message.timeout_seconds is not None:
-        chain_deadline = message.started_at.timestamp() + message.timeout_seconds - LAPSE_SLACK
+        chain_deadline = message.started_at.timestamp() + message.timeout_seconds - SWEEP_SLACK
     return Ticket(
         ticket_id=ticket_id_for(message.activation_id, level.level),
         journey_id=message.journey_id,
@@ -262,7 +264,8 @@ def answer_for(ticket: Ticket) -> dict[str, Any]:
 
 
 def lapse_reason(ticket: Ticket) -> str:
-    return f"level {ticket.level} ({ticket.role}) was not decided within {ticket.deadline - ticket.opened_at:.0f} s"
+    allowed = max(0.0, ticket.deadline - ticket.opened_at)  # none, for a level passed on after the chain's time
+    return f"level {ticket.level} ({ticket.role}) was not decided within {allowed:.0f} s"
 
 
 def audit_entry(decision: Decision, result: str, detail: str, now: float) -> AuditEntry:

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import TypeAdapter, ValidationError
 
+from router.approvals import chain_timeout
 from router.definition import (
     TERMINAL,
     ApprovalStep,
@@ -276,10 +277,10 @@ def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:
 
 def _approval_problems(step: ApprovalStep) -> list[str]:
     messages = []
-    chain = sum(level.timeout_seconds for level in step.levels)
+    chain = chain_timeout([level.timeout_seconds for level in step.levels])
     if step.sla_seconds < chain:
         messages.append(
-            f"sla_seconds {step.sla_seconds} is shorter than its levels' timeouts together ({chain}): "
+            f"sla_seconds {step.sla_seconds} is shorter than its levels' timeouts with the chain's slack ({chain}): "
             "the watchdog would escalate an approval that is still running"
         )
     if any(level.limit is not None for level in step.levels) and not step.amount:

@@ -269,7 +269,6 @@ class StartApproval(Model):
     levels: list[dict[str, Any]]  # {level (1-based), role, limit, timeout_seconds}
     amount: float | None
     initiator: str  # the maker: never one of the approvers
-    approvers: list[str] = []  # who had approved before these levels (none: the desk adds them level by level)
     timeout_seconds: int  # the chain's backstop timer (router.approvals.chain_timeout)
 
 

@@ -92,6 +92,10 @@ class TicketStore(Protocol):
         """OPEN tickets whose deadline is still ahead, soonest first."""
         ...
 
+    def lapsed(self, now: float, limit: int = 100) -> list[str]:
+        """The ids of OPEN tickets past their deadline (the watchdog's sweep), oldest deadline first."""
+        ...
+
 
 class TokenCloser(Protocol):
     def close(self, token: str, output: dict[str, Any]) -> bool:

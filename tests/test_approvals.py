@@ -12,6 +12,7 @@ from router.adapters.events import cloudevents_for, entry_for, ticket_event
 from router.approval_desk import ApprovalDesk
 from router.approvals import (
     LAPSE_SLACK,
+    SWEEP_SLACK,
     Decision,
     Refused,
     Ticket,
@@ -56,7 +57,7 @@ steps:
     type: APPROVAL
     amount: payment.amount
     initiator: payment.maker
-    sla_seconds: 7200
+    sla_seconds: 7500
     levels:
       - {role: officer, limit: 10000, timeout_seconds: 3600}
       - {role: manager, timeout_seconds: 3600}
@@ -89,7 +90,8 @@ class World:
         )
 
     def ask(self) -> Ticket:
-        """What the state machine does: put one ticket message, all levels and the token, on the approval queue."""
+        """What the state machine does: put one ticket message, all levels, its start, its timer and the token,
+        on the approval queue (here at once: the chain started at the clock's now)."""
         message = TicketMessage(
             journey_id="j",
             activation_id=self.start.activation_id,
@@ -97,9 +99,14 @@ class World:
             levels=self.start.levels,
             amount=self.start.amount,
             initiator=self.start.initiator,
+            started_at=datetime.fromtimestamp(self.clock(), tz=UTC),
+            timeout_seconds=self.start.timeout_seconds,
             task_token="token-1",
         )
         return self.desk.open(message)
+
+    def chain_ends(self) -> float:
+        return 10_000 + self.start.timeout_seconds
 
     def level_two(self) -> Ticket:
         """Level 1 approved by olivia: the desk opened level 2 under the same token."""
@@ -129,8 +136,7 @@ def test_the_approval_chain_gets_numbered_levels_the_amount_and_the_maker_from_t
         (1, "officer", 10000),
         (2, "manager", None),
     ]
-    assert start.approvers == []
-    assert start.timeout_seconds == 3600 + 3600 + 2 * LAPSE_SLACK  # the backstop, after every level's deadline
+    assert start.timeout_seconds == 3600 + 3600 + 2 * LAPSE_SLACK + SWEEP_SLACK  # the backstop, after every level
 
 
 def test_a_rejection_names_who_rejected_in_the_state_and_the_transition() -> None:
@@ -179,7 +185,7 @@ def test_emit_must_be_a_dotted_event_type() -> None:
 def test_an_approval_whose_sla_is_shorter_than_its_levels_fails_to_load() -> None:
     """The watchdog must not escalate a chain that is still within its levels' timeouts."""
     with pytest.raises(DefinitionError, match="shorter than its levels' timeouts"):
-        parse(PAYMENT.replace("sla_seconds: 7200", "sla_seconds: 3600"))
+        parse(PAYMENT.replace("sla_seconds: 7500", "sla_seconds: 7300"))  # 7,200 s of levels, 300 s of slack
 
 
 def test_a_limit_without_an_amount_fails_to_load() -> None:
@@ -326,16 +332,88 @@ def test_a_decision_after_the_deadline_is_a_clear_error_that_changes_nothing(wor
     assert world.tickets.get(ticket.ticket_id) == ticket and world.tokens.calls == 0
 
 
-def test_a_decision_that_reaches_an_expired_chain_is_marked_and_reported(world: World) -> None:
-    """Within the lapse slack the ticket still looks open; the token says otherwise, so it took no effect."""
+def test_a_decision_that_reaches_the_chain_after_its_timer_is_marked_and_reported(world: World) -> None:
+    """Recorded in time, but passed on only after the chain's own timer ran out: it took no effect."""
     ticket = world.ask()
+    cli = ApprovalDesk(world.tickets, world.store, Registry([DEFINITION]), world.clock, handoff=MemoryHandoff())
+    world.clock.advance(3590)
+    cli.record(decision(ticket, "olivia", OFFICER, "reject", "too risky"))
+    world.clock.now = world.chain_ends()  # the approvals function was down until the chain gave up
     world.tokens.expired.add("token-1")
-    world.clock.advance(3600 - LAPSE_SLACK / 2)
-    with pytest.raises(TicketClosed, match="took no effect"):
-        world.desk.record(decision(ticket, "olivia", OFFICER, "reject", "too risky"))
+    assert not world.desk.answer(ticket.ticket_id)
     stored = world.tickets.get(ticket.ticket_id)
     assert stored is not None and stored.status is TicketStatus.EXPIRED
     assert [e.result for e in stored.audit] == ["opened", "recorded", "expired"]
+
+
+class CrashOnce(MemoryTickets):
+    """Once armed, crashes on the next `answered`: the approvals function dies after acting, before noting it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+
+    def answered(self, *args: Any, **kwargs: Any) -> None:
+        if self.armed:
+            self.armed = False
+            raise ConnectionError("the function died")
+        super().answered(*args, **kwargs)
+
+
+def _crashing_world() -> World:
+    world = World()
+    world.tickets = CrashOnce()
+    world.desk = ApprovalDesk(
+        world.tickets, world.store, Registry([DEFINITION]), world.clock, events=world.events, tokens=world.tokens
+    )
+    return world
+
+
+def test_a_final_answer_redelivered_after_a_crash_near_the_deadline_still_took_effect() -> None:
+    """The token was answered, then the function died; the redelivery finds it closed. Before the chain's end only
+    our own answer closes it, so the decision stands: DECIDED, not 'took no effect'."""
+    world = _crashing_world()
+    first = world.ask()
+    world.desk.record(decision(first, "olivia", OFFICER))
+    second = world.tickets.get("j.1.L2")
+    assert second is not None
+    world.clock.now = second.deadline - 20
+    cli = ApprovalDesk(world.tickets, world.store, Registry([DEFINITION]), world.clock, handoff=MemoryHandoff())
+    cli.record(decision(second, "max", MANAGER))
+    world.tickets.armed = True  # type: ignore[attr-defined]
+    with pytest.raises(ConnectionError):
+        world.desk.answer(second.ticket_id)
+    assert world.tokens.answers["token-1"]["outcome"] == "granted"
+    world.clock.advance(60)  # redelivered after the level's deadline, before the chain's end
+    assert world.desk.answer(second.ticket_id)
+    stored = world.tickets.get(second.ticket_id)
+    assert stored is not None and stored.status is TicketStatus.DECIDED and stored.answered_at is not None
+
+
+def test_a_next_level_opened_before_a_crash_is_opened_once_when_the_answer_is_redelivered() -> None:
+    world = _crashing_world()
+    first = world.ask()
+    cli = ApprovalDesk(world.tickets, world.store, Registry([DEFINITION]), world.clock, handoff=MemoryHandoff())
+    cli.record(decision(first, "olivia", OFFICER))
+    world.tickets.armed = True  # type: ignore[attr-defined]
+    with pytest.raises(ConnectionError):
+        world.desk.answer(first.ticket_id)
+    opened = world.tickets.get("j.1.L2")
+    assert opened is not None
+    assert world.desk.answer(first.ticket_id)
+    assert world.tickets.get("j.1.L2") == opened and world.tokens.calls == 0
+    assert world.tickets.get(first.ticket_id).answered_at is not None  # type: ignore[union-attr]
+
+
+def test_an_approval_passed_on_after_the_journey_was_withdrawn_opens_no_next_level(world: World) -> None:
+    ticket = world.ask()
+    cli = ApprovalDesk(world.tickets, world.store, Registry([DEFINITION]), world.clock, handoff=MemoryHandoff())
+    cli.record(decision(ticket, "olivia", OFFICER))
+    cancel = Intervention(journey_id="j", command=Command.CANCEL, expected_version=1, actor="ops", reason="dup")
+    world.router.handle(cancel)
+    assert not world.desk.answer(ticket.ticket_id)
+    assert world.tickets.get("j.1.L2") is None and world.tokens.calls == 0
+    assert world.events.requested_events == [("j.1.L1", "bank-payments")]
 
 
 def test_an_unknown_ticket_is_a_clear_error() -> None:
@@ -352,6 +430,9 @@ def test_a_redelivered_ticket_message_opens_one_ticket_and_announces_the_same_id
     assert first == again and len(world.tickets.tickets) == 1
     assert world.events.requested_events == [(first.ticket_id, "bank-payments")] * 2
     assert (first.ticket_id, first.levels, first.deadline) == ("j.1.L1", 2, 10_000 + 3600)
+    world.desk.record(decision(first, "olivia", OFFICER))
+    world.ask()  # redelivered once level 1 is decided: level 2 is announced, level 1 not again
+    assert world.events.requested_events[2:] == [("j.1.L2", "bank-payments")]
 
 
 def test_tickets_and_their_announcements_never_carry_the_token(world: World) -> None:
@@ -440,6 +521,18 @@ def test_a_decision_that_wins_the_race_with_the_sweep_is_not_lapsed(world: World
     assert world.tokens.answers["token-1"]["outcome"] == "rejected" and world.tokens.calls == 1
 
 
+def test_a_decision_written_between_the_sweeps_read_and_its_write_wins(world: World) -> None:
+    """The lapse read the ticket OPEN; a decision landed before its conditional write: the lapse backs off."""
+    ticket = world.ask()
+    world.clock.advance(3600)
+    stale = world.tickets.get(ticket.ticket_id)
+    decided = ticket.model_copy(update={"status": TicketStatus.DECIDED, "decision": Verdict.REJECT})
+    world.tickets.tickets[ticket.ticket_id] = decided.model_copy(update={"decided_by": "olivia", "reason": "x"})
+    world.tickets.get = lambda _id: stale  # type: ignore[method-assign]
+    assert not world.desk.lapse(ticket.ticket_id)
+    assert world.tickets.tickets[ticket.ticket_id].status is TicketStatus.DECIDED and world.tokens.calls == 0
+
+
 def test_a_lapse_the_chain_had_stopped_waiting_for_is_noted_and_changes_nothing(world: World) -> None:
     """The backstop timer (or a withdrawal) closed the token first: the ticket is closed, nothing else."""
     ticket = world.ask()
@@ -453,22 +546,10 @@ def test_a_lapse_the_chain_had_stopped_waiting_for_is_noted_and_changes_nothing(
 
 def test_a_level_passed_on_late_never_outlives_the_chains_own_timer() -> None:
     """Level 1 decided in time, but passed on when the chain has less left than level 2's timeout: level 2's
-    deadline is the chain's, less the slack, so the watchdog lapses it before the chain's timer runs out."""
+    deadline is the chain's less SWEEP_SLACK, so the watchdog lapses it before the chain's timer runs out."""
     world = World()
-    started = datetime.fromtimestamp(world.clock(), tz=UTC)
-    message = TicketMessage(
-        journey_id="j",
-        activation_id=world.start.activation_id,
-        step=world.start.step,
-        levels=world.start.levels,
-        amount=world.start.amount,
-        initiator=world.start.initiator,
-        started_at=started,
-        timeout_seconds=world.start.timeout_seconds,
-        task_token="token-1",
-    )
-    first = world.desk.open(message)
-    chain_ends = 10_000 + world.start.timeout_seconds - LAPSE_SLACK
+    first = world.ask()
+    chain_ends = world.chain_ends() - SWEEP_SLACK
     assert (first.chain_deadline, first.deadline) == (chain_ends, 10_000 + 3600)
     handoff = MemoryHandoff()
     cli = ApprovalDesk(world.tickets, world.store, Registry([DEFINITION]), world.clock, handoff=handoff)

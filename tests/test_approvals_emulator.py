@@ -38,7 +38,7 @@ steps:
     type: APPROVAL
     amount: amount
     initiator: initiated_by
-    sla_seconds: 60
+    sla_seconds: 300
     levels:
       - {role: payments-officer, limit: 50000, timeout_seconds: 2}
       - {role: payments-manager, timeout_seconds: 2}

@@ -19,6 +19,7 @@ from cfnlint.api import lint, lint_file
 
 from devstack.intrinsics import translate
 from devstack.provision import DEFAULT_TEMPLATE
+from router.approvals import SWEEP_SLACK
 from workers.samples import SAMPLES
 
 REGION = "eu-west-1"
@@ -94,6 +95,7 @@ def test_sam_transform_runs_offline(cfn: dict[str, Any]) -> None:
         if "ScheduleExpression" in r and target(r["Targets"][0]["Arn"]) in functions
     ]
     assert schedule["ScheduleExpression"] == "rate(1 minute)"
+    assert SWEEP_SLACK >= 2 * 60  # a lapsed approval level reaches its chain before the chain's own timer
     assert [target(t["Arn"]) for t in schedule["Targets"]] == ["WatchdogFunction"]
 
 

@@ -111,3 +111,25 @@ def test_open_tickets_lists_only_open_ones_still_due_soonest_first(store: Ticket
     store.decide(decided(ticket("done", deadline=2_500.0)), entry("recorded"))
     assert [t.ticket_id for t in store.open_tickets(now=1_000.0)] == ["soon", "late"]
     assert [t.ticket_id for t in store.open_tickets(now=1_000.0, limit=1)] == ["soon"]
+
+
+def test_lapsed_lists_open_tickets_past_their_deadline_and_expire_closes_one_once(store: TicketStore) -> None:
+    """The watchdog's sweep and the lapse: OPEN -> EXPIRED only while OPEN; a decision that won is returned."""
+    store.put(ticket("past", deadline=900.0), "t1")
+    store.put(ticket("due", deadline=1_000.0), "t2")
+    store.put(ticket("ahead", deadline=3_000.0), "t3")
+    store.put(ticket("decided", deadline=800.0), "t4")
+    won = store.decide(decided(ticket("decided", deadline=800.0)), entry("recorded"))
+    assert store.lapsed(now=1_000.0) == ["past", "due"] and store.lapsed(now=1_000.0, limit=1) == ["past"]
+    lapse = AuditEntry(at=1_000.0, actor="watchdog", action="expire", result="expired", detail="late")
+    expired = store.expire("past", lapse)
+    assert (expired.status, expired.decision, expired.audit[-1]) == (TicketStatus.EXPIRED, None, lapse)
+    with pytest.raises(TicketConflict) as again:
+        store.expire("past", lapse)
+    assert again.value.current == expired
+    with pytest.raises(TicketConflict) as lost:
+        store.expire("decided", lapse)
+    assert lost.value.current == won
+    store.answered("past", TicketStatus.EXPIRED, 1_010.0)  # the chain told: noted once
+    assert store.get("past").answered_at == 1_010.0  # type: ignore[union-attr]
+    assert store.lapsed(now=1_000.0) == ["due"]
