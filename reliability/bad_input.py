@@ -28,7 +28,7 @@ steps:
     type: APPROVAL
     amount: amount
     initiator: initiated_by
-    sla_seconds: 600
+    sla_seconds: 900
     levels:
       - {{role: payments-officer, limit: 50000, timeout_seconds: {timeout}}}
       - {{role: payments-manager, timeout_seconds: {timeout}}}
