@@ -12,6 +12,8 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from devstack import sqs_scans
+
 REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": REGION}
 
@@ -35,6 +37,7 @@ class SerialApp:
 class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host, self.port = host, port
+        sqs_scans.apply()  # queue operations that cost the same at any depth, as on AWS
         self.app = SerialApp(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
