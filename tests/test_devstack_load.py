@@ -7,8 +7,11 @@ import uuid
 from typing import Any
 
 import boto3
+import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.hooks import HierarchicalEmitter
 from moto.sqs.models import sqs_backends
+from moto.stepfunctions.models import stepfunctions_backends
 
 from devstack.emulator import CREDENTIALS, Emulator
 from devstack.nudges import Nudges, may_match
@@ -104,3 +107,26 @@ def test_an_event_may_match_a_rule_unless_its_source_or_detail_type_rules_it_out
     assert may_match({"detail": {"amount": [{"numeric": [">", 0]}]}}, entry)
     assert not may_match({"source": ["bank.staff"], "detail-type": ["approval_requested"]}, entry)
     assert not may_match({"source": ["bank.onboarding"]}, entry)
+
+
+def test_the_emulator_can_run_in_its_own_process_with_step_functions_on() -> None:
+    emulator = Emulator(own_process=True).start()
+    try:
+        sfn = boto3.client("stepfunctions", endpoint_url=emulator.url, **CREDENTIALS)
+        machine = sfn.create_state_machine(
+            name="own-process",
+            definition='{"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": {"ok": true}, "End": true}}}',
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=machine, name="one")["executionArn"]
+        deadline = time.monotonic() + 10
+        while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert described["status"] == "SUCCEEDED" and described["output"] == '{"ok": true}'  # the interpreter ran it
+        here = stepfunctions_backends["123456789012"]["eu-west-1"].state_machines
+        assert machine not in [m.arn for m in here]  # served by the child's moto, not this process's
+    finally:
+        emulator.stop()
+    with pytest.raises(EndpointConnectionError):  # the child is gone with its port
+        sfn.list_state_machines()
