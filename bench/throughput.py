@@ -1,6 +1,7 @@
 """Throughput and latency of the local stack with 1,000 journeys started at once.
 
-    python -m bench.throughput [--journeys 1000] [--consumers 2]   (other counts: results/throughput-N.json)
+    python -m bench.throughput [--journeys 1000] [--consumers 2] [--emulator process|thread]
+    (other counts write results/throughput-N.json)
 
 The samples without customer input or approvals (devstack/samples.py) are started round-robin, all
 at once: StartJourney messages sent to the start queue ten per SendMessageBatch, as fast as the
@@ -14,8 +15,9 @@ Per-transition latency is commit minus send; a journey's wall time is its last c
 send. Journeys/s and transitions/s are over the whole run, first start sent to last journey ended.
 A journey whose step misses its SLA under this load is retried and then escalated (STUCK), as it would
 be in production: it counts as ended when escalated, and the escalations are reported.
-Everything (emulator, pollers, consumers) shares one Python process and its GIL on this machine, so
-these are figures for the local stack, not for AWS.
+The emulator runs in its own process (`--emulator thread` keeps it in the stack's process, as `make run`
+does), so it does not share a GIL with the pollers and consumers; it still serves one request at a time,
+and it is what limits these figures. They are figures for the local stack on this machine, not for AWS.
 """
 
 from __future__ import annotations
@@ -121,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--journeys", type=int, default=1000)
     parser.add_argument("--consumers", type=int, default=2, help="consumer threads per queue (concurrent batches)")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds to wait for the journeys to end")
+    parser.add_argument(
+        "--emulator", choices=["process", "thread"], default="process", help="the emulator in its own process or not"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     for consumer in (consumers.advance, consumers.approvals, consumers.journal, consumers.retry, consumers.start):
@@ -128,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     consumers.watchdog.logger.setLevel("ERROR")
     consumers.worker.logger.setLevel("ERROR")
     clocks = Clocks()
-    stack = LocalStack(Emulator(), hooks=clocks.hooks(), consumers_per_queue=args.consumers)
+    emulator = Emulator(own_process=args.emulator == "process")
+    stack = LocalStack(emulator, hooks=clocks.hooks(), consumers_per_queue=args.consumers)
     with stack:
         clocks.table = stack.settings().journeys_table
         began = start_all(stack, args.journeys, clocks)
@@ -151,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "journeys_ended": ended,
         "timeout_seconds": args.timeout,
         "consumer_threads_per_queue": args.consumers,
+        "emulator": "its own process" if args.emulator == "process" else "a thread of the stack's process",
         "samples": sorted({s.title for s in SAMPLES if not s.answers and not s.approvers}),
         "starts_sent_seconds": round(sent, 2),
         "duration_seconds": round(duration, 2),

@@ -1,9 +1,15 @@
-"""The embedded AWS emulator: moto's server in a thread, one request at a time (see ../shared/MOTO.md)."""
+"""The embedded AWS emulator: moto's server in a thread, one request at a time (see ../shared/MOTO.md).
+
+`Emulator(own_process=True)` runs the same server in a child process instead (`python -m devstack.emulator`),
+so it does not share a GIL with the pollers and consumers: bench/throughput.py uses it to load two cores.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -11,6 +17,8 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from devstack import sqs_scans
 
 REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": REGION}
@@ -33,21 +41,31 @@ class SerialApp:
 
 
 class Emulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, own_process: bool = False) -> None:
+        self.host, self.port, self.own_process = host, port, own_process
+        sqs_scans.apply()  # queue operations that cost the same at any depth, as on AWS
         self.app = SerialApp(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[str] | None = None
 
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return self._server is not None or self._process is not None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> Emulator:
+        if self.own_process:  # the child serves until its stdin closes: it cannot outlive this process
+            command = [sys.executable, "-m", "devstack.emulator", self.host, str(self.port)]
+            self._process = subprocess.Popen(  # noqa: S603 - this interpreter running our own module
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            assert self._process.stdout is not None
+            self.port = int(self._process.stdout.readline())
+            return self
         self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=QuietHandler)
         self.port = self._server.server_port
         # The Step Functions interpreter calls back into moto on this port.
@@ -65,6 +83,10 @@ class Emulator:
         self.configure({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
 
     def stop(self) -> None:
+        if self._process:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -78,3 +100,9 @@ class Emulator:
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             response.read()
+
+
+if __name__ == "__main__":  # the child of Emulator(own_process=True): print the port, serve until stdin closes
+    child = Emulator(sys.argv[1], int(sys.argv[2])).start()
+    print(child.port, flush=True)
+    sys.stdin.read()

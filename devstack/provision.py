@@ -79,6 +79,7 @@ class Stack:
     outputs: dict[str, str]
     resources: dict[str, str]  # logical id -> queue url / table name / bus or rule name / topic or machine arn
     schedules: tuple[RuleSchedule, ...] = ()
+    event_routes: tuple[tuple[str, dict[str, Any]], ...] = ()  # (target arn, event pattern) of every rule
 
 
 @dataclass
@@ -101,6 +102,7 @@ class _Context:
     queue_urls: dict[str, str] = field(default_factory=dict)  # queue arn -> url
     stream_tables: dict[str, str] = field(default_factory=dict)  # stream arn -> table name
     schedules: list[RuleSchedule] = field(default_factory=list)
+    event_routes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
@@ -194,6 +196,7 @@ def _rule(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
         return _queue_schedule(ctx, lid, name, p, targets)
     events = ctx.client("events")
     arn = events.put_rule(Name=name, **{**p, "EventPattern": json.dumps(p["EventPattern"])})["RuleArn"]
+    ctx.event_routes += [(target["Arn"], p["EventPattern"]) for target in targets]
     if targets:
         bus = p.get("EventBusName", "default")
         failed = events.put_targets(Rule=name, EventBusName=bus, Targets=targets)["FailedEntries"]
@@ -222,6 +225,7 @@ def _queue_schedule(ctx: _Context, lid: str, name: str, p: dict[str, Any], targe
     pattern = {"source": ["aws.events"], "detail-type": ["Scheduled Event"], "resources": [arn]}
     events = ctx.client("events")
     events.put_rule(Name=name, EventPattern=json.dumps(pattern), **p)
+    ctx.event_routes += [(target["Arn"], pattern) for target in targets]
     failed = events.put_targets(Rule=name, Targets=targets)["FailedEntries"]
     if failed:
         raise TemplateError(f"{lid}: the emulator rejected targets {failed}")
@@ -365,4 +369,4 @@ def provision(
         for name, output in template.get("Outputs", {}).items()
         if "Condition" not in output or scope.condition(output["Condition"])
     }
-    return Stack(tuple(ctx.functions.values()), outputs, physical, tuple(ctx.schedules))
+    return Stack(tuple(ctx.functions.values()), outputs, physical, tuple(ctx.schedules), tuple(ctx.event_routes))

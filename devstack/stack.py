@@ -18,6 +18,7 @@ import boto3
 from consumers.runtime import Runtime, Settings
 from devstack.api_server import ApiServer
 from devstack.emulator import CREDENTIALS, REGION, Emulator
+from devstack.nudges import Nudges
 from devstack.pollers import Poller, RuleSchedulePoller, SchedulePoller, SqsPoller, StreamPoller
 from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
 from router.adapters.definitions import DynamoDefinitionStore
@@ -47,15 +48,6 @@ class LambdaContext:
         return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
 
 
-# Calls after which some poller has work: wake them rather than wait out their idle sleep.
-_SENDS = (
-    "after-call.sqs.SendMessage",
-    "after-call.sqs.SendMessageBatch",
-    "after-call.events.PutEvents",
-    "after-call.dynamodb.PutItem",
-)
-
-
 class LocalStack:
     def __init__(
         self,
@@ -75,11 +67,11 @@ class LocalStack:
         self.session = boto3.Session(**CREDENTIALS)
         for name, hook in hooks:
             self.session.events.register(name, hook)
-        for name in _SENDS:
-            self.session.events.register(name, self._nudge)
+        self.pollers: list[Poller] = []
+        self.nudges = Nudges(self.pollers)  # calls after which some poller has work wake it
+        self.nudges.register(self.session.events)
         self.consumers_per_queue = consumers_per_queue
         self.deliveries = deliveries  # how many times each batch reaches its consumer: >1 simulates redelivery
-        self.pollers: list[Poller] = []
         self.runtimes: dict[str, Runtime] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -99,6 +91,7 @@ class LocalStack:
             self.emulator.start()
             self._owns_emulator = True
         self.stack = provision(self.emulator.url, REGION, self.template)
+        self.nudges.routes = self.stack.event_routes
         if self.registry is None:
             published = DynamoDefinitionStore(self.client("dynamodb"), self.stack.resources["JourneysTable"])
             self.registry = PublishedRegistry.deployed_and_published(published, known_workers=self.workers.names())
