@@ -94,50 +94,38 @@ class DynamoTicketStore:
     def decide(self, ticket: Ticket, entry: AuditEntry) -> Ticket:
         """OPEN -> DECIDED in one conditional update; the loser of a race gets the winner's ticket."""
         values = {
-            ":open": {"S": TicketStatus.OPEN.value},
             ":decided": {"S": TicketStatus.DECIDED.value},
             ":decision": _attribute(ticket.decision),
             ":by": _attribute(ticket.decided_by),
             ":at": _attribute(ticket.decided_at),
-            ":entry": _attribute([entry.model_dump(mode="json")]),
         }
-        names = {"#status": "status", "#decision": "decision"}
+        names = {"#decision": "decision"}
         update = "SET #status = :decided, #decision = :decision, decided_by = :by, decided_at = :at"
-        update += ", audit = list_append(audit, :entry)"
         if ticket.reason is not None:
             update += ", #reason = :reason"
             values[":reason"], names["#reason"] = {"S": ticket.reason}, "reason"
-        try:
-            response = self.client.update_item(
-                TableName=self.table,
-                Key=self._key(ticket.ticket_id),
-                UpdateExpression=update,
-                ConditionExpression="#status = :open",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old = exc.response.get("Item")
-            raise TicketConflict(ticket_from_item(old) if old else None) from None
-        return ticket_from_item(response["Attributes"])
+        return self._while_open(ticket.ticket_id, update, entry, values, names)
 
     def expire(self, ticket_id: str, entry: AuditEntry) -> Ticket:
         """OPEN -> EXPIRED in one conditional update; if a decision won the race, TicketConflict carries it."""
+        values = {":expired": {"S": TicketStatus.EXPIRED.value}}
+        return self._while_open(ticket_id, "SET #status = :expired", entry, values, {})
+
+    def _while_open(
+        self, ticket_id: str, update: str, entry: AuditEntry, values: dict[str, Any], names: dict[str, str]
+    ) -> Ticket:
+        """`update` and an audit entry, if the ticket is still OPEN; else TicketConflict with it as it is."""
         try:
             response = self.client.update_item(
                 TableName=self.table,
                 Key=self._key(ticket_id),
-                UpdateExpression="SET #status = :expired, audit = list_append(audit, :entry)",
+                UpdateExpression=update + ", audit = list_append(audit, :entry)",
                 ConditionExpression="#status = :open",
-                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeNames={"#status": "status", **names},
                 ExpressionAttributeValues={
                     ":open": {"S": TicketStatus.OPEN.value},
-                    ":expired": {"S": TicketStatus.EXPIRED.value},
                     ":entry": _attribute([entry.model_dump(mode="json")]),
+                    **values,
                 },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
