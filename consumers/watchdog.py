@@ -9,7 +9,6 @@ from aws_lambda_powertools import Logger
 
 from consumers.runtime import Runtime, lambda_handler
 from router.adapters.dynamodb import overdue_journeys
-from router.adapters.tickets import DynamoTicketStore, QueuedAnswers
 from router.model import DeadlinePassed
 
 logger = Logger(service="journeys-watchdog")
@@ -35,6 +34,8 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         outcomes[name] = outcomes.get(name, 0) + 1
     logger.remove_keys(["journey_id"])
     if runtime.settings.tickets_table:
+        from router.adapters.tickets import DynamoTicketStore, QueuedAnswers  # boto3 types: not at cold start
+
         lapsed = DynamoTicketStore(client, runtime.settings.tickets_table).lapsed(now, MAX_PER_TICK)
         QueuedAnswers(runtime.client("sqs"), runtime.settings.approval_queue_url).lapse_later(lapsed)
         metrics.count("TicketsOverdue", len(lapsed))

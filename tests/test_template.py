@@ -246,3 +246,13 @@ def test_sam_manifest_is_the_runtime_dependencies(tmp_path: Path) -> None:
     )
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert manifest.read_text(encoding="utf-8").splitlines() == project["dependencies"]
+
+
+@pytest.mark.parametrize("handler", sorted(CONSUMERS.values()))
+def test_a_consumer_cold_start_does_not_import_boto3(handler: str) -> None:
+    """boto3 (sessions, clients, resource models) loads on first use, not at import: part of what keeps each
+    consumer's cold start under the 300 ms target bench/cpu.py measures."""
+    module = handler.rsplit(".", 1)[0]
+    probe = f"import sys, {module}; print('boto3' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)  # noqa: S603
+    assert result.stdout.strip() == "False", f"{module} imports boto3 at cold start"
