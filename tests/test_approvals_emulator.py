@@ -99,7 +99,8 @@ class Chain:
 
     def staff_event(self, ticket: Ticket, who: str, roles: list[str], verdict: str = "approve", **extra: Any) -> None:
         """What the staff application publishes: approval_recorded on the payments bus."""
-        detail = {"ticket_id": ticket.ticket_id, "decision": verdict, "approver": who, "roles": roles, **extra}
+        token = self.stack.issuer.issue(who, roles)  # the approver's own signed token, as the staff app holds it
+        detail = {"ticket_id": ticket.ticket_id, "decision": verdict, "approver": who, "token": token, **extra}
         bus = self.client.settings.domain_buses["bank-payments"]
         entry = {"EventBusName": bus, "Source": "bank.staff", "DetailType": "approval_recorded"}
         response = self.stack.client("events").put_events(Entries=[{**entry, "Detail": json.dumps(detail)}])
