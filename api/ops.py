@@ -92,8 +92,8 @@ def list_journeys(
     stuck_reason: Annotated[str | None, Query(description="words in why it is stuck: escalated, orphaned")] = None,
     sla_breached: bool | None = None,
     business_key: str | None = None,
-    created_from: Annotated[float | None, Query(description="epoch seconds, inclusive")] = None,
-    created_to: Annotated[float | None, Query(description="epoch seconds, exclusive")] = None,
+    created_from: Annotated[float | None, Query(description="epoch seconds, inclusive", allow_inf_nan=False)] = None,
+    created_to: Annotated[float | None, Query(description="epoch seconds, exclusive", allow_inf_nan=False)] = None,
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> Page:
