@@ -28,7 +28,7 @@ def create_app(runtime_factory: RuntimeFactory, auth: Authenticator) -> FastAPI:
         title="Journeys",
         version="1",
         description="Operations console, approvals and customer progress for Journeys. Bearer JWT on every call.",
-        dependencies=[Depends(known_query)],
+        dependencies=[Depends(known_query), Depends(possible_ids)],
     )
     app.state.runtime_factory, app.state.auth, app.state.client = runtime_factory, auth, None
     for module in (ops, approvals, customer):
@@ -69,6 +69,17 @@ def known_query(request: Request) -> None:
     if unknown:
         names = ", ".join(repr(name[:40]) for name in unknown[:5])
         raise Invalid(f"query: unknown parameter {names}; this route takes {', '.join(sorted(known)) or 'none'}")
+
+
+MAX_ID = 200  # journey ids are at most 64 characters (router/model.py), ticket ids a few more; DynamoDB keys 2 KB
+
+
+def possible_ids(request: Request) -> None:
+    """An id in the path that no journey or ticket could have (too long, or with control characters) is a 404
+    before any read: on AWS a key over DynamoDB's limit would come back as a 500 from the table."""
+    for value in request.path_params.values():
+        if len(value) > MAX_ID or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise NotFound("there is no such journey or ticket")
 
 
 def _declare_body_limits(app: FastAPI) -> None:

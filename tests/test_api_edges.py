@@ -214,3 +214,22 @@ def test_an_unknown_query_parameter_is_422_not_ignored(stack: tuple[LocalStack, 
     """A misspelt filter would otherwise list every journey as if it had matched."""
     response = stack[1].get("/api/journeys", params={"stauts": "STUCK"}, headers=HEADERS)
     assert response.status_code == 422 and "'stauts'" in response.json()["detail"][0]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/journeys/{}"),
+        ("POST", "/api/journeys/{}/interventions"),
+        ("POST", "/api/approvals/{}/approve"),
+        ("GET", "/api/customer/journeys/{}/progress"),
+    ],
+)
+@pytest.mark.parametrize("bad_id", ["x" * 3000, "j%00"], ids=["3000-chars", "nul"])
+def test_an_id_no_journey_or_ticket_could_have_is_404_before_any_read(
+    http: TestClient, method: str, path: str, bad_id: str
+) -> None:
+    """On AWS a key past DynamoDB's 2 KB limit is a ValidationException (a 500); it never reaches the table."""
+    body = {"command": "cancel", "reason": "because"} if "interventions" in path else {}
+    response = http.request(method, path.format(bad_id), json=body if method == "POST" else None, headers=HEADERS)
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
