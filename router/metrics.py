@@ -48,6 +48,7 @@ CATALOGUE: Mapping[str, Spec] = {
     "WorkerRuns": Spec("Count", ("worker", "outcome"), ("worker",), "step worker answers by outcome"),
     "TicketsOpened": Spec("Count", (), ("approvals",), "approval chains asking their first level"),
     "TicketsLapsed": Spec("Count", (), ("approvals",), "levels nobody decided in time: the chain told expired"),
+    "TicketsWithdrawn": Spec("Count", (), ("approvals",), "open levels withdrawn: the journey stopped waiting on them"),
     "DecisionsRecorded": Spec("Count", (), ("approvals",), "approval decisions recorded"),
     "DecisionsRefused": Spec("Count", (), ("approvals",), "decisions not recorded: refused, or the ticket closed"),
     "ActivationsOverdue": Spec("Count", (), ("watchdog",), "journeys found with an activation past its SLA"),

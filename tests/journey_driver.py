@@ -23,6 +23,7 @@ from router.model import (
     JourneyStatus,
     SendWork,
     StartApproval,
+    WithdrawApproval,
     StartJourney,
     StepFailed,
     StepSucceeded,
@@ -78,7 +79,10 @@ class JourneyDriver:
                 if isinstance(action, StartApproval):  # the chain resolves as the test says, or never
                     if action.step in answers:
                         ids = {"journey_id": action.journey_id, "activation_id": action.activation_id}
-                        pending.extend(self._handle(ApprovalOutcome(**ids, **answers[action.step])))
+                        outcome = ApprovalOutcome(**ids, digest=action.digest, **answers[action.step])
+                        pending.extend(self._handle(outcome))
+                    continue
+                if isinstance(action, WithdrawApproval):  # no chain to stop here
                     continue
                 pending.extend(self._handle(self._answer(action)))
                 continue

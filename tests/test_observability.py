@@ -337,7 +337,8 @@ def test_every_consumer_emits_its_metrics_with_the_documented_dimensions(fresh_e
         exhausted = RetriesExhausted(journey_id="emf-1", activation_id=exhausted_id, proof=proof)
         consumers.retry.consume(runtimes["RetryFunction"], sqs_event(exhausted.model_dump_json()), context)
         refused = {"detail-type": "approval_recorded", "source": "staff", "detail": {"ticket_id": "no-such-ticket"}}
-        refused["detail"] |= {"decision": "approve", "approver": "olivia", "roles": ["payments-officer"]}
+        token = stack.issuer.issue("olivia", ["payments-officer"])
+        refused["detail"] |= {"decision": "approve", "approver": "olivia", "token": token}
         lapse = json.dumps({"kind": "lapse_ticket", "ticket_id": "no-such-ticket"})
         bodies = sqs_event(json.dumps(refused), lapse, "not json")
         consumers.approvals.consume(runtimes["ApprovalsFunction"], bodies, context)
