@@ -78,7 +78,20 @@ def routing_rules(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def target(value: Any) -> str:
+    """The logical id behind a Ref or GetAtt; behind a shared resource's If, the stack's own (the local stack is
+    standalone)."""
+    if "Fn::If" in value and value["Fn::If"][0] == "IsStandalone":
+        value = value["Fn::If"][1]
     return str(value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0])
+
+
+def a_source(cfn: dict[str, Any], pattern: dict[str, Any]) -> str:
+    """A source the pattern matches: its first listed one, or one under its first prefix (a parameter's default)."""
+    first = pattern["source"][0]
+    if not isinstance(first, dict):
+        return str(first)
+    prefix = first["prefix"]
+    return str(cfn["Parameters"][prefix["Ref"]]["Default"] if isinstance(prefix, dict) else prefix) + "staff"
 
 
 def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
@@ -147,7 +160,7 @@ def test_each_routed_event_on_its_bus_lands_in_the_rules_queue(cfn: dict[str, An
         marker = str(uuid.uuid4())
         pattern = rule["EventPattern"]
         entry = {
-            "Source": pattern["source"][0],
+            "Source": a_source(cfn, pattern),
             "DetailType": pattern["detail-type"][0],
             "EventBusName": bus,
             "Detail": json.dumps({"marker": marker}),
