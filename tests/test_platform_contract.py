@@ -18,7 +18,10 @@ from devstack.intrinsics import references, translate
 from devstack.provision import DEFAULT_TEMPLATE, provision
 from router.approvals import decision_from_event
 from router.metrics import CATALOGUE, for_transition
-from router.model import JourneyStatus, TransitionRecord
+from router.model import JourneyStatus, StartJourney, TransitionRecord
+from router.registry import Registry
+from tests.journey_driver import JourneyDriver
+from workers.samples import SAMPLES
 
 REGION = "eu-west-1"
 MODULE_TAGS = {"module_id": "MOD-062", "system_id": "SD07", "cost_center": "sd07-bank-platform"}
@@ -363,6 +366,18 @@ def test_a_finished_journey_reports_its_duration_by_definition_and_outcome() -> 
     assert duration.dimensions == (("definition", "dispute"), ("outcome", "failed"))
     assert CATALOGUE["JourneyDuration"].unit == "Milliseconds"
     assert not [p for p in for_transition(_record()) if p.name == "JourneyDuration"]  # still running
+
+
+def test_only_the_transition_that_ends_a_journey_says_how_long_it_lasted() -> None:
+    """Driven through the real router: the last transition carries the time since the start, the others nothing."""
+    driver = JourneyDriver(Registry.from_directory(), SAMPLES)
+    start = StartJourney(journey_id="j-d", definition_id="subscription-reconciliation", input={}, actor="schedule")
+    actions = list(driver.router.handle(start).actions)
+    driver.clock.advance(42.0)
+    assert driver.drive("j-d", actions, {}).status is JourneyStatus.SUCCEEDED
+    *running, last = driver.store.records
+    assert running and all(record.lasted is None for record in running)
+    assert last.lasted == 42.0
 
 
 # -- on the emulator
