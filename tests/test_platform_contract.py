@@ -252,9 +252,12 @@ def test_every_use_of_a_shared_resource_switches_on_standalone(cfn: dict[str, An
             return set()
         if set(value) == {"Fn::If"} and value["Fn::If"][0] == "IsStandalone":
             return set()
-        return references({k: v for k, v in value.items() if not isinstance(v, dict | list)}) | set().union(
-            *(loose(v) for v in value.values() if isinstance(v, dict | list))
-        )
+        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], list):
+            text, variables = value["Fn::Sub"]
+            return (references({"Fn::Sub": text}) - set(variables)) | loose(variables)
+        if set(value) & {"Ref", "Fn::GetAtt", "Fn::Sub"}:
+            return references(value)
+        return set().union(set(), *map(loose, value.values()))
 
     for lid, resource in cfn["Resources"].items():
         if resource.get("Condition") == "IsStandalone":
