@@ -14,6 +14,7 @@ from api import approvals, customer, ops
 from api.auth import Authenticator, Forbidden, Unauthenticated
 from api.deps import BadRequest, Invalid, NotFound, RuntimeFactory
 from router.approvals import Refused, TicketClosed
+from router.gates import GateRefused
 from router.outcomes import Rejected
 from router.registry import UnknownDefinition
 
@@ -88,5 +89,10 @@ def _errors(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return _body(422, "invalid", _readable(exc))
 
+    async def gate(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, GateRefused)
+        return _body(409, exc.rule, str(exc))  # the maker-checker rule it breaks is the error code
+
+    app.add_exception_handler(GateRefused, gate)
     app.add_exception_handler(Invalid, invalid)
     app.add_exception_handler(RequestValidationError, validation)

@@ -11,6 +11,7 @@ from api import views
 from api.deps import Approver, Client, Invalid, NotFound
 from api.schemas import ERRORS, DecisionRecorded, Error, TicketView
 from router.approvals import Decision, Verdict
+from router.identity import canonical, holds
 
 router = APIRouter(prefix="/api/approvals", tags=["approvals"], responses=ERRORS)
 DECIDED = {404: {"model": Error}, 409: {"model": Error, "description": "the ticket was decided or expired"}}
@@ -20,13 +21,18 @@ class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(None, max_length=1000, description="why; required to reject")
+    digest: str | None = Field(
+        None,
+        max_length=64,
+        description="the ticket's digest as you saw it: the decision is refused if what it covers changed since",
+    )
 
 
 @router.get(
     "", response_model=list[TicketView], summary="Open tickets for the roles the caller holds, soonest deadline first"
 )
 def inbox(caller: Approver, client: Client) -> list[dict[str, Any]]:
-    return [views.ticket(t) for t in client.approvals() if t.role in caller.approval_roles]
+    return [views.ticket(t) for t in client.approvals() if holds(caller.approval_roles, t.role)]
 
 
 def _decide(ticket_id: str, verdict: Verdict, body: DecisionBody, caller: Approver, client: Client) -> dict[str, Any]:
@@ -37,10 +43,11 @@ def _decide(ticket_id: str, verdict: Verdict, body: DecisionBody, caller: Approv
     decision = Decision(
         ticket_id=ticket_id,
         decision=verdict,
-        approver=caller.name,
+        approver=canonical(caller.name),
         roles=sorted(caller.roles),
         reason=body.reason,
         channel="api",
+        digest=body.digest,
     )
     recorded = client.desk.record(decision)  # Refused (403, audited on the ticket) or TicketClosed (409)
     return {"ticket_id": ticket_id, "outcome": verdict.value, "repeat": recorded.repeat}

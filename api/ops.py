@@ -14,6 +14,7 @@ from api.schemas import ERRORS, InterventionAccepted, JourneyDetail, Page
 from cli.client import JourneysClient
 from router.decide import Commit
 from router.definition import Definition
+from router.identity import canonical
 from router.model import Command, Intervention, Journey, JourneyStatus
 from router.registry import UnknownDefinition
 
@@ -133,7 +134,7 @@ def journey_detail(journey_id: str, _: Reader, client: Client) -> dict[str, Any]
     status_code=202,
     response_model=InterventionAccepted,
     responses={404: {"model": schemas.Error}, 409: {"model": schemas.Error, "description": "the router refused it"}},
-    summary="Retry, skip, goto, patch, cancel or resume, with a reason",
+    summary="Retry, skip, goto, patch, cancel, resume or confirm (an override, by a second person), with a reason",
 )
 def intervene(journey_id: str, body: InterventionBody, caller: Operator, client: Client) -> dict[str, Any]:
     """Straight through the router, as `journeys <command>` does: a refusal (409) is immediate; the actor
@@ -143,7 +144,7 @@ def intervene(journey_id: str, body: InterventionBody, caller: Operator, client:
         journey_id=journey.id,
         command=body.command,
         expected_version=journey.version if body.expected_version is None else body.expected_version,
-        actor=caller.name,
+        actor=canonical(caller.name),
         reason=body.reason,
         output=body.output if body.command is Command.SKIP else None,
         step=body.target if body.command is Command.GOTO else None,

@@ -15,6 +15,7 @@ from router.decide import Rejected, schema_errors
 from router.definition import InputStep
 from router.limits import MESSAGE_BYTES, check_size
 from router.model import ActivationKind, InputSubmitted, Journey, JourneyStatus, StartJourney, TransitionRecord
+from router.proofs import proof_for
 
 
 class JourneysClient:
@@ -56,7 +57,8 @@ class JourneysClient:
         errors = schema_errors(step.input_schema, data)
         if errors:
             raise Rejected(f"data for step {step.name!r} is not valid: {'; '.join(errors)}")
-        answer = InputSubmitted(journey_id=journey_id, activation_id=activation.id, data=data, actor=actor)
+        proof = proof_for(self.settings.proof_key.encode(), journey_id, activation.id)  # the caller was authenticated
+        answer = InputSubmitted(journey_id=journey_id, activation_id=activation.id, data=data, actor=actor, proof=proof)
         self._send(self.settings.advance_queue_url, answer.model_dump_json())
         return activation.id
 

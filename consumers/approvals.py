@@ -5,6 +5,7 @@ announce it; the desk opens each next level itself), `approval_recorded` events 
 application (decide through the approval desk),
 `answer_ticket` from the command line or API (a decision they recorded, to pass on to the chain),
 `lapse_ticket` from the watchdog (a level nobody decided by its deadline: the chain is told "expired"),
+`withdraw_approval` from the router (the journey stopped waiting on an approval: its tickets are withdrawn),
 and `close_token` from the router (a retry-chain attempt answered by a worker) or from a worker told to
 reply by token (a step of a compiled every-step-a-state machine, `router/asl.py`, with the worker's output).
 """
@@ -21,7 +22,7 @@ from consumers.runtime import Runtime, lambda_handler
 from router.adapters.tokens import close_token
 from router.approvals import NotRecorded, TicketMessage, decision_from_event
 from router.decide import Rejected
-from router.model import CloseToken
+from router.model import CloseToken, WithdrawApproval
 
 logger = Logger(service="journeys-approvals")
 
@@ -47,6 +48,11 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
             told = runtime.desk.lapse(str(message.get("ticket_id")))
             metrics.count("TicketsLapsed", int(told))
             logger.info("level lapsed", extra={"ticket_id": message.get("ticket_id"), "took_effect": told})
+        elif kind == "withdraw_approval":
+            action = WithdrawApproval.model_validate(message)
+            withdrawn = runtime.desk.withdraw(action.activation_id, action.step, action.reason)
+            metrics.count("TicketsWithdrawn", withdrawn)
+            logger.info("approval withdrawn", extra={"activation_id": action.activation_id, "tickets": withdrawn})
         elif kind == "close_token":
             action = CloseToken.model_validate(message)
             logger.append_keys(journey_id=action.journey_id)
@@ -61,7 +67,7 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
             )
             logger.info("task token answered", extra={"activation_id": action.activation_id, "was_open": closed})
         else:
-            decision = decision_from_event(message)
+            decision = decision_from_event(message, runtime.vouch)
             try:
                 recorded = runtime.desk.record(decision)
             except NotRecorded as exc:  # refusals are audited on the ticket; nothing to retry

@@ -45,6 +45,13 @@ class Settings(BaseModel):
     approval_state_machine_arn: str = Field("", alias="APPROVAL_STATE_MACHINE_ARN")
     tickets_table: str = Field("", alias="TICKETS_TABLE")
     alerts_topic_arn: str = Field("", alias="ALERTS_TOPIC_ARN")
+    # The key of the router's proofs (router/proofs.py): every answer on a queue must carry one. On AWS a Secrets
+    # Manager secret (infra/template.yaml ProofKeySecret); locally the stack's own, per run.
+    proof_key: str = Field("", alias="PROOF_KEY", repr=False)
+    # Who signs the tokens approval_recorded events carry: on AWS the user pool (issuer URL; its JWKS is read from
+    # it), locally the development issuer's secret (`journeys up` writes it beside the settings).
+    approver_issuer: str = Field("", alias="APPROVER_TOKEN_ISSUER")
+    approver_secret: str = Field("", alias="APPROVER_TOKEN_SECRET", repr=False)
     region: str = Field("eu-west-1", alias="AWS_REGION")
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
 
@@ -110,7 +117,17 @@ class Runtime:
         )
         clients = [self.client(name) for name in ("dynamodb", "sqs", "stepfunctions", "sns")]
         dispatcher = AwsDispatcher(*clients[1:], targets)
-        return Router(self.registry, store, dispatcher, self.clock, AwsUsageMeter(clients, dispatcher))
+        if not self.settings.proof_key:
+            raise RuntimeError("PROOF_KEY is not set: the router cannot prove its work or verify answers")
+        meter = AwsUsageMeter(clients, dispatcher)
+        return Router(self.registry, store, dispatcher, self.clock, meter, self.settings.proof_key.encode())
+
+    def vouch(self, token: str) -> tuple[str, list[str]]:
+        """Who signed-in person a token names, and their roles, if the approval service's issuer signed it;
+        raise Unvouched otherwise. An approval event's approver is who this says, never what the event says."""
+        from router.adapters.vouch import vouch
+
+        return vouch(self.settings, token)
 
     def telemetry(self, service: str) -> Telemetry:
         """The metrics (and trace spans) of one invocation of the consumer named `service`."""

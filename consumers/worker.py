@@ -67,6 +67,7 @@ def answer_for(execute: Any, work: SendWork, task_token: str | None) -> dict[str
         error, message = exc.args
         ids = {"journey_id": work.journey_id, "activation_id": work.activation_id, "actor": work.worker}
         answer = StepFailed(**ids, error=error, message=message, retryable=True).model_dump(mode="json")
+    answer = {**answer, "proof": work.proof}  # the router's proof for this activation, handed back with the answer
     return {**answer, "task_token": task_token} if task_token else answer
 
 

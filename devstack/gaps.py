@@ -26,6 +26,7 @@ from collections.abc import Mapping
 _NO_KMS = "KMS is skipped locally: local data is not encrypted"
 
 SKIPPED_TYPES: Mapping[str, str] = {
+    "AWS::SecretsManager::Secret": "the local stack makes its own proof key per run (LocalStack.proof_key)",
     "AWS::KMS::Key": _NO_KMS,
     "AWS::KMS::Alias": _NO_KMS,
     "AWS::IAM::Role": "moto does not enforce IAM; consumers run in-process with the emulator's credentials",

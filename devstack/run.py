@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import secrets
 import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from api.auth import OPERATOR, VIEWER, DevIssuer
+from api.auth import OPERATOR, VIEWER
 from cli.client import JourneysClient
 from cli.connect import LOCAL_FILE, write_local
 from consumers.start import journey_id_for
@@ -30,7 +29,7 @@ def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int =
     metrics.parent.mkdir(parents=True, exist_ok=True)
     metrics.write_text("")
     stack = LocalStack(Emulator(port=port), metrics_file=metrics).start()
-    issuer = DevIssuer(secrets.token_urlsafe(32))  # a new secret per run: yesterday's tokens stop working
+    issuer = stack.issuer  # a new secret per run: yesterday's tokens stop working
     api = stack.serve_api(issuer, api_port)
     write_local(stack.settings(), API_URL=api, TOKEN_SECRET=issuer.secret)
     out(f"local stack ready in {time.monotonic() - began:.1f} s: emulator at {stack.emulator.url}")

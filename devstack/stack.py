@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import secrets
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from api.auth import DevIssuer
 from consumers.runtime import Runtime, Settings
 from devstack.api_server import ApiServer
 from devstack.emulator import CREDENTIALS, REGION, Emulator
@@ -82,6 +84,10 @@ class LocalStack:
         self.metrics_file = metrics_file
         self._emit_lock = threading.Lock()
         self.api: ApiServer | None = None
+        # What the template keeps in Secrets Manager and the user pool on AWS, made per stack here: the router's
+        # proof key (router/proofs.py) and the development issuer that signs people's tokens, approvers' included.
+        self.proof_key = secrets.token_urlsafe(32)
+        self.issuer = DevIssuer(secrets.token_urlsafe(32))
 
     # -- lifecycle
 
@@ -142,7 +148,13 @@ class LocalStack:
         return next(iter(self.runtimes.values())).settings
 
     def _runtime(self, function: LocalFunction) -> Runtime:
-        environment = {**function.environment, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.emulator.url}
+        environment = {
+            **function.environment,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.emulator.url,
+            "PROOF_KEY": self.proof_key,
+            "APPROVER_TOKEN_SECRET": self.issuer.secret,
+        }
         assert self.registry is not None
         runtime = Runtime(Settings.from_env(environment), self.session, self.registry, self.workers, self.clock)
         runtime.emit = self._emit

@@ -31,6 +31,8 @@ from router.approvals import (
     lapse_entry,
     next_ticket,
     ticket_from,
+    ticket_id_for,
+    withdrawn_answer,
 )
 from router.definition import ApprovalStep, Model
 from router.model import Journey
@@ -190,6 +192,37 @@ class ApprovalDesk:
         elif ticket.decision is not None:
             return False  # decided, but too late for the chain: nothing to tell it
         return self.answer(ticket_id)
+
+    def withdraw(self, activation_id: str, step: str, reason: str) -> int:
+        """The journey no longer waits on this approval activation: its OPEN tickets are withdrawn (audited, the
+        approvers told why), and its chain is answered "withdrawn" so it stops waiting. Returns how many tickets
+        were withdrawn; a redelivery withdraws none and answers nothing new."""
+        journey_id = activation_id.split(".", 1)[0]
+        journey = self.journeys.load(journey_id)
+        levels = 0
+        if journey is not None:
+            found = self.registry.get(journey.definition_id, journey.definition_version).step(step)
+            levels = len(found.levels) if isinstance(found, ApprovalStep) else 0
+        now, withdrawn = self.clock(), 0
+        for level in range(1, levels + 1):
+            ticket = self.tickets.get(ticket_id_for(activation_id, level))
+            if ticket is None or ticket.status is not TicketStatus.OPEN:
+                continue
+            entry = AuditEntry(at=now, actor="router", action="withdraw", result="withdrawn", detail=reason[:1000])
+            try:
+                ticket = self.tickets.withdraw(ticket.ticket_id, entry)
+            except TicketConflict:
+                continue  # decided or lapsed meanwhile: passed on (or not) as usual, against a journey that moved on
+            withdrawn += 1
+            self.counts["withdrawn"] += 1
+            if self.events is not None and journey is not None:
+                domain = self.registry.get(journey.definition_id, journey.definition_version).owning_domain
+                self.events.withdrawn(ticket, domain, reason)
+            token = self.tickets.token(ticket.ticket_id)
+            if token and self.tokens is not None:
+                self.tokens.close(token, withdrawn_answer(ticket, reason))
+                self.tickets.answered(ticket.ticket_id, TicketStatus.WITHDRAWN, now)
+        return withdrawn
 
     def open_tickets(self, limit: int = 100) -> list[Ticket]:
         return self.tickets.open_tickets(self.clock(), limit)

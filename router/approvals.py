@@ -8,6 +8,7 @@ never appears here (the ticket store keeps it apart).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from router.definition import Model
+from router.identity import canonical, holds, same, suspicious
 from router.model import FINISHED, Journey
 from router.outcomes import Rejected
 
@@ -27,6 +29,7 @@ class TicketStatus(StrEnum):
     OPEN = "OPEN"
     DECIDED = "DECIDED"
     EXPIRED = "EXPIRED"  # lapsed (nobody decided in time), or decided after the chain had stopped waiting
+    WITHDRAWN = "WITHDRAWN"  # the journey stopped waiting on it (cancelled, moved away, what it covers changed)
 
 
 class Verdict(StrEnum):
@@ -68,6 +71,7 @@ class TicketMessage(Model):
     approvers: list[str] = []
     started_at: datetime | None = None  # when the chain started (its context's Execution.StartTime) ...
     timeout_seconds: int | None = Field(None, gt=0)  # ... and how long it waits: no level may outlive that
+    digest: str | None = None  # of the fields the approvers certify (router/gates.py)
     task_token: str = Field(repr=False, min_length=1)
 
 
@@ -92,6 +96,7 @@ class Ticket(Model):
     limit: float | None = None
     amount: float | None = None
     initiator: str
+    digest: str | None = None  # what the approvers certify: each decision is taken on it, and void if it changes
     approvers: list[str] = []  # who approved the levels before this one
     later: list[LevelSpec] = []  # the levels still to ask, under the same token, once this one is approved
     chain_deadline: float | None = None  # the chain's timer, less SWEEP_SLACK: caps every level's deadline
@@ -115,11 +120,20 @@ class Decision(Model):
     roles: list[str] = []
     reason: str | None = Field(None, max_length=1000)
     channel: str = "staff-app"
+    digest: str | None = None  # the digest the approver saw (the ticket's); a decision on another one is refused
 
     @model_validator(mode="after")
     def _rejection_says_why(self) -> Decision:
         if self.decision is Verdict.REJECT and not (self.reason or "").strip():
             raise ValueError("a rejection needs a reason")
+        return self
+
+    @model_validator(mode="after")
+    def _plain_identity(self) -> Decision:
+        for name in [self.approver, *self.roles]:
+            why = suspicious(name)
+            if why:
+                raise ValueError(f"an approver or role name cannot be trusted: {why}")
         return self
 
 
@@ -151,6 +165,7 @@ def ticket_from(message: TicketMessage, definition_id: str, levels: int | None, 
         limit=level.limit,
         amount=message.amount,
         initiator=message.initiator,
+        digest=message.digest,
         approvers=message.approvers,
         later=later,
         chain_deadline=chain_deadline,
@@ -202,14 +217,12 @@ def _money(value: float) -> str:
     return f"{value:,.2f}".removesuffix(".00")
 
 
-def _same(a: str, b: str) -> bool:
-    return a.strip().casefold() == b.strip().casefold()
-
-
 def closed_reason(ticket: Ticket, now: float) -> str | None:
     """Why the ticket takes no decision now, or None while it is open."""
     if ticket.status is TicketStatus.DECIDED:
         return f"ticket {ticket.ticket_id} was already decided: {ticket.decision} by {ticket.decided_by}"
+    if ticket.status is TicketStatus.WITHDRAWN:
+        return f"ticket {ticket.ticket_id} was withdrawn: the journey no longer waits on it"
     if ticket.status is TicketStatus.EXPIRED or now >= ticket.deadline:
         return f"ticket {ticket.ticket_id} expired: level {ticket.level} had to be decided by {ticket.deadline:.0f}"
     return None
@@ -224,13 +237,16 @@ def authorize(ticket: Ticket, decision: Decision, journey: Journey | None, now: 
     if journey is None or journey.status in FINISHED:
         status = journey.status.value if journey else "gone"
         raise Refused(f"journey {ticket.journey_id} is {status}: its approvals take no decisions")
-    if ticket.activation_id not in journey.open:
+    activation = journey.open.get(ticket.activation_id)
+    if activation is None:
         raise Refused(f"journey {ticket.journey_id} no longer waits on this approval (it was withdrawn)")
-    if any(_same(who, maker) for maker in (ticket.initiator, journey.initiator)):
+    if ticket.digest != activation.digest or (decision.digest is not None and decision.digest != ticket.digest):
+        raise Refused(f"what ticket {ticket.ticket_id} covers has changed since it was opened: look again")
+    if any(same(who, maker) for maker in (ticket.initiator, journey.initiator)):
         raise Refused(f"{who} initiated this request: the maker can never decide it (maker-checker)")
-    if any(_same(who, earlier) for earlier in ticket.approvers):
+    if any(same(who, earlier) for earlier in ticket.approvers):
         raise Refused(f"{who} already approved an earlier level: each level needs a different person")
-    if not any(_same(role, ticket.role) for role in decision.roles):
+    if not holds(decision.roles, ticket.role):
         raise Refused(f"{who} does not hold role {ticket.role!r}, which level {ticket.level} needs")
     if decision.decision is Verdict.APPROVE and ticket.limit is not None:
         if ticket.amount is None:
@@ -246,7 +262,7 @@ def is_repeat(ticket: Ticket, decision: Decision) -> bool:
     return (
         ticket.status is not TicketStatus.OPEN
         and ticket.decision is decision.decision
-        and _same(ticket.decided_by or "", decision.approver)
+        and same(ticket.decided_by or "", decision.approver)
     )
 
 
@@ -254,13 +270,23 @@ def answer_for(ticket: Ticket) -> dict[str, Any]:
     """The task-token output: the approval_outcome the approval state machine passes on to the journey
     (infra/statemachines/approval.asl.json), every key always present. Granted: this level was approved
     and no level is left under this token. Expired: nobody decided this level in time."""
-    answer: dict[str, Any] = {"approvers": ticket.approvers, "rejected_by": None, "reason": None}
+    answer: dict[str, Any] = {
+        "approvers": ticket.approvers,
+        "rejected_by": None,
+        "reason": None,
+        "digest": ticket.digest,
+    }
     if ticket.decision is None:
         return answer | {"outcome": "expired", "reason": lapse_reason(ticket)}
     assert ticket.decided_by is not None
     if ticket.decision is Verdict.APPROVE:
         return answer | {"outcome": "granted", "approvers": [*ticket.approvers, ticket.decided_by]}
     return answer | {"outcome": "rejected", "rejected_by": ticket.decided_by, "reason": ticket.reason or ""}
+
+
+def withdrawn_answer(ticket: Ticket, reason: str) -> dict[str, Any]:
+    """The task-token output for a chain the journey stopped waiting on: the outcome it passes on is stale."""
+    return {"outcome": "withdrawn", "approvers": [], "rejected_by": None, "reason": reason[:1000], "digest": None}
 
 
 def lapse_reason(ticket: Ticket) -> str:
@@ -282,13 +308,26 @@ def audit_entry(decision: Decision, result: str, detail: str, now: float) -> Aud
 RECORDED = "approval_recorded"
 
 
-def decision_from_event(message: dict[str, Any]) -> Decision:
-    """A staff application's approval_recorded EventBridge event (plain detail, or a CloudEvent's data)."""
-    if message.get("detail-type") != RECORDED:
+def decision_from_event(message: dict[str, Any], vouch: Callable[[str], tuple[str, list[str]]]) -> Decision:
+    """A staff application's approval_recorded EventBridge event (plain detail, or a CloudEvent's data).
+
+    The approver and their roles are whom the signed token in the event names (`vouch` verifies it and raises
+    Rejected when it cannot); an event naming someone else, or carrying no token, is refused."""
+    if message.get("detail-type") not in (RECORDED, f"workflow_{RECORDED}"):
         raise Rejected(f"the approvals queue takes {RECORDED} events, not {message.get('detail-type')!r}")
     detail = message.get("detail")
     if isinstance(detail, dict) and {"specversion", "data"} <= detail.keys():
         detail = detail["data"]
     if not isinstance(detail, dict):
         raise Rejected(f"{RECORDED} carries no decision")
-    return Decision.model_validate({**detail, "channel": str(message.get("source") or "event")})
+    token = detail.get("token")
+    if not isinstance(token, str) or not token:
+        raise Rejected(f"{RECORDED} carries no approver token: who decided cannot be verified")
+    approver, roles = vouch(token)
+    named = detail.get("approver")
+    if named is not None and not (isinstance(named, str) and same(named, approver)):
+        raise Rejected(f"{RECORDED} names an approver other than the one its token was issued to")
+    fields = {k: v for k, v in detail.items() if k in ("ticket_id", "decision", "reason", "digest")}
+    return Decision.model_validate(
+        {**fields, "approver": canonical(approver), "roles": roles, "channel": str(message.get("source") or "event")}
+    )

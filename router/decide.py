@@ -7,18 +7,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import jmespath
+
 from router.definition import ApprovalStep, Definition, InputStep, ParallelStep
 from router.failures import deadline_passed, escalate, retryable_failure
+from router.gates import APPROVAL_GATE, GateRefused, covered_paths, digest
+from router.identity import canonical
 from router.interventions import intervene
 from router.model import (
     FINISHED,
     Action,
+    Activation,
     ActivationKind,
     Answer,
     ApprovalOutcome,
     CloseToken,
     DeadlinePassed,
     Event,
+    Grant,
     InputSubmitted,
     Intervention,
     Journey,
@@ -125,6 +131,11 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float,
         return escalate(definition, journey, activation, f"{event.error}: {event.message}", now)
 
     step = definition.step(activation.step)
+    if isinstance(event, ApprovalOutcome) and event.outcome == "granted":
+        assert isinstance(step, ApprovalStep)
+        void = _void_if_stale(definition, journey, step, activation, event, now)
+        if void is not None:
+            return void.model_copy(update={"actions": void.actions + close})
     closed = journey.model_copy(
         update={
             "open": {k: v for k, v in journey.open.items() if k != activation.id},
@@ -153,6 +164,13 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float,
 
     state, result, actor = _outcome(step, event, dict(journey.state))
     closed = closed.model_copy(update={"state": state})
+    if isinstance(event, ApprovalOutcome) and event.outcome == "granted":
+        assert isinstance(step, ApprovalStep)
+        assert activation.covers is not None
+        grant = Grant(
+            digest=digest(activation.covers, journey.state), paths=activation.covers, approvers=event.approvers
+        )
+        closed = closed.model_copy(update={"granted": {**journey.granted, step.name: grant}})
     lifecycle = [f"approval_{event.outcome}"] if isinstance(event, ApprovalOutcome) else []
     reason = event.reason if isinstance(event, ApprovalOutcome) else None
     waiting = isinstance(step, ParallelStep) and any(a.step == step.name for a in closed.open.values())
@@ -169,6 +187,48 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float,
         **common,
     )
     return commit.model_copy(update={"actions": commit.actions + close})
+
+
+def _void_if_stale(
+    definition: Definition,
+    journey: Journey,
+    step: ApprovalStep,
+    activation: Activation,
+    event: ApprovalOutcome,
+    now: float,
+) -> Commit | None:
+    """A grant counts only if distinct people approved every level, none the maker, all on the digest the fields
+    the approval covers have now; a grant on other values is void: the approval is asked again from level 1."""
+    people = {canonical(a) for a in event.approvers}
+    makers = {canonical(m) for m in (journey.initiator, _maker(step, journey.state)) if m}
+    if len(people) != len(event.approvers) or len(people) < len(step.levels) or people & makers:
+        raise GateRefused(
+            APPROVAL_GATE,
+            f"a grant of {step.name!r} must come from {len(step.levels)} different "
+            "people, none of them the maker; this one does not, and is not applied",
+        )
+    current = digest(activation.covers or covered_paths(step, journey.state), journey.state)
+    if event.digest == activation.digest == current:
+        return None
+    reopened = journey.model_copy(update={"open": {k: v for k, v in journey.open.items() if k != activation.id}})
+    return transition(
+        definition,
+        reopened,
+        now,
+        enter=step.name,
+        event="approval_voided",
+        actor="router",
+        step_name=step.name,
+        step_result="voided: asked again from level 1",
+        activation_id=activation.id,
+        lifecycle=["approval_voided"],
+        reason="the fields the approval covers changed after it was asked: every level decides again",
+    )
+
+
+def _maker(step: ApprovalStep, state: dict[str, Any]) -> str | None:
+    maker = jmespath.search(step.initiator, state) if step.initiator else None
+    return maker if isinstance(maker, str) else None
 
 
 def _outcome(step: Any, event: Answer, state: dict[str, Any]) -> tuple[dict[str, Any], str, str]:

@@ -103,6 +103,12 @@ class ApprovalStep(StepBase):
     initiator: str | None = None  # JMESPath to the maker in the state; the journey's initiator is one anyway
     levels: list[ApprovalLevel] = Field(min_length=1)
     store_as: str = "approval"  # state key for {outcome, approvers}, for a DECISION to branch on
+    # What the approvers certify (JMESPath over the state): a change to any of it after the approval opened
+    # voids its decisions and asks again from level 1. Default: every field of the state it is entered with.
+    covers: list[str] | None = Field(None, min_length=1)
+    # "four-eyes": an operator may move a journey past this approval, and a second, different person must
+    # confirm the move. Absent: no intervention ever moves a journey past it.
+    override: Literal["four-eyes"] | None = None
     next: str
 
 

@@ -2,7 +2,7 @@
 
 A username or role is compared in its canonical form: Unicode NFKC (fullwidth and compatibility letters
 become plain ones), case folding, and every default-ignorable code point removed (zero-width spaces and
-joiners, the soft hyphen, bidi controls, variation selectors...), so `ｍａｌｌｏｒｙ`, `Mal\u00adlory` and
+joiners, the soft hyphen, bidi controls, variation selectors...), so fullwidth `mallory`, `Mal\u00adlory` and
 `mal\u200blory` are all `mallory`. A name that needs this to look plain is refused where it enters
 (`suspicious`): a token or message naming one is not trusted at all. Pure: no I/O.
 """

@@ -44,6 +44,26 @@ class Activation(Model):
     last_error: str | None = None
     reminded: bool = False  # INPUT: the customer has been reminded once
     opened_at: float | None = None  # when it opened: the step's latency is measured from here
+    covers: list[str] | None = None  # APPROVAL: the fields its approvers certify (router/gates.py) ...
+    digest: str | None = None  # ... and their digest when it opened
+
+
+class Grant(Model):
+    """An approval granted on the covered fields' digest; a journey keeps one per APPROVAL step it passed."""
+
+    digest: str
+    paths: list[str]
+    approvers: list[str] = []
+
+
+class Override(Model):
+    """An operator's move past an approval gate, waiting for a second, different person to confirm it."""
+
+    step: str  # where to go
+    gate: str  # the approval it passes
+    proposed_by: str
+    reason: str
+    version: int  # the journey's version when proposed: a confirmation of a journey that moved on is refused
 
 
 class Journey(Model):
@@ -64,6 +84,8 @@ class Journey(Model):
     created_at: float
     updated_at: float
     cost_usd: float = 0.0  # the running sum of its transitions' cost_usd (router/usage.py)
+    granted: dict[str, Grant] = {}  # APPROVAL steps passed, by step name, with what they certified
+    override: Override | None = None  # a move past an approval gate proposed, not yet confirmed
 
     @property
     def next_deadline(self) -> float | None:
@@ -93,6 +115,7 @@ class StepSucceeded(Model):
     output: dict[str, Any] = {}
     actor: str
     task_token: str | None = Field(None, repr=False)  # set when a retry chain's attempt ran the step
+    proof: str | None = Field(None, repr=False)  # the router's proof for this activation (router/proofs.py)
 
 
 class StepFailed(Model):
@@ -104,6 +127,7 @@ class StepFailed(Model):
     retryable: bool = False
     actor: str
     task_token: str | None = Field(None, repr=False)
+    proof: str | None = Field(None, repr=False)  # the router's proof for this activation (router/proofs.py)
 
 
 class RetriesExhausted(Model):
@@ -114,6 +138,7 @@ class RetriesExhausted(Model):
     activation_id: str
     error: str = "RetriesExhausted"
     message: str = ""
+    proof: str | None = Field(None, repr=False)  # the router's proof for this activation (router/proofs.py)
 
 
 class DeadlinePassed(Model):
@@ -129,8 +154,10 @@ class ApprovalOutcome(Model):
     kind: Literal["approval_outcome"] = "approval_outcome"
     journey_id: str
     activation_id: str
-    outcome: Literal["granted", "rejected", "expired"]
+    outcome: Literal["granted", "rejected", "expired", "withdrawn"]
     approvers: list[str] = []  # who approved, level by level (for a rejection: the levels before it)
+    digest: str | None = None  # granted: the covered fields' digest every level's approver saw
+    proof: str | None = Field(None, repr=False)  # the router's proof for this activation (router/proofs.py)
     rejected_by: str | None = None
     reason: str | None = None
 
@@ -142,6 +169,7 @@ class Command(StrEnum):
     PATCH = "patch"
     CANCEL = "cancel"
     RESUME = "resume"
+    CONFIRM = "confirm"  # a second person confirms an operator's override of an approval gate
 
 
 class Intervention(Model):
@@ -164,12 +192,14 @@ class InputSubmitted(Model):
     activation_id: str
     data: dict[str, Any]
     actor: str = "customer"
+    proof: str | None = Field(None, repr=False)  # the router's proof for this activation (router/proofs.py)
 
 
 class TimerFired(Model):
     kind: Literal["timer_fired"] = "timer_fired"
     journey_id: str
     activation_id: str
+    proof: str | None = Field(None, repr=False)  # the router's proof for this activation (router/proofs.py)
 
 
 Answer = StepSucceeded | StepFailed | InputSubmitted | TimerFired | ApprovalOutcome | RetriesExhausted
@@ -212,6 +242,7 @@ class SendWork(Model):
     journey_id: str
     step: str
     state: dict[str, Any]
+    proof: str | None = Field(None, repr=False)  # the router's proof for this activation (router/proofs.py)
 
 
 class ArmTimer(Model):
@@ -219,6 +250,7 @@ class ArmTimer(Model):
     activation_id: str
     journey_id: str
     delay_seconds: int
+    proof: str | None = Field(None, repr=False)  # the router's proof for this activation (router/proofs.py)
 
 
 class StartRetryChain(Model):
@@ -271,6 +303,19 @@ class StartApproval(Model):
     amount: float | None
     initiator: str  # the maker: never one of the approvers
     timeout_seconds: int  # the chain's backstop timer (router.approvals.chain_timeout)
+    digest: str  # of the fields the approvers certify (router/gates.py): every decision is taken on it
+    proof: str | None = Field(None, repr=False)  # set by the dispatcher: the chain's outcome carries it back
+
+
+class WithdrawApproval(Model):
+    """An approval activation the journey no longer waits on (cancelled, moved away, voided): its open tickets
+    are withdrawn and its chain told, by the approvals function."""
+
+    kind: Literal["withdraw_approval"] = "withdraw_approval"
+    activation_id: str
+    journey_id: str
+    step: str
+    reason: str
 
 
 class Alert(Model):
@@ -282,5 +327,6 @@ class Alert(Model):
 
 
 Action = Annotated[
-    SendWork | ArmTimer | StartRetryChain | CloseToken | StartApproval | Alert, Field(discriminator="kind")
+    SendWork | ArmTimer | StartRetryChain | CloseToken | StartApproval | WithdrawApproval | Alert,
+    Field(discriminator="kind"),
 ]

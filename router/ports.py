@@ -84,6 +84,10 @@ class TicketStore(Protocol):
         """OPEN -> EXPIRED (nobody decided in time) if the stored one is still OPEN, else raise TicketConflict."""
         ...
 
+    def withdraw(self, ticket_id: str, entry: AuditEntry) -> Ticket:
+        """OPEN -> WITHDRAWN (the journey stopped waiting on it) if still OPEN, else raise TicketConflict."""
+        ...
+
     def answered(self, ticket_id: str, status: TicketStatus, at: float, entry: AuditEntry | None = None) -> None:
         """Note that the chain was told (DECIDED or EXPIRED), or that it had stopped waiting (EXPIRED)."""
         ...
@@ -106,6 +110,10 @@ class TokenCloser(Protocol):
 class TicketEvents(Protocol):
     def requested(self, ticket: Ticket, domain: str) -> None:
         """Publish approval_requested for the staff work queue (deterministic id, never the token)."""
+        ...
+
+    def withdrawn(self, ticket: Ticket, domain: str, reason: str) -> None:
+        """Publish approval_withdrawn: the ticket takes no more decisions, and why."""
         ...
 
 

@@ -9,12 +9,30 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from reliability.crash import AFTER_COMMIT, crash_point
 from router.decide import Absorb, Commit, Rejected, decide
-from router.model import ApprovalOutcome, Event, Journey, StartJourney
+from router.model import (
+    Action,
+    ApprovalOutcome,
+    ArmTimer,
+    Event,
+    InputSubmitted,
+    Journey,
+    RetriesExhausted,
+    SendWork,
+    StartApproval,
+    StartJourney,
+    StartRetryChain,
+    StepFailed,
+    StepSucceeded,
+    TimerFired,
+)
 from router.ports import Dispatcher, JourneyStore, UsageMeter, VersionConflict
+from router.proofs import proof_for, verify
 from router.registry import Registry, UnknownDefinition
 from router.usage import APPROVAL_TRANSITIONS, Unmetered, Usage, charge
 
 MAX_CONFLICTS = 8
+# Answers that arrive on a queue anyone with send rights could write to: applied only with the router's proof.
+PROVEN = (StepSucceeded, StepFailed, RetriesExhausted, InputSubmitted, TimerFired, ApprovalOutcome)
 
 
 class DefinitionChanged(Rejected):
@@ -29,9 +47,13 @@ class Router:
         dispatcher: Dispatcher,
         clock: Callable[[], float],
         meter: UsageMeter | None = None,
+        proof_key: bytes | None = None,
     ) -> None:
+        """`proof_key`: answers must carry the proof issued with their work (router/proofs.py); the deployed
+        engine always passes one. Without it (unit tests of the decision), answers are taken as they come."""
         self.registry, self.store, self.dispatcher, self.clock = registry, store, dispatcher, clock
         self.meter = meter or Unmetered()
+        self.proof_key = proof_key
         self.counts: Counter[str] = Counter()
 
     def handle(self, event: Event, redelivered: bool = False) -> Commit | Absorb:
@@ -41,11 +63,28 @@ class Router:
         are performed again (the attempt may have died between commit and send).
         """
         self.meter.begin()
+        if self.proof_key is not None and isinstance(event, PROVEN):
+            verify(self.proof_key, event.journey_id, event.activation_id, event.proof)
         outcome = self._commit(event, redelivered)
         crash_point(AFTER_COMMIT)  # a no-op unless a reliability test arms it
-        self.dispatcher.perform(outcome.actions)
+        self.dispatcher.perform(self._proved(outcome.actions))
         self.counts["committed" if isinstance(outcome, Commit) else f"absorbed: {outcome.reason}"] += 1
         return outcome
+
+    def _proved(self, actions: list[Action]) -> list[Action]:
+        """The actions, each carrying the proof its answer must hand back."""
+        if self.proof_key is None:
+            return actions
+        key = self.proof_key
+
+        def proved(action: Action) -> Action:
+            if isinstance(action, SendWork | ArmTimer | StartApproval):
+                return action.model_copy(update={"proof": proof_for(key, action.journey_id, action.activation_id)})
+            if isinstance(action, StartRetryChain):
+                return action.model_copy(update={"work": proved(action.work)})
+            return action
+
+        return [proved(action) for action in actions]
 
     def _commit(self, event: Event, redelivered: bool) -> Commit | Absorb:
         # A start needs no read: its conditional write fails on an existing journey and returns it.

@@ -100,6 +100,14 @@ class MemoryTickets:
         self.tickets[ticket_id] = expired
         return expired
 
+    def withdraw(self, ticket_id: str, entry: AuditEntry) -> Ticket:
+        current = self.tickets.get(ticket_id)
+        if current is None or current.status is not TicketStatus.OPEN:
+            raise TicketConflict(current)
+        withdrawn = current.model_copy(update={"status": TicketStatus.WITHDRAWN, "audit": [*current.audit, entry]})
+        self.tickets[ticket_id] = withdrawn
+        return withdrawn
+
     def answered(self, ticket_id: str, status: TicketStatus, at: float, entry: AuditEntry | None = None) -> None:
         ticket = self.tickets[ticket_id]
         if ticket.status is TicketStatus.OPEN or ticket.answered_at is not None:
@@ -136,9 +144,13 @@ class MemoryTokens:
 class MemoryTicketEvents:
     def __init__(self) -> None:
         self.requested_events: list[tuple[str, str]] = []  # (ticket id, domain)
+        self.withdrawn_events: list[tuple[str, str]] = []  # (ticket id, reason)
 
     def requested(self, ticket: Ticket, domain: str) -> None:
         self.requested_events.append((ticket.ticket_id, domain))
+
+    def withdrawn(self, ticket: Ticket, domain: str, reason: str) -> None:
+        self.withdrawn_events.append((ticket.ticket_id, reason))
 
 
 class MemoryHandoff:

@@ -21,6 +21,7 @@ from router.definition import (
     TaskStep,
     WaitStep,
 )
+from router.gates import covered_paths, digest
 from router.model import (
     Action,
     Activation,
@@ -78,7 +79,7 @@ def transition(
             status, error = JourneyStatus.FAILED, {"error": step.error, "message": step.cause or "", "step": step.name}
             lifecycle.append("journey_failed")
         else:
-            opened.update(open_step(journey.id, seq, step, now))
+            opened.update(open_step(journey.id, seq, step, now, journey.state))
         if isinstance(step, SuccessStep | FailStep) and step.emit:
             emits.append(step.emit)
     finished = status in (JourneyStatus.SUCCEEDED, JourneyStatus.FAILED, JourneyStatus.CANCELLED)
@@ -153,6 +154,7 @@ def approval_for(definition: Definition, journey: Journey, activation: Activatio
         amount=float(amount) if isinstance(amount, int | float) and not isinstance(amount, bool) else None,
         initiator=maker if isinstance(maker, str) and maker else journey.initiator,
         timeout_seconds=chain_timeout([level.timeout_seconds for level in step.levels]),
+        digest=activation.digest or digest(covered_paths(step, journey.state), journey.state),
     )
 
 
@@ -176,7 +178,7 @@ def timer_for(journey_id: str, activation: Activation, now: float) -> ArmTimer:
     )
 
 
-def open_step(journey_id: str, seq: int, step: Step, now: float) -> dict[str, Activation]:
+def open_step(journey_id: str, seq: int, step: Step, now: float, state: dict[str, Any]) -> dict[str, Activation]:
     base = f"{journey_id}.{seq}"
     if isinstance(step, ParallelStep):
         return {
@@ -201,7 +203,13 @@ def open_step(journey_id: str, seq: int, step: Step, now: float) -> dict[str, Ac
         wake = now + step.seconds
         fields = {"kind": ActivationKind.TIMER, "deadline": wake + TIMER_GRACE, "wake_at": wake}
     elif isinstance(step, ApprovalStep):
-        fields = {"kind": ActivationKind.APPROVAL, "deadline": now + step.sla_seconds}
+        covers = covered_paths(step, state)
+        fields = {
+            "kind": ActivationKind.APPROVAL,
+            "deadline": now + step.sla_seconds,
+            "covers": covers,
+            "digest": digest(covers, state),
+        }
     else:
         raise TypeError(f"step {step.name} does not wait")
     return {base: Activation(id=base, step=step.name, opened_seq=seq, opened_at=now, **fields)}

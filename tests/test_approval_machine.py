@@ -30,7 +30,7 @@ class Bare:
             {"level": 2, "role": "manager", "limit": None, "timeout_seconds": 30},
         ]
         document = {"journey_id": "j", "activation_id": name, "step": "approve", "levels": levels}
-        document |= {"amount": 500.0, "initiator": "mo", "timeout_seconds": timeout}
+        document |= {"amount": 500.0, "initiator": "mo", "timeout_seconds": timeout, "digest": "d1", "proof": "p1"}
         return str(
             self.sfn.start_execution(stateMachineArn=self.machine, name=name, input=json.dumps(document))[
                 "executionArn"
@@ -57,7 +57,7 @@ def bare(fresh_emulator: Emulator) -> Bare:
 
 
 def _answer(outcome: str, approvers: list[str], rejected_by: str | None = None, reason: str | None = None):
-    return {"outcome": outcome, "approvers": approvers, "rejected_by": rejected_by, "reason": reason}
+    return {"outcome": outcome, "approvers": approvers, "rejected_by": rejected_by, "reason": reason, "digest": "d1"}
 
 
 def test_one_token_waits_for_every_level_and_the_answer_is_passed_on_in_two_transitions(bare: Bare) -> None:
@@ -65,7 +65,7 @@ def test_one_token_waits_for_every_level_and_the_answer_is_passed_on_in_two_tran
     execution = bare.start("a-1")
     ticket = bare.ticket()
     assert (ticket["kind"], [lvl["level"] for lvl in ticket["levels"]]) == ("ticket", [1, 2])
-    assert (ticket["initiator"], ticket["timeout_seconds"]) == ("mo", 60)
+    assert (ticket["initiator"], ticket["timeout_seconds"], ticket["digest"]) == ("mo", 60, "d1")
     assert abs(datetime.fromisoformat(ticket["started_at"]).timestamp() - time.time()) < 30  # the chain's own start
     assert receive(bare.sqs, bare.tickets, timeout=0.5) is None  # level 2 is the desk's to open, not the machine's
     bare.answer(ticket, _answer("granted", ["olivia", "max"]))
@@ -78,6 +78,8 @@ def test_one_token_waits_for_every_level_and_the_answer_is_passed_on_in_two_tran
         "approvers": ["olivia", "max"],
         "rejected_by": None,
         "reason": None,
+        "digest": "d1",
+        "proof": "p1",
     }
     time.sleep(0.2)
     assert bare.sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"

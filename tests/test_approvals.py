@@ -35,6 +35,7 @@ from router.model import (
     StartJourney,
     StepSucceeded,
 )
+from router.outcomes import Rejected
 from router.registry import Registry
 from router.service import Router
 from router.testing import (
@@ -101,6 +102,7 @@ class World:
             initiator=self.start.initiator,
             started_at=datetime.fromtimestamp(self.clock(), tz=UTC),
             timeout_seconds=self.start.timeout_seconds,
+            digest=self.start.digest,
             task_token="token-1",
         )
         return self.desk.open(message)
@@ -164,7 +166,11 @@ def test_a_rejection_names_who_rejected_in_the_state_and_the_transition() -> Non
 def test_an_emitting_end_step_publishes_its_domain_event_once_with_a_deterministic_id() -> None:
     """The event rides the journal like lifecycle events: same bus, id journey/seq/type, domain as source."""
     world = World()
-    world.router.handle(ApprovalOutcome(journey_id="j", activation_id="j.1", outcome="granted", approvers=["a", "b"]))
+    world.router.handle(
+        ApprovalOutcome(
+            journey_id="j", activation_id="j.1", outcome="granted", approvers=["a", "b"], digest=world.start.digest
+        )
+    )
     commit = world.router.handle(StepSucceeded(journey_id="j", activation_id="j.2", output={}, actor="pay"))
     assert isinstance(commit, Commit) and commit.record.emits == ["bank.payments.approval_granted"]
     events = {e.get_type(): e for e in cloudevents_for(commit.record)}
@@ -218,7 +224,13 @@ def test_two_different_people_with_the_roles_grant_both_levels_and_the_token_is_
     assert (second.opened_at, second.deadline, second.status) == (10_600, 10_600 + 3600, TicketStatus.OPEN)
     assert world.events.requested_events == [("j.1.L1", "bank-payments"), ("j.1.L2", "bank-payments")]
     world.desk.record(decision(second, "max", [*MANAGER, "auditor"]))
-    answer = {"outcome": "granted", "approvers": ["olivia", "max"], "rejected_by": None, "reason": None}
+    answer = {
+        "outcome": "granted",
+        "approvers": ["olivia", "max"],
+        "rejected_by": None,
+        "reason": None,
+        "digest": world.start.digest,
+    }
     assert world.tokens.answers == {"token-1": answer} and world.tokens.calls == 1
     assert world.tickets.get(second.ticket_id).status is TicketStatus.DECIDED  # type: ignore[union-attr]
 
@@ -231,6 +243,7 @@ def test_a_rejection_is_an_answer_naming_who_and_why(world: World) -> None:
         "approvers": ["olivia"],
         "rejected_by": "max",
         "reason": "beneficiary unknown",
+        "digest": world.start.digest,
     }
     assert world.tickets.get("j.1.L3") is None
 
@@ -471,13 +484,39 @@ def test_a_desk_that_may_not_answer_tokens_hands_the_decision_to_the_approvals_f
         cli.answer(ticket.ticket_id)
 
 
-def test_a_staff_application_event_becomes_a_decision() -> None:
-    """Plain detail or a CloudEvent's data; the channel is the event's source."""
-    detail = {"ticket_id": "t", "decision": "approve", "approver": "olivia", "roles": ["officer"]}
-    plain = decision_from_event({"detail-type": "approval_recorded", "source": "bank.staff", "detail": detail})
+def _vouch(token: str) -> tuple[str, list[str]]:
+    """A stand-in issuer: 'signed:NAME:ROLE' is NAME holding ROLE; anything else is refused as the real one is."""
+    signed, _, rest = token.partition(":")
+    if signed != "signed":
+        raise Rejected("the approver's token is not valid")
+    name, _, role = rest.partition(":")
+    return name, [role]
+
+
+def test_a_staff_application_event_becomes_a_decision_by_whom_its_token_names() -> None:
+    """Plain detail or a CloudEvent's data; the channel is the event's source; the approver and roles are the
+    token's, whatever roles the event lists."""
+    detail = {"ticket_id": "t", "decision": "approve", "token": "signed:Olivia:officer", "roles": ["manager"]}
+    plain = decision_from_event({"detail-type": "approval_recorded", "source": "bank.staff", "detail": detail}, _vouch)
     cloud = {"specversion": "1.0", "id": "1", "source": "/staff", "type": "approval_recorded", "data": detail}
-    wrapped = decision_from_event({"detail-type": "approval_recorded", "source": "bank.staff", "detail": cloud})
-    assert plain == wrapped and plain.channel == "bank.staff" and plain.approver == "olivia"
+    wrapped = decision_from_event({"detail-type": "approval_recorded", "source": "bank.staff", "detail": cloud}, _vouch)
+    assert plain == wrapped and plain.channel == "bank.staff"
+    assert (plain.approver, plain.roles) == ("olivia", ["officer"])
+
+
+@pytest.mark.parametrize(
+    ("detail", "why"),
+    [
+        ({"ticket_id": "t", "decision": "approve", "approver": "olivia", "roles": ["officer"]}, "no approver token"),
+        ({"ticket_id": "t", "decision": "approve", "token": "forged:olivia:officer"}, "not valid"),
+        ({"ticket_id": "t", "decision": "approve", "token": "signed:mo:officer", "approver": "olivia"}, "other than"),
+    ],
+    ids=["no token", "forged token", "someone else's token"],
+)
+def test_an_approval_event_without_its_approvers_signed_token_is_refused(detail: dict[str, Any], why: str) -> None:
+    """Invented approvers on the bus decide nothing: identity comes only from a token the issuer signed."""
+    with pytest.raises(Rejected, match=why):
+        decision_from_event({"detail-type": "approval_recorded", "source": "bank.staff", "detail": detail}, _vouch)
 
 
 def test_the_journey_status_check_covers_every_finished_status() -> None:
@@ -505,7 +544,7 @@ def test_a_level_nobody_decides_lapses_and_the_chain_is_told_expired(world: Worl
     assert [(e.actor, e.result) for e in stored.audit] == [("approval-chain", "opened"), ("watchdog", "expired")]
     reason = "level 2 (manager) was not decided within 3600 s"
     assert stored.audit[-1].detail == reason
-    expired = {"outcome": "expired", "approvers": ["olivia"], "rejected_by": None, "reason": reason}
+    expired = {"outcome": "expired", "approvers": ["olivia"], "rejected_by": None, "reason": reason, "digest": second.digest}
     assert world.tokens.answers == {"token-1": expired}
     assert not world.desk.lapse(second.ticket_id) and world.tokens.calls == 1  # the next sweep's repeat
     assert world.tickets.lapsed(world.clock()) == []

@@ -99,7 +99,8 @@ class Chain:
 
     def staff_event(self, ticket: Ticket, who: str, roles: list[str], verdict: str = "approve", **extra: Any) -> None:
         """What the staff application publishes: approval_recorded on the payments bus."""
-        detail = {"ticket_id": ticket.ticket_id, "decision": verdict, "approver": who, "roles": roles, **extra}
+        token = self.stack.issuer.issue(who, roles)  # the approver's own signed token, as the staff app holds it
+        detail = {"ticket_id": ticket.ticket_id, "decision": verdict, "approver": who, "token": token, **extra}
         bus = self.client.settings.domain_buses["bank-payments"]
         entry = {"EventBusName": bus, "Source": "bank.staff", "DetailType": "approval_recorded"}
         response = self.stack.client("events").put_events(Entries=[{**entry, "Detail": json.dumps(detail)}])
@@ -283,7 +284,8 @@ def test_the_same_decision_delivered_twice_is_recorded_once(chain: Chain) -> Non
     assert len(outcomes) == 1
 
 
-def test_a_decision_for_a_cancelled_journey_is_refused(chain: Chain) -> None:
+def test_cancelling_a_journey_withdraws_its_open_tickets_and_stops_its_chain(chain: Chain) -> None:
+    """Tickets of a cancelled journey leave the inbox, audited with the reason; the chain stops waiting."""
     journey_id = chain.start()
     ticket = chain.ticket(journey_id, 1)
     journey = chain.journey(journey_id)
@@ -296,6 +298,9 @@ def test_a_decision_for_a_cancelled_journey_is_refused(chain: Chain) -> None:
     )
     chain.stack.runtimes["AdvanceFunction"].router.handle(cancel)
     assert chain.journey(journey_id).status is JourneyStatus.CANCELLED
-    refused_leaving_all_unchanged(
-        chain, ticket, lambda: chain.client.decide(ticket.ticket_id, "approve", "olivia", OFFICER), "CANCELLED"
-    )
+    withdrawn = waited(lambda: _if(chain.stored(ticket), lambda t: t.status is TicketStatus.WITHDRAWN))
+    assert withdrawn.audit[-1].action == "withdraw" and "the customer withdrew" in withdrawn.audit[-1].detail
+    with pytest.raises(TicketClosed, match="withdrawn"):
+        chain.client.decide(ticket.ticket_id, "approve", "olivia", OFFICER)
+    assert waited(lambda: _if(chain.execution(ticket), lambda status: status != "RUNNING")) == "SUCCEEDED"
+    assert ticket.ticket_id not in {t.ticket_id for t in chain.client.approvals()}  # gone from every inbox

@@ -34,6 +34,7 @@ from reliability.instruments import (
 from router.adapters.events import SOURCE, STEP_COMPLETED
 from router.decide import Absorb, Commit
 from router.model import Journey, JourneyStatus, StartJourney, StepSucceeded, TransitionRecord
+from router.proofs import proof_for
 from router.service import Router
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 
@@ -225,7 +226,11 @@ def test_two_consumers_racing_on_one_answer_commit_it_once(
                 assert activation.worker is not None
                 output = SAMPLE_WORKERS.run(activation.worker, journey.state)
                 answer = StepSucceeded(
-                    journey_id=journey.id, activation_id=activation.id, output=output, actor=activation.worker
+                    journey_id=journey.id,
+                    activation_id=activation.id,
+                    output=output,
+                    actor=activation.worker,
+                    proof=proof_for(stack.proof_key.encode(), journey.id, activation.id),
                 )
                 outcomes.append(race(routers, answer))
         finally:
@@ -288,7 +293,7 @@ POISON = [
         "advance: unknown journey",
         "advance",
         StepSucceeded(journey_id="p-5", activation_id="p-5.1", output={}, actor="kyc").model_dump_json(),
-        "journey p-5 does not exist",
+        "carries no proof",
     ),
 ]
 

@@ -16,6 +16,7 @@ from reliability.instruments import rewrapped, waited
 from router.decide import Rejected
 from router.loader import parse
 from router.model import Command, Intervention, JourneyStatus, StartJourney, StepSucceeded
+from router.proofs import proof_for
 from router.reasons import why
 from router.registry import Registry
 from workers.samples import SAMPLES
@@ -142,7 +143,8 @@ def test_an_intervention_racing_a_worker_result_has_exactly_one_winner(fresh_emu
             start(stack, journey_id, f"Rae Race {n}")
             before = journey(stack, journey_id)
             (activation,) = [a for a in before.open if a.endswith(".1")]
-            answer = StepSucceeded(journey_id=journey_id, activation_id=activation, output={}, actor="kyc")
+            proof = proof_for(stack.proof_key.encode(), journey_id, activation)
+            answer = StepSucceeded(journey_id=journey_id, activation_id=activation, output={}, actor="kyc", proof=proof)
             retry = Intervention(
                 journey_id=journey_id,
                 command=Command.RETRY,

@@ -34,6 +34,7 @@ from router.decide import Absorb
 from router.journal import Journal
 from router.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
 from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucceeded, TransitionRecord
+from router.proofs import proof_for
 from router.registry import Registry
 from router.testing import MemoryLog, MemoryPublisher
 from router.usage import APPROVAL_TRANSITIONS, Usage, charge, cost_by_service, cost_usd
@@ -323,14 +324,17 @@ def test_every_consumer_emits_its_metrics_with_the_documented_dimensions(fresh_e
         work = {"kind": "send_work", "worker": activation.worker, "activation_id": activation.id}
         work |= {"journey_id": journey.id, "step": activation.step, "state": journey.state}
         consumers.worker.consume(runtimes["SampleWorkersFunction"], sqs_event(json.dumps(work)), context)
-        answer = StepSucceeded(journey_id="emf-1", activation_id=activation.id, output={}, actor="test")
+        proof = proof_for(stack.proof_key.encode(), "emf-1", activation.id)
+        answer = StepSucceeded(journey_id="emf-1", activation_id=activation.id, output={}, actor="test", proof=proof)
         consumers.advance.consume(runtimes["AdvanceFunction"], sqs_event(answer.model_dump_json()), context)
         consumers.advance.consume(runtimes["AdvanceFunction"], sqs_event(answer.model_dump_json()), context)
         journey = runtimes["AdvanceFunction"].router.store.load("emf-1")
         item = journey_item(journey, TransitionRecord.model_validate_json(_last(stack, "emf-1")))
         consumers.journal.consume(runtimes["JournalFunction"], stream_event(item), context)
         open_one = next(iter(journey.open.values()), None)
-        exhausted = RetriesExhausted(journey_id="emf-1", activation_id=open_one.id if open_one else "none")
+        exhausted_id = open_one.id if open_one else "none"
+        proof = proof_for(stack.proof_key.encode(), "emf-1", exhausted_id)
+        exhausted = RetriesExhausted(journey_id="emf-1", activation_id=exhausted_id, proof=proof)
         consumers.retry.consume(runtimes["RetryFunction"], sqs_event(exhausted.model_dump_json()), context)
         refused = {"detail-type": "approval_recorded", "source": "staff", "detail": {"ticket_id": "no-such-ticket"}}
         refused["detail"] |= {"decision": "approve", "approver": "olivia", "roles": ["payments-officer"]}

@@ -12,7 +12,16 @@ from botocore.exceptions import ClientError
 
 from router.adapters.sqs import SqsDispatcher
 from router.limits import MESSAGE_BYTES, check_size
-from router.model import Action, Alert, ArmTimer, CloseToken, SendWork, StartApproval, StartRetryChain
+from router.model import (
+    Action,
+    Alert,
+    ArmTimer,
+    CloseToken,
+    SendWork,
+    StartApproval,
+    StartRetryChain,
+    WithdrawApproval,
+)
 
 
 def execution_name(activation_id: str) -> str:
@@ -42,7 +51,7 @@ class AwsDispatcher:
                 self._retry_chain(action)
             elif isinstance(action, StartApproval):
                 self._start(self.targets.approval_machine, action.activation_id, action.model_dump(mode="json"))
-            elif isinstance(action, CloseToken):
+            elif isinstance(action, CloseToken | WithdrawApproval):
                 body = action.model_dump_json()
                 self.sqs.send_message(QueueUrl=self.targets.token_queue, MessageBody=body)
             elif isinstance(action, Alert):
@@ -60,7 +69,7 @@ class AwsDispatcher:
         for action in actions:
             if isinstance(action, StartRetryChain | StartApproval):
                 calls["stepfunctions.StartExecution"] += 1
-            elif isinstance(action, CloseToken):
+            elif isinstance(action, CloseToken | WithdrawApproval):
                 calls["sqs.SendMessage"] += 1
             elif isinstance(action, Alert):
                 calls["sns.Publish"] += 1

@@ -45,17 +45,19 @@ def cloudevents_for(record: TransitionRecord) -> list[CloudEvent]:
     return events
 
 
-def ticket_event(ticket: Ticket) -> CloudEvent:
-    """approval_requested for the staff work queue: what to decide, by whom and by when; never the token."""
+def ticket_event(ticket: Ticket, kind: str = "approval_requested", reason: str | None = None) -> CloudEvent:
+    """approval_requested for the staff work queue: what to decide, by whom and by when; never the token.
+    approval_withdrawn: the ticket takes no more decisions, and why (the approvers are told)."""
     attributes = {
-        "id": f"{ticket.journey_id}/{ticket.ticket_id}/approval_requested",
+        "id": f"{ticket.journey_id}/{ticket.ticket_id}/{kind}",
         "source": f"/journeys/{ticket.definition_id}",
-        "type": f"{SOURCE}.approval_requested",
+        "type": f"{SOURCE}.{kind}",
         "subject": ticket.journey_id,
         "time": datetime.fromtimestamp(ticket.opened_at, UTC),
     }
     data = ticket.model_dump(mode="json", include=_TICKET_FIELDS)
-    return CloudEvent(attributes, {"workflow_id": ticket.journey_id, **data})
+    extra = {"reason": reason} if reason is not None else {}
+    return CloudEvent(attributes, {"workflow_id": ticket.journey_id, **data, **extra})
 
 
 _TICKET_FIELDS = {
@@ -71,6 +73,7 @@ _TICKET_FIELDS = {
     "initiator",
     "approvers",
     "deadline",
+    "digest",
 }
 
 
@@ -96,6 +99,9 @@ class EventBridgePublisher:
 
     def requested(self, ticket: Ticket, domain: str) -> None:
         self.send([ticket_event(ticket)], domain)
+
+    def withdrawn(self, ticket: Ticket, domain: str, reason: str) -> None:
+        self.send([ticket_event(ticket, "approval_withdrawn", reason)], domain)
 
     def send(self, events: list[CloudEvent], domain: str) -> None:
         bus = self.bus_for(domain)

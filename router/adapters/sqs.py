@@ -22,7 +22,7 @@ def message_for(action: Action, worker_queues: Mapping[str, str], timer_queue: s
             raise UnknownWorker(f"no queue configured for worker {action.worker!r}")
         queue, body, delay = worker_queues[action.worker], action.model_dump_json(), 0
     elif isinstance(action, ArmTimer):
-        fired = TimerFired(journey_id=action.journey_id, activation_id=action.activation_id)
+        fired = TimerFired(journey_id=action.journey_id, activation_id=action.activation_id, proof=action.proof)
         queue, body, delay = timer_queue, fired.model_dump_json(), action.delay_seconds
     check_size(body, MESSAGE_BYTES, f"message for activation {action.activation_id}")
     entry = {

@@ -137,6 +137,11 @@ class DynamoTicketStore:
             raise TicketConflict(ticket_from_item(old) if old else None) from None
         return ticket_from_item(response["Attributes"])
 
+    def withdraw(self, ticket_id: str, entry: AuditEntry) -> Ticket:
+        """OPEN -> WITHDRAWN in one conditional update; if a decision or lapse won the race, TicketConflict."""
+        values = {":withdrawn": {"S": TicketStatus.WITHDRAWN.value}}
+        return self._while_open(ticket_id, "SET #status = :withdrawn", entry, values, {})
+
     def answered(self, ticket_id: str, status: TicketStatus, at: float, entry: AuditEntry | None = None) -> None:
         update = "SET #status = :status, answered_at = :at"
         values = {":status": {"S": status.value}, ":at": _attribute(at), ":open": {"S": TicketStatus.OPEN.value}}
