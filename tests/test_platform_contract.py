@@ -433,12 +433,12 @@ def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 
 def test_a_workflow_approval_recorded_event_reaches_the_approvals_consumer(local: tuple[Any, dict[str, str]]) -> None:
-    """On the platform bus, both decision types from a bank. source arrive as a decision the consumer reads; the
-    same event from another source is not routed."""
+    """On the platform bus, both decision types from a bank. source arrive, as published, where the approvals
+    consumer reads a decision from them; the same event from another source is not routed."""
     aws, resources = local
     events, sqs, queue = aws("events"), aws("sqs"), resources["ApprovalQueue"]
     _drain(sqs, queue)
-    decision = {"ticket_id": str(uuid.uuid4()), "decision": "approve", "approver": "olivia", "roles": ["checker"]}
+    decision = {"ticket_id": str(uuid.uuid4()), "decision": "approve", "token": "signed-by-the-user-pool"}
     entries = [
         {"EventBusName": resources["PlatformBus"], "Source": source, "DetailType": kind, "Detail": json.dumps(decision)}
         for source, kind in [
@@ -449,9 +449,16 @@ def test_a_workflow_approval_recorded_event_reaches_the_approvals_consumer(local
     ]
     assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
     bodies = _drain(sqs, queue)
-    assert sorted((b["source"], b["event_type"]) for b in bodies) == [
+    assert sorted((b["source"], b["detail-type"]) for b in bodies) == [
         ("bank.ops", "approval_recorded"),
         ("bank.staff", "workflow_approval_recorded"),
     ]
+    vouched = []
+
+    def vouch(token: str) -> tuple[str, list[str]]:  # the consumer verifies the token; here, who it names
+        vouched.append(token)
+        return "olivia", ["checker"]
+
     for body in bodies:
-        assert decision_from_event(body).ticket_id == decision["ticket_id"]
+        assert decision_from_event(body, vouch).ticket_id == decision["ticket_id"]
+    assert vouched == [decision["token"]] * 2
