@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -13,9 +13,11 @@ from fastapi.staticfiles import StaticFiles
 from api import approvals, customer, ops
 from api.auth import Authenticator, Forbidden, Unauthenticated
 from api.deps import BadRequest, Invalid, NotFound, RuntimeFactory
+from api.edges import MAX_BODY_BYTES, StrictBodies
 from router.approvals import Refused, TicketClosed
 from router.gates import GateRefused
 from router.outcomes import Rejected
+from router.ports import PayloadTooLarge
 from router.registry import UnknownDefinition
 
 CONSOLE = Path(__file__).parent / "console"
@@ -27,11 +29,15 @@ def create_app(runtime_factory: RuntimeFactory, auth: Authenticator) -> FastAPI:
         title="Journeys",
         version="1",
         description="Operations console, approvals and customer progress for Journeys. Bearer JWT on every call.",
+        dependencies=[Depends(known_query), Depends(possible_ids)],
     )
     app.state.runtime_factory, app.state.auth, app.state.client = runtime_factory, auth, None
     for module in (ops, approvals, customer):
         app.include_router(module.router)
+    _declare_body_limits(app)
     _errors(app)
+    # Added first, so it runs inside `authenticate`: an unknown caller learns nothing about how bodies are judged.
+    app.add_middleware(StrictBodies)
 
     @app.middleware("http")
     async def authenticate(request: Request, call_next: Any) -> Any:
@@ -51,6 +57,51 @@ def create_app(runtime_factory: RuntimeFactory, auth: Authenticator) -> FastAPI:
             return RedirectResponse("/console/")
 
     return app
+
+
+def known_query(request: Request) -> None:
+    """A query parameter the route does not declare is refused (422), not ignored: a misspelt filter
+    (`?stauts=STUCK`) would otherwise list every journey as if it had matched."""
+    route = request.scope.get("route")
+    operation = request.app.openapi().get("paths", {}).get(getattr(route, "path_format", None), {})
+    declared = operation.get(request.method.lower(), {}).get("parameters", [])
+    known = {p["name"] for p in declared if p.get("in") == "query"}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        names = ", ".join(repr(name[:40]) for name in unknown[:5])
+        raise Invalid(f"query: unknown parameter {names}; this route takes {', '.join(sorted(known)) or 'none'}")
+
+
+MAX_ID = 200  # journey ids are at most 64 characters (router/model.py), ticket ids a few more; DynamoDB keys 2 KB
+
+
+def possible_ids(request: Request) -> None:
+    """An id in the path that no journey or ticket could have (too long, or with control characters) is a 404
+    before any read: on AWS a key over DynamoDB's limit would come back as a 500 from the table."""
+    for value in request.path_params.values():
+        if len(value) > MAX_ID or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise NotFound("there is no such journey or ticket")
+
+
+def _declare_body_limits(app: FastAPI) -> None:
+    """Every operation that takes a body says, in the OpenAPI document, that it may answer 413 (StrictBodies)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            too_large = {
+                "description": f"the body is over {MAX_BODY_BYTES // 1024} KB ({MAX_BODY_BYTES} bytes), the limit",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    if "requestBody" in operation:
+                        operation["responses"].setdefault("413", too_large)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _body(status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -81,6 +132,7 @@ def _errors(app: FastAPI) -> None:
     handle(Rejected, 409, "conflict")  # an intervention the router refuses
     handle(BadRequest, 400, "invalid")
     handle(UnknownDefinition, 409, "unknown_definition")  # the journey's version is neither deployed nor published
+    handle(PayloadTooLarge, 413, "too_large")  # what the request would make of a journey is over an AWS limit
 
     async def invalid(_: Request, exc: Exception) -> JSONResponse:
         return _body(422, "invalid", [str(exc)])

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import jwt
 from fastapi import Request
 
+from router.identity import canonical, holds, suspicious
+
 VIEWER, OPERATOR, CUSTOMER = "viewer", "operator", "customer"
 STAFF = frozenset({VIEWER, OPERATOR})  # every other staff role is an approval role
 LOCAL_ISSUER = "journeys-local"
@@ -38,14 +40,19 @@ class Principal:
     roles: frozenset[str]
     customer_id: str | None = None
 
+    def holds(self, role: str) -> bool:
+        """Whether the caller holds `role`, compared canonically: `Operator` and `operator` are one role."""
+        return holds(self.roles, role)
+
     def require(self, *roles: str) -> None:
         """Raise Forbidden unless the caller holds one of `roles`."""
-        if not self.roles & set(roles):
+        if not any(self.holds(role) for role in roles):
             raise Forbidden(f"{self.name} may not do this: it needs role {' or '.join(roles)}")
 
     @property
     def approval_roles(self) -> frozenset[str]:
-        return self.roles - STAFF - {CUSTOMER}
+        """The caller's roles other than viewer, operator and customer, in canonical form (as tickets compare them)."""
+        return frozenset(canonical(r) for r in self.roles) - STAFF - {CUSTOMER}
 
 
 def principal_from(claims: dict[str, Any]) -> Principal:
@@ -53,8 +60,20 @@ def principal_from(claims: dict[str, Any]) -> Principal:
     if not isinstance(sub, str) or not sub:
         raise Unauthenticated("the token names no subject (sub)")
     customer = claims.get("customer_id") or claims.get("custom:customer_id")
-    name = claims.get("cognito:username") or claims.get("username") or sub  # ID tokens / access tokens / ours
-    return Principal(sub=sub, roles=frozenset(_groups(claims.get(GROUPS))), customer_id=customer, name=str(name))
+    name = str(claims.get("cognito:username") or claims.get("username") or sub)  # ID / access tokens / ours
+    roles = frozenset(_groups(claims.get(GROUPS)))
+    _plain("username", name)
+    for role in roles:
+        _plain("role", role)
+    return Principal(sub=sub, roles=roles, customer_id=customer, name=name)
+
+
+def _plain(what: str, value: str) -> None:
+    """A name that only looks like another once invisible characters are dropped is not an identity to trust.
+    The answer names the character's code point, never the name (it may be someone else's)."""
+    why = suspicious(value)
+    if why:
+        raise Unauthenticated(f"the token's {what} is not plain text: {why}")
 
 
 def _groups(value: Any) -> list[str]:

@@ -81,6 +81,7 @@ def _journey(client: JourneysClient, journey_id: str) -> Journey:
 
 
 Limit = Annotated[int, Query(ge=1, le=200, description="items per page")]
+MAX_TEXT = 200  # a filter's words; a business key is a DynamoDB index key, which AWS caps at 2 KB
 
 
 @router.get("", response_model=Page, summary="List and filter journeys, oldest first")
@@ -88,13 +89,15 @@ def list_journeys(
     _: Reader,
     client: Client,
     status: JourneyStatus | None = None,
-    definition: str | None = None,
-    version: str | None = None,
-    stuck_reason: Annotated[str | None, Query(description="words in why it is stuck: escalated, orphaned")] = None,
+    definition: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
+    version: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
+    stuck_reason: Annotated[
+        str | None, Query(description="words in why it is stuck: escalated, orphaned", max_length=MAX_TEXT)
+    ] = None,
     sla_breached: bool | None = None,
-    business_key: str | None = None,
-    created_from: Annotated[float | None, Query(description="epoch seconds, inclusive")] = None,
-    created_to: Annotated[float | None, Query(description="epoch seconds, exclusive")] = None,
+    business_key: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
+    created_from: Annotated[float | None, Query(description="epoch seconds, inclusive", allow_inf_nan=False)] = None,
+    created_to: Annotated[float | None, Query(description="epoch seconds, exclusive", allow_inf_nan=False)] = None,
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> Page:

@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field
 
 
 class Error(BaseModel):
-    error: str = Field(description="unauthenticated, forbidden, not_found, conflict, unknown_definition or invalid")
+    error: str = Field(
+        description="unauthenticated, forbidden, not_found, conflict, unknown_definition, too_large or invalid"
+    )
     detail: str | list[str]
 
 

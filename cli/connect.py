@@ -37,8 +37,20 @@ class NotRunning(RuntimeError):
 
 def write_local(settings: Settings, path: Path = LOCAL_FILE, **extra: str) -> None:
     """The stack's settings, and `extra` (the API's URL and token secret) for commands that need them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings.model_dump(by_alias=True) | extra, indent=2))
+    write_private(path, json.dumps(settings.model_dump(by_alias=True) | extra, indent=2))
+
+
+def write_private(path: Path, text: str) -> None:
+    """`text` in a file only its owner can read (0600), in a directory only its owner can enter (0700).
+    The token secret signs operator and approver tokens: anyone who reads it can act as anyone. The mode is set
+    when the file is created, never after (no moment when it is readable), and forced on a file left by an
+    older version; the umask cannot widen it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(text)
 
 
 def local_value(key: str, path: Path | None = None) -> str:

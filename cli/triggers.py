@@ -124,7 +124,21 @@ def block(definitions: Iterable[Definition], buses: dict[str, str]) -> str:
         "              - !GetAtt StartDLQ.Arn\n"
         "            Condition:\n"
         "              ArnEquals:\n"
-        "                aws:SourceArn:\n" + arns
+        "                aws:SourceArn:\n"
+        + arns
+        + "          # Nothing else starts a journey: not any principal of the account with sqs:SendMessage\n"
+        "          # (a Deny no identity policy outweighs), only the roles named in JourneyStarterRoleArns.\n"
+        "          - Sid: OnlyTriggerRulesAndStartersStartJourneys\n"
+        "            Effect: Deny\n"
+        '            Principal: "*"\n'
+        "            Action: sqs:SendMessage\n"
+        "            Resource: !GetAtt StartQueue.Arn\n"
+        "            Condition:\n"
+        "              ArnNotEquals:\n"
+        "                aws:SourceArn:\n" + arns + "              ArnNotLike: !If\n"
+        "                - HasJourneyStarterRoles\n"
+        "                - aws:PrincipalArn: !Ref JourneyStarterRoleArns\n"
+        "                - !Ref AWS::NoValue\n"
     )
     header = (
         "  # ---------------------------------------------------------------- trigger rules\n"

@@ -85,6 +85,10 @@ class Runtime:
     clock: Any = time.time
     emit: Emit = print  # where EMF metric documents go: stdout on Lambda (CloudWatch Logs extracts them)
     tracer: Any = None  # a Powertools Tracer on Lambda (consumers/telemetry.py)
+    # Hooks between a transition's commit and its actions, and between a message's actions and its acknowledgement:
+    # None in production; a fault-injection harness sets them from outside the shipped code.
+    after_commit: Callable[[], None] | None = None
+    after_act: Callable[[], None] | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -120,7 +124,9 @@ class Runtime:
         if not self.settings.proof_key:
             raise RuntimeError("PROOF_KEY is not set: the router cannot prove its work or verify answers")
         meter = AwsUsageMeter(clients, dispatcher)
-        return Router(self.registry, store, dispatcher, self.clock, meter, self.settings.proof_key.encode())
+        router = Router(self.registry, store, dispatcher, self.clock, meter, self.settings.proof_key.encode())
+        router.after_commit = self.after_commit
+        return router
 
     def vouch(self, token: str) -> tuple[str, list[str]]:
         """Who signed-in person a token names, and their roles, if the approval service's issuer signed it;

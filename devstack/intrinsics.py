@@ -161,11 +161,14 @@ def references(value: Any) -> set[str]:
     return found
 
 
-def parameter_values(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
+def parameter_values(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, Any]:
+    """Each parameter's value; a CommaDelimitedList's is a list, as CloudFormation's Ref gives it ("" is [""])."""
     declared = template.get("Parameters", {})
     if missing := sorted(set(declared) - set(given) - {k for k, v in declared.items() if "Default" in v}):
         raise TemplateError(f"parameters {missing} have no default and no local value")
-    return {**{k: str(v["Default"]) for k, v in declared.items() if "Default" in v}, **given}
+    values = {**{k: str(v["Default"]) for k, v in declared.items() if "Default" in v}, **given}
+    lists = {k for k, v in declared.items() if v.get("Type") == "CommaDelimitedList"}
+    return {k: [item.strip() for item in v.split(",")] if k in lists else v for k, v in values.items()}
 
 
 def pseudo_parameters(region: str, account: str, stack_name: str) -> dict[str, str]:

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devstack.provision import QueueSource, RuleSchedule, ScheduleSource, StreamSource
-from reliability.crash import SimulatedCrash
 
 Invoke = Callable[[dict[str, Any]], Any]
 log = logging.getLogger("journeys.devstack")
@@ -75,7 +74,10 @@ class SqsPoller(Poller):
         try:
             result = self.invoke({"Records": [self._record(m) for m in messages]})
             failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-        except (Exception, SimulatedCrash):  # Lambda treats a raising (or killed) handler as a whole-batch failure
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # Lambda treats a raising (or killed: a harness's simulated crash) handler as a
+            # whole-batch failure
             log.exception("function %s failed its whole batch", self.name)
             failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]

@@ -187,6 +187,14 @@ def _bus(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     return _Made(p["Name"], {"Name": p["Name"], "Arn": arn})
 
 
+@_builds("AWS::Events::EventBusPolicy", "EventBusName StatementId Statement")
+def _bus_policy(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
+    """Kept on the bus as on AWS, so the policy can be read back; moto does not enforce it (MOTO.md)."""
+    policy = {"Version": "2012-10-17", "Statement": [{"Sid": p["StatementId"], **p["Statement"]}]}
+    ctx.client("events").put_permission(EventBusName=p["EventBusName"], Policy=json.dumps(policy))
+    return _Made(p["StatementId"], physical=False)
+
+
 @_builds("AWS::Events::Rule", "Name EventBusName EventPattern ScheduleExpression State Description Targets")
 def _rule(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     name, targets = ctx.name(lid, p, "Name")[:64], p.pop("Targets", [])

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from api.auth import OPERATOR, VIEWER
 from cli.client import JourneysClient
-from cli.connect import LOCAL_FILE, write_local
+from cli.connect import LOCAL_FILE, write_local, write_private
 from consumers.start import journey_id_for
 from devstack.emulator import Emulator
 from devstack.samples import FAILURE_SAMPLES, PAYMENT_SAMPLES, SAMPLES, Sample
@@ -25,9 +25,8 @@ Print = Callable[[str], None]
 
 def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int = 0) -> int:
     began = time.monotonic()
-    metrics = LOCAL_FILE.with_name("metrics.jsonl")  # what `journeys stats` summarises
-    metrics.parent.mkdir(parents=True, exist_ok=True)
-    metrics.write_text("")
+    metrics = LOCAL_FILE.with_name("metrics.jsonl")  # what `journeys stats` summarises; names journeys
+    write_private(metrics, "")
     stack = LocalStack(Emulator(port=port), metrics_file=metrics).start()
     issuer = stack.issuer  # a new secret per run: yesterday's tokens stop working
     api = stack.serve_api(issuer, api_port)

@@ -17,6 +17,7 @@ from router.decide import Absorb, Rejected
 from router.loader import parse
 from router.model import Command, Intervention, Journey, StepSucceeded
 from router.ports import PayloadTooLarge
+from router.proofs import proof_for
 
 APPROVAL = """
 id: reliability-approval{suffix}
@@ -72,10 +73,10 @@ def _queued_cases(canary_input: dict[str, Any]) -> list[tuple[str, str, str, str
             "unknown kind",
         ),
         (
-            "advance: answer for a journey that does not exist",
+            "advance: answer without the router's proof (forged)",
             ADVANCE_QUEUE,
             StepSucceeded(journey_id="ghost", activation_id="ghost.1", actor="kyc").model_dump_json(),
-            "does not exist",
+            "no proof",
         ),
         ("worker: work message of the wrong shape", WORK_QUEUE, json.dumps({"worker": "kyc"}), "Field required"),
         (
@@ -183,7 +184,12 @@ def _parked(h: Harness) -> dict[str, str]:
 def _direct(h: Harness, done: Journey, pending: Journey, ticket: Ticket) -> list[Case]:
     router = h.stack.runtimes["AdvanceFunction"].router
     last = f"{done.id}.{done.version - 1}"
+    key = h.stack.proof_key.encode()
     forged = StepSucceeded(journey_id=pending.id, activation_id=f"{pending.id}.99", actor="kyc", output={"x": 1})
+    unopened = forged.model_copy(update={"proof": proof_for(key, pending.id, forged.activation_id)})
+    replayed = StepSucceeded(
+        journey_id=done.id, activation_id=last, actor="open-account", proof=proof_for(key, done.id, last)
+    )
 
     def intervene(journey: Journey, version: int) -> Callable[[], object]:
         command = Intervention(
@@ -195,11 +201,12 @@ def _direct(h: Harness, done: Journey, pending: Journey, ticket: Ticket) -> list
         ("oversized start refused before any AWS call", lambda: _no_calls(h), "262144-byte", "PayloadTooLarge"),
         (
             "answer replayed for a finished journey",
-            lambda: router.handle(StepSucceeded(journey_id=done.id, activation_id=last, actor="open-account")),
+            lambda: router.handle(replayed),
             "duplicate",
             "router counts 'absorbed: duplicate'",
         ),
-        ("answer forged for an activation never opened", lambda: router.handle(forged), "stale", "router counts"),
+        ("answer forged without the router's proof", lambda: router.handle(forged), "no proof", "Unproven, parked"),
+        ("answer for an activation never opened", lambda: router.handle(unopened), "stale", "router counts"),
         ("intervention on a finished journey", intervene(done, done.version), "SUCCEEDED", "Rejected, not committed"),
         (
             "intervention racing a worker (stale version)",

@@ -10,6 +10,7 @@ Invariants checked by `check()`:
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import Any
 from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
-from reliability import workload
+from reliability import crash, workload
 from reliability.faults import FaultRates, Faults
 from reliability.instruments import Calls, scan_all
 from reliability.privacy import LogCapture, Outbound, leaks
@@ -96,6 +97,9 @@ class Harness:
         self.logs.__enter__()
         for name, offset in self.clocks.items():  # before any message arrives: routers are built on first use
             self.stack.runtimes[name].clock = lambda offset=offset: time.time() + offset
+        for runtime in self.stack.runtimes.values():  # the crash points, injected: shipped code never imports them
+            runtime.after_commit = functools.partial(crash.crash_point, crash.AFTER_COMMIT)
+            runtime.after_act = functools.partial(crash.crash_point, crash.AFTER_ACT)
         self.client = JourneysClient(self.stack.runtimes["AdvanceFunction"])
         return self
 

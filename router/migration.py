@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import jmespath
-from jmespath.exceptions import JMESPathError
+from jmespath.parser import ParsedResult
 
 from router.definition import Definition, Model
+from router.expressions import ExpressionError, compiled, search
 from router.model import FINISHED, Journey, JourneyStatus
 from router.outcomes import Commit, Rejected
 from router.transition import transition
@@ -50,11 +50,12 @@ def plan(
 ) -> MigrationPlan:
     """Which unfinished journeys on `old` move (their step is mapped) and which are left, and why."""
     _check(old, new, mapping, where)
+    selector = compiled(where, "--where") if where else None
     moves, left = [], []
     for journey in sorted(journeys, key=lambda j: j.id):
         if (journey.definition_id, journey.definition_version) != (old.id, old.version):
             continue
-        if journey.status in FINISHED or (where and not jmespath.search(where, _view(journey))):
+        if journey.status in FINISHED or (selector and not _selects(selector, journey)):
             continue
         if journey.definition_hash != old.content_hash:
             reason = f"pinned to content {journey.definition_hash}, not {old.content_hash}"
@@ -105,6 +106,14 @@ def migrate(
     )
 
 
+def _selects(selector: ParsedResult, journey: Journey) -> bool:
+    """Whether --where picks `journey`; a failure names the journey and the problem, never its state's values."""
+    try:
+        return bool(search(selector, _view(journey), f"--where on journey {journey.id}"))
+    except ExpressionError as exc:
+        raise Rejected(str(exc)) from None
+
+
 def _view(journey: Journey) -> dict[str, Any]:
     """What a --where expression sees."""
     return {
@@ -128,8 +137,8 @@ def _check(old: Definition, new: Definition, mapping: Mapping[str, str], where: 
     problems += [f"{new.version} has no step {name!r}" for name in mapping.values() if name not in new_steps]
     if where:
         try:
-            jmespath.compile(where)
-        except JMESPathError as exc:
-            problems.append(f"--where {where!r} does not parse: {exc}")
+            compiled(where, "--where")
+        except ExpressionError as exc:  # says where it stops; the expression may hold customer data, never repeated
+            problems.append(str(exc))
     if problems:
         raise Rejected("; ".join(problems))

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from reliability.crash import AFTER_COMMIT, crash_point
 from router.decide import Absorb, Commit, Rejected, decide
 from router.model import (
     Action,
@@ -54,6 +53,9 @@ class Router:
         self.registry, self.store, self.dispatcher, self.clock = registry, store, dispatcher, clock
         self.meter = meter or Unmetered()
         self.proof_key = proof_key
+        # Called between the commit and its actions; nothing in production. A fault-injection harness sets it to
+        # kill the consumer at the worst moment, from outside the shipped code.
+        self.after_commit: Callable[[], None] | None = None
         self.counts: Counter[str] = Counter()
 
     def handle(self, event: Event, redelivered: bool = False) -> Commit | Absorb:
@@ -66,7 +68,8 @@ class Router:
         if self.proof_key is not None and isinstance(event, PROVEN):
             verify(self.proof_key, event.journey_id, event.activation_id, event.proof)
         outcome = self._commit(event, redelivered)
-        crash_point(AFTER_COMMIT)  # a no-op unless a reliability test arms it
+        if self.after_commit is not None:
+            self.after_commit()
         self.dispatcher.perform(self._proved(outcome.actions))
         self.counts["committed" if isinstance(outcome, Commit) else f"absorbed: {outcome.reason}"] += 1
         return outcome

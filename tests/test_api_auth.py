@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 import api.lambda_handler
 from api import approvals, customer, ops
 from api.app import create_app
-from api.auth import DevIssuer, GatewayClaims, principal_from
+from api.auth import DevIssuer, Forbidden, GatewayClaims, Unauthenticated, principal_from
 from reliability.instruments import gateway_event
 
 SECRET = "a-test-secret-of-at-least-thirty-two-bytes"
@@ -200,3 +200,78 @@ def test_journeys_token_without_a_running_stack_says_how_to_start_one(tmp_path, 
     monkeypatch.setattr(cli.connect, "LOCAL_FILE", tmp_path / "missing.json")
     assert main(["token", "--user", "alice"]) == 1
     assert "start one with `journeys up`" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ identities: one canonical form, nothing invisible
+
+INVISIBLE = {
+    "zero-width-space": "mal\u200blory",
+    "soft-hyphen": "mal\u00adlory",
+    "bidi-override": "\u202emallory",
+    "bell": "mallory\x07",
+    "newline": "mallory\nadmin",
+    "word-joiner": "mallory\u2060",
+}
+
+
+@pytest.mark.parametrize("claim", ["cognito:username", "username", "sub"])
+@pytest.mark.parametrize("name", INVISIBLE.values(), ids=INVISIBLE.keys())
+def test_a_username_with_an_invisible_or_control_character_is_401(claim: str, name: str) -> None:
+    """From any of the three claims a name is read from, on AWS as locally: never a second identity."""
+    claims = {"sub": "7d3f5a2e-uuid", claim: name, "cognito:groups": ["viewer"]}
+    with pytest.raises(Unauthenticated, match=r"username is not plain text: .*U\+"):
+        principal_from(claims)
+
+
+@pytest.mark.parametrize("role", INVISIBLE.values(), ids=INVISIBLE.keys())
+def test_a_role_with_an_invisible_or_control_character_is_401(http: TestClient, role: str) -> None:
+    """Over HTTP with the local issuer: refused before any route, and the answer does not repeat the role."""
+    response = http.get("/api/approvals", headers=bearer(ISSUER.issue("olivia", ["viewer", role])))
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("the token's role is not plain text")
+    assert role not in response.json()["detail"]
+
+
+def test_a_username_with_invisible_characters_is_401_over_http(http: TestClient) -> None:
+    response = http.get("/api/journeys", headers=bearer(ISSUER.issue("ol\u200bga", ["viewer", "operator"])))
+    assert response.status_code == 401 and response.json()["error"] == "unauthenticated"
+
+
+def test_plain_names_in_other_scripts_and_cases_are_accepted() -> None:
+    """Only invisible and control characters are refused: accents, other scripts and capitals are names."""
+    for name in ("Zoë", "Σοφία", "李雷", "O'Brien", "Mallory"):
+        assert principal_from({"sub": name, "cognito:groups": ["viewer"]}).name == name
+
+
+@pytest.mark.parametrize("spelling", ["Operator", "OPERATOR", "\uff2fperator"])  # the last with a fullwidth O
+def test_role_case_and_width_never_matter_for_what_a_caller_may_do(spelling: str) -> None:
+    """require() compares roles canonically, as maker-checker does: `OPERATOR` is the operator role."""
+    caller = principal_from({"sub": "olga", "cognito:groups": [spelling]})
+    caller.require("operator")
+    assert caller.holds("operator") and not caller.approval_roles
+
+
+def test_approval_roles_are_canonical_and_never_include_staff_roles() -> None:
+    caller = principal_from({"sub": "olivia", "cognito:groups": "[Viewer Payments-Officer CUSTOMER]"})
+    assert caller.approval_roles == {"payments-officer"}
+    with pytest.raises(Forbidden):
+        caller.require("operator")
+
+
+class Reached(Exception):
+    pass
+
+
+def reached() -> Any:
+    raise Reached
+
+
+@pytest.mark.parametrize(
+    ("roles", "method", "path"),
+    [(["VIEWER"], "GET", "/api/journeys"), (["Payments-Officer"], "GET", "/api/approvals")],
+)
+def test_a_role_in_capitals_gets_past_authorization(roles: list[str], method: str, path: str) -> None:
+    """Over HTTP: the route's role check passes and the request reaches the engine."""
+    http = TestClient(create_app(reached, ISSUER))
+    with pytest.raises(Reached):
+        http.request(method, path, headers=bearer(ISSUER.issue("vera", roles)))

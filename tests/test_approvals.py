@@ -544,7 +544,13 @@ def test_a_level_nobody_decides_lapses_and_the_chain_is_told_expired(world: Worl
     assert [(e.actor, e.result) for e in stored.audit] == [("approval-chain", "opened"), ("watchdog", "expired")]
     reason = "level 2 (manager) was not decided within 3600 s"
     assert stored.audit[-1].detail == reason
-    expired = {"outcome": "expired", "approvers": ["olivia"], "rejected_by": None, "reason": reason, "digest": second.digest}
+    expired = {
+        "outcome": "expired",
+        "approvers": ["olivia"],
+        "rejected_by": None,
+        "reason": reason,
+        "digest": second.digest,
+    }
     assert world.tokens.answers == {"token-1": expired}
     assert not world.desk.lapse(second.ticket_id) and world.tokens.calls == 1  # the next sweep's repeat
     assert world.tickets.lapsed(world.clock()) == []

@@ -230,3 +230,31 @@ def test_an_answer_for_a_journey_pinned_to_a_missing_version_is_refused_and_chan
             InputSubmitted(journey_id="j", activation_id=details.id, data={})
         )
     assert store.journeys["j"] == before
+
+
+IBAN = "GB82WEST12345698765432"  # a customer's value: no error may repeat it
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        (f"state.iban == '{IBAN}' &&", "--where does not parse: it ends too soon"),
+        (f"state.iban == '{IBAN[:10]}", "--where does not parse: at character 14, a quote is not closed"),
+        (f"state.iban == '{IBAN}' {IBAN}", "--where does not parse: at character 39, an unexpected"),
+        ("abs(state.iban) > `1`", "--where on journey p failed: abs() takes number, and was given string"),
+        ("length(state.amount) > `1`", "--where on journey p failed: length() takes string or array or object"),
+        (f"state.amount > '{IBAN}'", "--where on journey p failed: it compares or combines values of different"),
+    ],
+    ids=["incomplete", "unclosed-quote", "unexpected-token", "abs-of-a-string", "length-of-a-number", "int-vs-str"],
+)
+def test_a_bad_migrate_where_never_echoes_customer_values(where: str, says: str) -> None:
+    """jmespath's own messages quote the value a function refused and repeat the expression; ours say what is
+    wrong and where, and name the journey, so `journeys migrate` prints no customer data."""
+    store = MemoryStore()
+    router = router_on(Registry([v1(), v2()]), store)
+    state = {"iban": IBAN, "amount": 25000}
+    router.handle(StartJourney(journey_id="p", definition_id="onboard", definition_version="1.0.0", input=state))
+    with pytest.raises(Rejected) as refused:
+        plan(store.journeys.values(), v1(), v2(), {"details": "collect"}, where=where)
+    assert str(refused.value).startswith(says)
+    assert IBAN[:8] not in str(refused.value) and "25000" not in str(refused.value)

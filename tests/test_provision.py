@@ -86,12 +86,13 @@ def target(value: Any) -> str:
 
 
 def a_source(cfn: dict[str, Any], pattern: dict[str, Any]) -> str:
-    """A source the pattern matches: its first listed one, or one under its first prefix (a parameter's default)."""
+    """A source the pattern matches: its first listed one, or one under its first prefix; a parameter's default
+    where the pattern names a parameter (the decision rules' ApprovalEventSource, ApprovalSourcePrefix)."""
     first = pattern["source"][0]
-    if not isinstance(first, dict):
-        return str(first)
-    prefix = first["prefix"]
-    return str(cfn["Parameters"][prefix["Ref"]]["Default"] if isinstance(prefix, dict) else prefix) + "staff"
+    value, suffix = (first["prefix"], "staff") if isinstance(first, dict) and "prefix" in first else (first, "")
+    if isinstance(value, dict):
+        value = cfn["Parameters"][value["Ref"]]["Default"]
+    return str(value) + suffix
 
 
 def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
@@ -129,14 +130,27 @@ def test_queues_exist_with_their_redrive_policies(cfn: dict[str, Any], stack: St
 
 
 def test_start_queue_carries_its_policy(cfn: dict[str, Any], stack: Stack, aws: Any) -> None:
-    """The queue policy lets exactly the trigger and schedule rules send."""
+    """The queue policy lets exactly the trigger and schedule rules send, and denies every other sender
+    (no JourneyStarterRoleArns are given locally, so no role is excepted)."""
     policy = aws("sqs").get_queue_attributes(QueueUrl=stack.resources["StartQueue"], AttributeNames=["Policy"])
-    (statement,) = json.loads(policy["Attributes"]["Policy"])["Statement"]
-    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    allow, deny = json.loads(policy["Attributes"]["Policy"])["Statement"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
     rules = logical(cfn, "AWS::Events::Rule").items()
     starting = {stack.resources[n] for n, r in rules if "StartQueue" in {target(t["Arn"]) for t in r["Targets"]}}
-    assert {arn.rsplit("/", 1)[1] for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]} == starting
+    assert {arn.rsplit("/", 1)[1] for arn in allow["Condition"]["ArnEquals"]["aws:SourceArn"]} == starting
     assert len(starting) == 6  # five triggers and one SYSTEM journey's schedule
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sqs:SendMessage")
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:SourceArn": allow["Condition"]["ArnEquals"]["aws:SourceArn"]}}
+
+
+def test_every_bus_denies_approval_recorded_to_all_but_the_approval_service(stack: Stack, aws: Any) -> None:
+    """The policy is on the emulator's buses as on AWS (moto keeps it; it does not enforce it)."""
+    events = aws("events")
+    for bus in ("CoreBus", "CreditBus", "DisputesBus", "PaymentsBus"):
+        (statement,) = json.loads(events.describe_event_bus(Name=stack.resources[bus])["Policy"])["Statement"]
+        assert (statement["Effect"], statement["Action"]) == ("Deny", "events:PutEvents"), bus
+        assert statement["Condition"]["StringEquals"] == {"events:detail-type": "approval_recorded"}, bus
+        assert statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"].endswith("ApiFunctionRole"), bus
 
 
 def test_journeys_table_has_its_stream_indexes_and_ttl(stack: Stack, aws: Any) -> None:
@@ -293,6 +307,26 @@ def test_a_conditional_resource_appears_when_its_condition_holds(endpoint: str) 
     stack = provision(endpoint, SCRATCH_REGION, stage="alerting", parameters={"AlertEmail": "ops@example.com"})
     subscriptions = scratch(endpoint, "sns").list_subscriptions_by_topic(TopicArn=stack.resources["AlertsTopic"])
     assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]] == [("email", "ops@example.com")]
+
+
+def test_the_trust_parameters_name_who_may_send_step_results_and_approvals(endpoint: str) -> None:
+    """Given roles and a source, the advance queue excepts the listed step workers (wildcards kept, the list as
+    CloudFormation's CommaDelimitedList gives it), the buses the named approval service, and the approval rules
+    take decisions only from its source."""
+    workers = "arn:aws:iam::123456789012:role/payments-worker-*,arn:aws:iam::123456789012:role/kyc-worker"
+    service = "arn:aws:iam::123456789012:role/staff-approvals"
+    given = {"StepWorkerRoleArns": workers, "ApprovalServiceRoleArn": service, "ApprovalEventSource": "bank.approvals"}
+    stack = provision(endpoint, SCRATCH_REGION, stage="trusting", parameters=given)
+    sqs, events = scratch(endpoint, "sqs"), scratch(endpoint, "events")
+    policy = sqs.get_queue_attributes(QueueUrl=stack.resources["AdvanceQueue"], AttributeNames=["Policy"])
+    (deny,) = json.loads(policy["Attributes"]["Policy"])["Statement"]
+    assert deny["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": workers.split(",")}
+    (bus,) = json.loads(events.describe_event_bus(Name=stack.resources["PaymentsBus"])["Policy"])["Statement"]
+    assert bus["Condition"]["ArnNotEquals"] == {"aws:PrincipalArn": service}
+    rule = events.describe_rule(
+        Name=stack.resources["PaymentsApprovalDecisionRule"], EventBusName="bank-payments-trusting"
+    )
+    assert json.loads(rule["EventPattern"])["source"] == ["bank.approvals"]
 
 
 EXTRAS = """

@@ -267,3 +267,110 @@ def test_a_consumer_cold_start_does_not_import_boto3(handler: str) -> None:
     probe = f"import sys, {module}; print('boto3' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)  # noqa: S603
     assert result.stdout.strip() == "False", f"{module} imports boto3 at cold start"
+
+
+# ------------------------------------------------------------------ trust boundaries: who may send what
+
+CALLS = ROOT / "infra" / "calls.yaml"
+GUARDED_QUEUES = ("StartQueue", "AdvanceQueue", "ApprovalQueue")
+BUSES = ("CoreBus", "CreditBus", "DisputesBus", "PaymentsBus")
+
+
+def role_of(cfn: dict[str, Any], logical_id: str) -> str:
+    """The logical id of the role a function or state machine runs as."""
+    props = cfn["Resources"][logical_id]["Properties"]
+    return target(props.get("Role") or props["RoleArn"])
+
+
+def senders(cfn: dict[str, Any], queue: str) -> set[str]:
+    """The roles infra/calls.yaml says send to `queue`: every function and state machine whose code does."""
+    import yaml
+
+    calls = yaml.safe_load(CALLS.read_text(encoding="utf-8"))
+    return {
+        role_of(cfn, caller)
+        for caller, rows in calls.items()
+        for row in rows
+        if "sqs:SendMessage" in row["calls"] and queue in row["resources"]
+    }
+
+
+def denial(cfn: dict[str, Any], queue: str) -> dict[str, Any]:
+    """The one Deny statement on `queue`, from the one QueuePolicy that covers it."""
+    (policy,) = [p for p in of_type(cfn, "AWS::SQS::QueuePolicy").values() if {"Ref": queue} in p["Queues"]]
+    statements = policy["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny" and s["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}]
+    assert (deny["Principal"], deny["Action"]) == ("*", "sqs:SendMessage")
+    return deny
+
+
+@pytest.mark.parametrize("queue", ["AdvanceQueue", "ApprovalQueue"])
+def test_step_results_and_answers_are_denied_to_all_but_the_roles_that_send_them(
+    cfn: dict[str, Any], queue: str
+) -> None:
+    """The Deny excepts exactly the roles infra/calls.yaml lists as senders (a new sender fails here until the
+    policy names it), and the StepWorkerRoleArns parameter, only when it is given."""
+    condition = denial(cfn, queue)["Condition"]
+    excepted = {target(arn) for arn in condition["ArnNotEquals"]["aws:PrincipalArn"]}
+    assert excepted == senders(cfn, queue) and excepted
+    assert condition["ArnNotLike"] == {
+        "Fn::If": ["HasStepWorkerRoles", {"aws:PrincipalArn": {"Ref": "StepWorkerRoleArns"}}, {"Ref": "AWS::NoValue"}]
+    }
+
+
+def test_decisions_reach_the_approval_queue_only_from_the_decision_rules(cfn: dict[str, Any]) -> None:
+    """EventBridge delivers to the approval queue only for this stack's decision rules: the two on the domain buses
+    and the platform bus's ApprovalRecordedRule (MOD-062's design)."""
+    rules = {target(arn) for arn in denial(cfn, "ApprovalQueue")["Condition"]["ArnNotEquals"]["aws:SourceArn"]}
+    decision_rules = {
+        name
+        for name, rule in of_type(cfn, "AWS::Events::Rule").items()
+        if "approval_recorded" in rule.get("EventPattern", {}).get("detail-type", [])
+    }
+    expected = {"CoreApprovalDecisionRule", "PaymentsApprovalDecisionRule", "ApprovalRecordedRule"}
+    assert rules == decision_rules == expected
+
+
+def test_journeys_start_only_through_their_rules_or_named_starters(cfn: dict[str, Any]) -> None:
+    """No function of the engine sends to the start queue; the trigger and schedule rules do, and the roles given
+    in JourneyStarterRoleArns (none by default)."""
+    assert senders(cfn, "StartQueue") == set()
+    condition = denial(cfn, "StartQueue")["Condition"]
+    starting = {
+        name
+        for name, rule in of_type(cfn, "AWS::Events::Rule").items()
+        if any(target(t["Arn"]) == "StartQueue" for t in rule.get("Targets", []))
+    }
+    assert {target(arn) for arn in condition["ArnNotEquals"]["aws:SourceArn"]} == starting and len(starting) == 6
+    assert condition["ArnNotLike"]["Fn::If"][0] == "HasJourneyStarterRoles"
+
+
+@pytest.mark.parametrize("bus", BUSES)
+def test_only_the_approval_service_may_put_approval_recorded_on_a_bus(cfn: dict[str, Any], bus: str) -> None:
+    """A Deny on PutEvents of that detail-type for every principal but the approval service's role (this stack's
+    ApiFunction role unless ApprovalServiceRoleArn names another)."""
+    (policy,) = [p for p in of_type(cfn, "AWS::Events::EventBusPolicy").values() if target(p["EventBusName"]) == bus]
+    statement = policy["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "events:PutEvents")
+    assert statement["Resource"] == {"Fn::GetAtt": [bus, "Arn"]}
+    assert statement["Condition"] == {
+        "StringEquals": {"events:detail-type": "approval_recorded"},
+        "ArnNotEquals": {
+            "aws:PrincipalArn": {
+                "Fn::If": [
+                    "HasApprovalServiceRole",
+                    {"Ref": "ApprovalServiceRoleArn"},
+                    {"Fn::GetAtt": ["ApiFunctionRole", "Arn"]},
+                ]
+            }
+        },
+    }
+
+
+def test_the_decision_rules_take_approval_recorded_only_from_the_approval_services_source(
+    cfn: dict[str, Any],
+) -> None:
+    for name in ("CoreApprovalDecisionRule", "PaymentsApprovalDecisionRule"):
+        pattern = of_type(cfn, "AWS::Events::Rule")[name]["EventPattern"]
+        assert pattern == {"source": [{"Ref": "ApprovalEventSource"}], "detail-type": ["approval_recorded"]}, name
+    assert cfn["Parameters"]["ApprovalEventSource"]["Default"] == "bank.staff"
