@@ -46,7 +46,13 @@ SAM_MANIFEST ?= $(SAM_DIR)/requirements.txt
 PYTHON312    ?= $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
 SAM_ENV      := PATH="$(dir $(PYTHON312)):$$PATH" AWS_REGION=$${AWS_REGION:-eu-west-1} SAM_CLI_TELEMETRY=0
 
-.PHONY: sam-manifest sam-build
+.PHONY: sam-manifest sam-build definitions-check
+
+# FR-293: the build refuses a definition with a missing SLA, an undefined `next`, or any other problem;
+# `journeys validate` names every problem (file:line) and exits non-zero, which stops sam-build first.
+DEFINITIONS ?= definitions
+definitions-check: $(STAMP)  ## validate every definition under DEFINITIONS (default definitions/)
+	$(BIN)/journeys validate $(DEFINITIONS)
 
 sam-manifest:  ## the runtime requirements (pyproject's `dependencies`, nothing else) for sam's pip builder
 	@mkdir -p $(dir $(SAM_MANIFEST))
@@ -58,7 +64,7 @@ $(SAM_VENV)/bin/sam:  # its own venv: aws-sam-cli pins its own versions of boto3
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
 
-sam-build: sam-manifest $(SAM_VENV)/bin/sam  ## validate, then build the SAM application into .aws-sam/build
+sam-build: definitions-check sam-manifest $(SAM_VENV)/bin/sam  ## check the definitions, validate the template, then build into .aws-sam/build
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template-file infra/template.yaml
 	$(SAM_ENV) $(SAM_VENV)/bin/sam build --template-file infra/template.yaml --manifest $(SAM_MANIFEST)
 

@@ -20,12 +20,17 @@ from router.definition import Definition
 TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "template.yaml"
 BEGIN = "  # BEGIN GENERATED TRIGGERS: `journeys triggers` writes this block from definitions/; do not edit it.\n"
 END = "  # END GENERATED TRIGGERS\n"
-_BUS = re.compile(r'"([a-z0-9-]+)": "\$\{(\w+)\.Name\}"')
+_BUS = re.compile(r'"([a-z0-9-]+)": "\$\{(\w+)\}"')
 
 
 def domain_buses(template: str) -> dict[str, str]:
     """Owning domain -> bus logical id, from the DOMAIN_BUSES the consumers are given (one list, not two)."""
     return dict(_BUS.findall(template.split("DOMAIN_BUSES:", 1)[1].split("\n\n", 1)[0]))
+
+
+def _bus(logical_id: str) -> str:
+    """The domain's bus: this stack's own when standalone, MOD-104's (parameter Shared<Bus>) otherwise."""
+    return f"!If [IsStandalone, !GetAtt {logical_id}.Name, !Ref Shared{logical_id}]"
 
 
 def _logical(definition: Definition, kind: str, index: int) -> str:
@@ -47,6 +52,9 @@ def _target(definition: Definition, paths: dict[str, str], event_id: str, source
         "      Tags:\n"
         "        - {Key: Application, Value: journeys}\n"
         "        - {Key: Stage, Value: !Ref Stage}\n"
+        "        - {Key: module_id, Value: MOD-062}\n"
+        "        - {Key: system_id, Value: SD07}\n"
+        "        - {Key: cost_center, Value: sd07-bank-platform}\n"
     )
 
 
@@ -61,7 +69,7 @@ def _rules(definition: Definition, buses: dict[str, str]) -> list[tuple[str, str
                 "    Type: AWS::Events::Rule\n"
                 "    Properties:\n"
                 f"      Description: Starts {definition.id} journeys.\n"
-                f"      EventBusName: !GetAtt {buses[definition.owning_domain]}.Name\n"
+                f"      EventBusName: {_bus(buses[definition.owning_domain])}\n"
                 "      EventPattern:\n"
                 f"        source: [{trigger.source}]\n"
                 f"        detail-type: [{trigger.detail_type}]\n"

@@ -244,6 +244,14 @@ def _queue_schedule(ctx: _Context, lid: str, name: str, p: dict[str, Any], targe
     return _Made(name, {"Arn": arn})
 
 
+@_builds("AWS::SSM::Parameter", "Name Type Value Description Tier DataType AllowedPattern")
+def _parameter(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
+    """The consumer contract (/bank/<stage>/mod062/...): other modules find the engine's resources here."""
+    name, value = ctx.name(lid, p, "Name"), str(p.pop("Value"))
+    ctx.client("ssm").put_parameter(Name=name, Value=value, Overwrite=True, **p)
+    return _Made(name, {"Type": str(p.get("Type", "String")), "Value": value})
+
+
 @_builds("AWS::SNS::Topic", "TopicName DisplayName FifoTopic Subscription")
 def _topic(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     name, subscriptions = ctx.name(lid, p, "TopicName"), p.pop("Subscription", [])
@@ -356,7 +364,8 @@ def provision(
     parameters: Mapping[str, str] | None = None,
 ) -> Stack:
     """Create in the emulator everything the template declares; return the functions and their triggers."""
-    given = {**(parameters or {}), "Stage": stage}
+    # The emulator has no MOD-104: the local stack always creates its own buses, platform DLQ and (skipped) key.
+    given = {"Standalone": "true", **(parameters or {}), "Stage": stage}
     template = translate(template_path, region, given)
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
     account = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]

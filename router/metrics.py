@@ -34,6 +34,9 @@ CATALOGUE: Mapping[str, Spec] = {
     "JourneysFailed": Spec("Count", _JOURNEY, ("journal",), "journeys that failed (a FAIL step, a failed step)"),
     "JourneysEscalated": Spec("Count", _JOURNEY, ("journal",), "journeys escalated to STUCK"),
     "JourneysCancelled": Spec("Count", _JOURNEY, ("journal",), "journeys cancelled by an operator"),
+    "JourneyDuration": Spec(
+        "Milliseconds", ("definition", "outcome"), ("journal",), "from a journey's start to its end, by how it ended"
+    ),
     "StepOutcomes": Spec("Count", (*_STEP, "outcome"), ("journal",), "transitions by step and result"),
     "StepLatency": Spec("Milliseconds", _STEP, ("journal",), "from a step's activation to its answer"),
     "StepRetries": Spec("Count", _STEP, ("journal",), "retry chains started (a retryable failure)"),
@@ -86,6 +89,9 @@ def for_transition(record: TransitionRecord) -> list[Point]:
     step = (("definition", record.definition_id), ("step", record.step_name))
     outcome = outcome_of(record.step_result)
     points = [Point(_LIFECYCLE[e], 1, journey) for e in record.lifecycle if e in _LIFECYCLE]
+    if record.lasted is not None:  # the transition that finished the journey: completed, failed or cancelled
+        ended = (("definition", record.definition_id), ("outcome", record.status.value.lower()))
+        points.append(Point("JourneyDuration", round(record.lasted * 1000, 3), ended))
     points.append(Point("StepOutcomes", 1, (*step, ("outcome", outcome))))
     if record.waited is not None:
         points.append(Point("StepLatency", round(record.waited * 1000, 3), step))

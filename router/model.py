@@ -227,6 +227,7 @@ class TransitionRecord(Model):
     emits: list[str] = []  # domain event types the definition publishes here (`emit:` on SUCCESS/FAIL)
     business_key: str | None = None  # the id the triggering domain knows the journey by
     waited: float | None = None  # seconds the answered activation was open (the step's latency)
+    lasted: float | None = None  # seconds from the journey's start, on the transition that finished it
     usage: Usage | None = None  # the AWS usage this transition caused (router/usage.py)
     cost_usd: float = 0.0  # its list price
 

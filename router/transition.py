@@ -113,6 +113,7 @@ def transition(
         emits=emits,
         business_key=journey.business_key,
         waited=waited,
+        lasted=now - journey.created_at if finished else None,
     )
     return Commit(journey=new, record=record, actions=actions_for(definition, new, seq, now))
 

@@ -110,6 +110,10 @@ def logical(resource: Any) -> str:
     """A role's Resource as the table names it: `Id` (its ARN), `Id.StreamArn`, `Id/index/by-x`, or `*`."""
     if resource == "*":
         return "*"
+    if isinstance(resource, dict) and set(resource) == {"Fn::If"}:  # a MOD-104 resource, or the stack's own
+        condition, own, shared = resource["Fn::If"]
+        assert condition == "IsStandalone" and set(shared) == {"Ref"}, resource
+        return logical(own)
     if isinstance(resource, dict) and set(resource) == {"Fn::GetAtt"}:
         lid, attribute = resource["Fn::GetAtt"]
         return lid if attribute in ARN_ATTRIBUTES else f"{lid}.{attribute}"

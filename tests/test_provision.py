@@ -78,7 +78,21 @@ def routing_rules(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def target(value: Any) -> str:
+    """The logical id behind a Ref or GetAtt; behind a shared resource's If, the stack's own (the local stack is
+    standalone)."""
+    if "Fn::If" in value and value["Fn::If"][0] == "IsStandalone":
+        value = value["Fn::If"][1]
     return str(value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0])
+
+
+def a_source(cfn: dict[str, Any], pattern: dict[str, Any]) -> str:
+    """A source the pattern matches: its first listed one, or one under its first prefix; a parameter's default
+    where the pattern names a parameter (the decision rules' ApprovalEventSource, ApprovalSourcePrefix)."""
+    first = pattern["source"][0]
+    value, suffix = (first["prefix"], "staff") if isinstance(first, dict) and "prefix" in first else (first, "")
+    if isinstance(value, dict):
+        value = cfn["Parameters"][value["Ref"]]["Default"]
+    return str(value) + suffix
 
 
 def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
@@ -159,9 +173,8 @@ def test_each_routed_event_on_its_bus_lands_in_the_rules_queue(cfn: dict[str, An
         bus = stack.resources[target(rule["EventBusName"])]
         marker = str(uuid.uuid4())
         pattern = rule["EventPattern"]
-        source = pattern["source"][0]  # a decision rule's is the ApprovalEventSource parameter
         entry = {
-            "Source": cfn["Parameters"][source["Ref"]]["Default"] if isinstance(source, dict) else source,
+            "Source": a_source(cfn, pattern),
             "DetailType": pattern["detail-type"][0],
             "EventBusName": bus,
             "Detail": json.dumps({"marker": marker}),

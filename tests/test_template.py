@@ -60,7 +60,9 @@ def of_type(cfn: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]
 
 
 def target(value: Any) -> str:
-    """The logical id behind a Ref or GetAtt."""
+    """The logical id behind a Ref or GetAtt; behind a shared resource's If, the stack's own (Standalone=true)."""
+    if "Fn::If" in value and value["Fn::If"][0] == "IsStandalone":
+        value = value["Fn::If"][1]
     return str(value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0])
 
 
@@ -157,8 +159,8 @@ def test_the_journal_stream_parks_failures_in_an_alarmed_queue(cfn: dict[str, An
 def alarmed_queues(cfn: dict[str, Any]) -> set[str]:
     alarmed = set()
     for alarm in of_type(cfn, "AWS::CloudWatch::Alarm").values():
-        if alarm.get("Namespace") != "AWS/SQS":
-            continue
+        if alarm.get("Namespace") != "AWS/SQS" or alarm["MetricName"] == "ApproximateAgeOfOldestMessage":
+            continue  # age alarms watch the consumed queues (tests/test_platform_contract.py)
         assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
         assert [target(action) for action in alarm["AlarmActions"]] == ["AlertsTopic"]
@@ -193,13 +195,17 @@ def test_visibility_timeout_is_six_times_the_function_timeout(cfn: dict[str, Any
         assert queues[queue]["VisibilityTimeout"] >= 6 * functions[function]["Timeout"], queue
 
 
-def test_dead_letter_queues_keep_messages_longer_than_their_sources(cfn: dict[str, Any]) -> None:
-    """A message moved to a DLQ keeps its original enqueue time, so the DLQ must retain it longer."""
+def test_dead_letter_queues_keep_a_failed_message_for_a_week(cfn: dict[str, Any]) -> None:
+    """A message moved to a DLQ keeps its original enqueue time. A message that fails every receive reaches the DLQ
+    after maxReceiveCount visibility timeouts, and must then have at least a week left there; a DLQ never keeps
+    less than its source (ApprovalQueue and its DLQ are both at SQS's 14-day maximum, as the design says)."""
     queues = of_type(cfn, "AWS::SQS::Queue")
     for name, queue in queues.items():
         if "RedrivePolicy" in queue:
             dlq = queues[target(queue["RedrivePolicy"]["deadLetterTargetArn"])]
-            assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"], name
+            assert dlq["MessageRetentionPeriod"] >= queue["MessageRetentionPeriod"], name
+            to_dlq = queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"]
+            assert dlq["MessageRetentionPeriod"] - to_dlq >= 7 * 86400, name
 
 
 def test_every_function_gets_the_shared_environment(cfn: dict[str, Any]) -> None:
@@ -209,8 +215,10 @@ def test_every_function_gets_the_shared_environment(cfn: dict[str, Any]) -> None
         assert set(variables) >= SHARED_VARIABLES, name
         workers = json.loads(variables["WORKER_QUEUES"]["Fn::Sub"].replace("${SampleWorkQueue}", "url"))
         assert set(workers) == WORKERS
-        buses = json.loads(variables["DOMAIN_BUSES"]["Fn::Sub"])
+        text, names = variables["DOMAIN_BUSES"]["Fn::Sub"]
+        buses = json.loads(text)
         assert set(buses) == {"bank-core", "bank-credit", "bank-disputes", "bank-payments"}
+        assert {v.strip("${}") for v in buses.values()} == set(names)
 
 
 def test_dead_letter_variable_names_the_dlq_of_the_functions_own_source(cfn: dict[str, Any]) -> None:
@@ -230,9 +238,12 @@ def test_event_rules_target_only_queues(cfn: dict[str, Any]) -> None:
     for name, rule in of_type(cfn, "AWS::Events::Rule").items():
         if "ScheduleExpression" in rule:  # the watchdog's schedule: the local stack runs it itself
             continue
-        routed_to = "ApprovalQueue" if rule["EventPattern"]["detail-type"] == ["approval_recorded"] else "StartQueue"
+        approvals = set(rule["EventPattern"]["detail-type"]) <= {"approval_recorded", "workflow_approval_recorded"}
+        routed_to = "ApprovalQueue" if approvals else "StartQueue"
         assert {target(t["Arn"]) for t in rule["Targets"]} == {routed_to}, name
-        assert "Fn::GetAtt" in rule["EventBusName"], "Ref to an event bus fails on the emulator"
+        condition, own, shared = rule["EventBusName"]["Fn::If"]  # the stack's own bus, or MOD-104's by parameter
+        assert (condition, list(shared)) == ("IsStandalone", ["Ref"]), name
+        assert "Fn::GetAtt" in own, "Ref to an event bus fails on the emulator"
         assert all(target(t["DeadLetterConfig"]["Arn"]) in queues for t in rule["Targets"])
 
 
@@ -308,14 +319,16 @@ def test_step_results_and_answers_are_denied_to_all_but_the_roles_that_send_them
 
 
 def test_decisions_reach_the_approval_queue_only_from_the_decision_rules(cfn: dict[str, Any]) -> None:
-    """EventBridge delivers to the approval queue only for this stack's two decision rules."""
+    """EventBridge delivers to the approval queue only for this stack's decision rules: the two on the domain buses
+    and the platform bus's ApprovalRecordedRule (MOD-062's design)."""
     rules = {target(arn) for arn in denial(cfn, "ApprovalQueue")["Condition"]["ArnNotEquals"]["aws:SourceArn"]}
     decision_rules = {
         name
         for name, rule in of_type(cfn, "AWS::Events::Rule").items()
-        if rule.get("EventPattern", {}).get("detail-type") == ["approval_recorded"]
+        if "approval_recorded" in rule.get("EventPattern", {}).get("detail-type", [])
     }
-    assert rules == decision_rules == {"CoreApprovalDecisionRule", "PaymentsApprovalDecisionRule"}
+    expected = {"CoreApprovalDecisionRule", "PaymentsApprovalDecisionRule", "ApprovalRecordedRule"}
+    assert rules == decision_rules == expected
 
 
 def test_journeys_start_only_through_their_rules_or_named_starters(cfn: dict[str, Any]) -> None:
