@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from cli import lifecycle
 from cli.operations import add_commands as add_interventions
 from cli.operations import intervene
@@ -90,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except DefinitionError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    except ValidationError as exc:  # its own text repeats every refused value (input_value=...): fields and rules only
+        problems = ("{}: {}".format(".".join(map(str, e["loc"])) or "input", e["msg"]) for e in exc.errors())
+        print(f"journeys: {'; '.join(problems)}", file=sys.stderr)
         return EXIT_INVALID
     except (LookupError, ValueError, RuntimeError) as exc:
         print(f"journeys: {exc}", file=sys.stderr)

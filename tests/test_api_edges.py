@@ -233,3 +233,19 @@ def test_an_id_no_journey_or_ticket_could_have_is_404_before_any_read(
     body = {"command": "cancel", "reason": "because"} if "interventions" in path else {}
     response = http.request(method, path.format(bad_id), json=body if method == "POST" else None, headers=HEADERS)
     assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+def test_on_lambda_the_same_edge_holds_behind_api_gateway() -> None:
+    """Through Mangum, as on AWS: a NaN from an operator with verified claims is a 422 naming its path, and a body
+    over the limit a 413, before the engine is built (no AWS configuration exists here to build it)."""
+    import api.lambda_handler
+    from reliability.instruments import gateway_event
+
+    claims = {"sub": "olga", "cognito:groups": "[viewer operator]"}
+    patch = {"command": "patch", "reason": "fix", "patch": {"n": float("nan")}}
+    refused = api.lambda_handler.handler(gateway_event("POST", "/api/journeys/j-1/interventions", claims, patch), None)
+    assert refused["statusCode"] == 422
+    assert json.loads(refused["body"])["detail"] == ["body.patch.n: must be a finite number"]
+    big = {"command": "patch", "reason": "fix", "patch": {"n": "x" * MAX_BODY_BYTES}}
+    too_large = api.lambda_handler.handler(gateway_event("POST", "/api/journeys/j-1/interventions", claims, big), None)
+    assert too_large["statusCode"] == 413 and json.loads(too_large["body"])["error"] == "too_large"

@@ -258,3 +258,17 @@ def test_a_bad_migrate_where_never_echoes_customer_values(where: str, says: str)
         plan(store.journeys.values(), v1(), v2(), {"details": "collect"}, where=where)
     assert str(refused.value).startswith(says)
     assert IBAN[:8] not in str(refused.value) and "25000" not in str(refused.value)
+
+
+def test_the_command_line_prints_what_a_model_refused_but_never_the_value(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """pydantic's own message repeats each refused value (input_value=...); `journeys` names fields and rules."""
+    import cli.main
+
+    def refuses(_: object) -> int:
+        StartJourney.model_validate({"journey_id": IBAN + "!", "definition_id": "onboard", "input": {}})
+        return 0
+
+    monkeypatch.setitem(cli.main.COMMANDS, "costs", refuses)
+    assert cli.main.main(["costs"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("journeys: journey_id: String should") and IBAN not in err
