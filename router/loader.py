@@ -211,6 +211,10 @@ def _semantic_problems(
             if target not in names:
                 problems.append(at.problem(f"step {step.name!r}: next/goto names undefined step {target!r}"))
         problems += [at.problem(f"step {step.name!r}: {m}") for m in _step_problems(step, known_workers)]
+    for name, (raw_step, at) in invalid.items():  # a step with a missing field can name an undefined step too
+        for target in _raw_node(raw_step, at).successors:
+            if target not in names:
+                problems.append(at.problem(f"step {name!r}: next/goto names undefined step {target!r}"))
     if start_at in names:
         nodes = {step.name: _Node(at, successors(step), step.type in TERMINAL) for step, at in reversed(steps)}
         nodes |= {name: _raw_node(raw_step, at) for name, (raw_step, at) in invalid.items() if name not in nodes}
