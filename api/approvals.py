@@ -22,11 +22,10 @@ class DecisionBody(BaseModel):
     reason: str | None = Field(None, max_length=1000, description="why; required to reject")
 
 
-@router.get(
-    "", response_model=list[TicketView], summary="Open tickets for the roles the caller holds, soonest deadline first"
-)
+@router.get("", response_model=list[TicketView], summary="Open tickets the caller may decide, soonest deadline first")
 def inbox(caller: Approver, client: Client) -> list[dict[str, Any]]:
-    return [views.ticket(t) for t in client.approvals() if t.role in caller.approval_roles]
+    """Only what the caller could approve: a role they hold, within its limit, and not their own request."""
+    return views.inbox(client, caller.name, caller.approval_roles)
 
 
 def _decide(ticket_id: str, verdict: Verdict, body: DecisionBody, caller: Approver, client: Client) -> dict[str, Any]:

@@ -105,6 +105,9 @@ class TicketView(BaseModel):
     approvers: list[str]
     opened_at: float
     expires_at: float
+    currency: str | None = Field(None, description="ISO 4217, from the journey state beside the step's amount")
+    beneficiary: str | None = Field(None, description="who is paid: name and account")
+    reference: str | None = Field(None, description="the payment's reference, as the maker wrote it")
 
 
 class DecisionRecorded(BaseModel):
