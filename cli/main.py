@@ -52,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--demo", action="store_true", help="run the sample journeys and show their progress")
     up.add_argument("--once", action="store_true", help="exit when the sample journeys have ended")
     up.add_argument("--api-port", type=int, default=0, help="the HTTP API's port (default: a free one)")
+    up.add_argument("--fresh", action="store_true", help="start empty: forget the journeys kept from the last run")
 
     token = commands.add_parser("token", help="a bearer token for the local stack's HTTP API (development only)")
     who = token.add_mutually_exclusive_group(required=True)
@@ -140,7 +141,7 @@ def _up(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     from devstack.run import serve
 
-    return serve(port=args.port, demo=args.demo, once=args.once, api_port=args.api_port)
+    return serve(port=args.port, demo=args.demo, once=args.once, api_port=args.api_port, fresh=args.fresh)
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -157,10 +158,12 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from cli import connect
     from cli.client import JourneysClient
-    from cli.connect import aws_runtime, local_runtime
 
-    return JourneysClient(aws_runtime(args.stack, args.region) if args.stack else local_runtime())
+    return JourneysClient(
+        connect.aws_runtime(args.stack, args.region) if args.stack else connect.local_runtime(connect.LOCAL_FILE)
+    )
 
 
 def _start(args: argparse.Namespace) -> int:

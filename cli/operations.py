@@ -19,7 +19,7 @@ def add_commands(commands: Any, json_arg: Any) -> None:
         sub = commands.add_parser(command.value, help=f"operator: {command.value} a journey (audited)")
         sub.add_argument("journey_id")
         sub.add_argument("--as", dest="actor", required=True, help="who is intervening")
-        sub.add_argument("--reason", required=True, help="why; recorded in the journey's audit trail")
+        sub.add_argument("--reason", type=_reason, required=True, help="why; recorded in the journey's audit trail")
         sub.add_argument("--version", type=int, help="the version you looked at (default: the current one)")
         sub.add_argument("--json", action="store_true", help="print the result as JSON")
         if command is Command.SKIP:
@@ -34,6 +34,13 @@ def add_commands(commands: Any, json_arg: Any) -> None:
             sub.add_argument("--step", required=True, help="the step to go to; its inputs must be in the state")
         if command is Command.PATCH:
             sub.add_argument("--patch", type=json_arg, required=True, help="JSON merged into the state")
+
+
+def _reason(text: str) -> str:
+    """Checked as the command is read, so a too-short reason is refused before anything is looked up."""
+    if len(text.strip()) < 3:
+        raise argparse.ArgumentTypeError("say why in a few words (3 characters at least); it goes in the audit trail")
+    return text.strip()
 
 
 def intervene(runtime: Runtime, args: argparse.Namespace) -> str:

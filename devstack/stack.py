@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from consumers.runtime import Runtime, Settings
+from devstack import persist
 from devstack.api_server import ApiServer
 from devstack.emulator import CREDENTIALS, REGION, Emulator
 from devstack.nudges import Nudges
@@ -60,6 +61,7 @@ class LocalStack:
         consumers_per_queue: int = 1,
         deliveries: Callable[[dict[str, Any]], int] = lambda _event: 1,
         metrics_file: Path | None = None,
+        state_file: Path | None = None,
     ) -> None:
         self.emulator = emulator or Emulator()
         self.template, self.workers, self.clock = template, workers, clock
@@ -82,6 +84,8 @@ class LocalStack:
         self.metrics_file = metrics_file
         self._emit_lock = threading.Lock()
         self.api: ApiServer | None = None
+        self.state_file = state_file  # the tables, saved on stop and restored on start (devstack/persist.py)
+        self.restored: dict[str, int] = {}
 
     # -- lifecycle
 
@@ -92,6 +96,8 @@ class LocalStack:
             self._owns_emulator = True
         self.stack = provision(self.emulator.url, REGION, self.template)
         self.nudges.routes = self.stack.event_routes
+        if self.state_file is not None:  # before the registry, which reads the published definitions
+            self.restored = persist.restore(self.client("dynamodb"), self.stack.resources, self.state_file)
         if self.registry is None:
             published = DynamoDefinitionStore(self.client("dynamodb"), self.stack.resources["JourneysTable"])
             self.registry = PublishedRegistry.deployed_and_published(published, known_workers=self.workers.names())
@@ -101,6 +107,10 @@ class LocalStack:
                 self.pollers += self._pollers(function)
         if pollers:
             self.pollers += [RuleSchedulePoller(self.client("events"), s) for s in self.stack.schedules]
+        if self.restored:  # before any poller runs, so nothing written from here on is skipped
+            for poller in self.pollers:
+                if isinstance(poller, StreamPoller):
+                    poller.from_latest()
         for poller in self.pollers:
             thread = threading.Thread(target=poller.run, args=(self._stop,), name=poller.name, daemon=True)
             thread.start()
@@ -122,6 +132,8 @@ class LocalStack:
         self._nudge()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.state_file is not None and self.stack is not None:
+            persist.save(self.client("dynamodb"), self.stack.resources, self.state_file)
         if self._owns_emulator:
             self.emulator.stop()
 

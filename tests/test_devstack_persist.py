@@ -1,0 +1,61 @@
+"""The local stack keeps its journeys across a restart, and `--fresh` starts empty."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli.client import JourneysClient
+from devstack.emulator import Emulator
+from devstack.stack import LocalStack
+from reliability.instruments import settled
+from router.model import FINISHED
+
+KIM = {"customer_id": "CUST-000042", "full_name": "Kim Keeper", "email": "kim@example.com"}
+ANSWER = {
+    "full_name": "Kim Keeper",
+    "date_of_birth": "1990-01-01",
+    "address": {"line1": "1 High Street", "postcode": "AB1 2CD", "country": "GB"},
+    "documents": {"document_type": "driving_licence", "document_number": "KEEPE901"},
+}
+
+
+def _client(stack: LocalStack) -> JourneysClient:
+    return JourneysClient(next(iter(stack.runtimes.values())))
+
+
+def test_a_restart_keeps_the_journeys_of_the_previous_run(fresh_emulator: Emulator, tmp_path: Path) -> None:
+    """Stopped, emptied (as a new emulator process is) and started again: the finished journey and the one
+    waiting for its customer are back, timelines and all; the waiting one carries on; nothing is re-journaled."""
+    state = tmp_path / "state.json"
+    with LocalStack(fresh_emulator, state_file=state) as stack:
+        client = _client(stack)
+        done = client.start("kyc-uplift", KIM)
+        waiting = client.start("kyc-uplift", KIM)
+        settled(client, done, lambda j: j.step == "request-details")
+        client.submit(done, ANSWER)
+        finished = settled(client, done, lambda j: j.status in FINISHED)
+        paused = settled(client, waiting, lambda j: j.step == "request-details")
+        stack.wait_quiet()
+        logged = len(client.timeline(done))
+    assert state.exists() and json.loads(state.read_text())["tables"]["JourneysTable"]
+
+    fresh_emulator.reset()  # what a restart of `journeys up` does: a new emulator starts empty
+    with LocalStack(fresh_emulator, state_file=state) as stack:
+        client = _client(stack)
+        assert stack.restored["JourneysTable"] >= 2
+        assert client.get(done) == finished and len(client.timeline(done)) == logged
+        assert client.get(waiting) == paused
+        client.submit(waiting, ANSWER)
+        carried_on = settled(client, waiting, lambda j: j.status in FINISHED)
+        stack.wait_quiet()
+        assert carried_on.status.value == "SUCCEEDED"
+        assert len(client.timeline(waiting)) == carried_on.version  # new transitions journaled, none twice
+        assert len(client.timeline(done)) == logged
+
+
+def test_without_a_state_file_a_stack_starts_empty(fresh_emulator: Emulator, tmp_path: Path) -> None:
+    """`journeys up --fresh` removes the state file: nothing is restored."""
+    with LocalStack(fresh_emulator, state_file=tmp_path / "absent.json") as stack:
+        assert stack.restored == {}
+        assert _client(stack).list() == []
