@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 class Error(BaseModel):
     error: str = Field(description="unauthenticated, forbidden, not_found, conflict, unknown_definition or invalid")
     detail: str | list[str]
+    fields: dict[str, str] | None = Field(None, description="customer input: field -> what is wrong, in words")
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -116,20 +117,37 @@ class DecisionRecorded(BaseModel):
     repeat: bool = Field(description="the same decision by the same person was recorded before")
 
 
+class Choice(BaseModel):
+    value: Any
+    label: str
+
+
+class FormField(BaseModel):
+    name: str = Field(description="the dotted path of the value in the answer: address.line1")
+    label: str = Field(description="the field's name in the customer's words and language")
+    kind: str = Field(description="text, email, date, number, integer, boolean or choice")
+    required: bool
+    group: str | None = Field(description="the nested object it belongs to, in the customer's words")
+    choices: list[Choice]
+
+
 class Needed(BaseModel):
     step: str
     label: str | None
     input_schema: dict[str, Any]
+    fields: list[FormField] = []
 
 
 class Progress(BaseModel):
     journey_id: str
-    title: str | None
+    title: str | None = Field(description="the journey as the customer knows it, in their language")
+    locale: str = Field(description="the language of the labels: ?locale=, then Accept-Language, else en")
     status: str
     percent: int
     step_label: str | None
     needed: Needed | None
     finished: bool
+    page: dict[str, str] = Field(description="the page's own words (buttons, notices) in that language")
 
 
 class Accepted(BaseModel):

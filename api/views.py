@@ -9,6 +9,7 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import JMESPathError
 
+from api import wording
 from router.approvals import Ticket
 from router.definition import ApprovalStep, Definition
 from router.graph import edges, mermaid
@@ -153,20 +154,30 @@ def decidable(t: Ticket, name: str, roles: frozenset[str]) -> bool:
 
 
 def progress(
-    journey: Journey, definition: Definition, locale: str | None = None, catalogues: Catalogues | None = None
+    journey: Journey,
+    definition: Definition,
+    locale: str | None = None,
+    catalogues: Catalogues | None = None,
+    customer_words: wording.Wording | None = None,
 ) -> dict[str, Any]:
-    """What the customer may see, labels in their language where translated: no state, errors or operator notes."""
+    """What the customer may see, in their language where translated: the journey's customer title (never the
+    staff one), where it is, and the form it waits for field by field. No state, errors or operator notes."""
+    spoken = locale or wording.SOURCE
+    texts = customer_words or {}
     asked = needed(definition, journey)
     if asked:
         asked["label"] = label(definition, asked["step"], locale, catalogues)
+        asked["fields"] = wording.fields(texts, spoken, definition.id, asked["input_schema"])
     return {
         "journey_id": journey.id,
-        "title": definition.title,
+        "title": wording.title(texts, spoken, definition.id) or None,
+        "locale": spoken,
         "status": journey.status.value,
         "percent": percent(definition, journey),
         "step_label": label(definition, journey.step, locale, catalogues) if journey.step else None,
         "needed": asked,
         "finished": journey.status in FINISHED,
+        "page": wording.page(texts, spoken),
     }
 
 
