@@ -65,9 +65,16 @@ class TimelineEntry(BaseModel):
     reason: str | None
 
 
+class Branch(BaseModel):
+    name: str
+    worker: str
+
+
 class Graph(BaseModel):
     mermaid: str
     steps: list[str]
+    types: dict[str, str] = Field({}, description="step -> its type (TASK, DECISION, PARALLEL...)")
+    branches: dict[str, list[Branch]] = Field({}, description="a PARALLEL step -> the branches it runs at once")
     edges: list[list[str]] = Field(description="[from, to, label]")
     current: list[str]
     path: list[str]

@@ -11,7 +11,7 @@ from jmespath.exceptions import JMESPathError
 
 from api import wording
 from router.approvals import Ticket
-from router.definition import ApprovalStep, Definition
+from router.definition import ApprovalStep, Definition, ParallelStep
 from router.graph import edges, mermaid
 from router.identity import holds, same
 from router.labels import Catalogues, label
@@ -83,6 +83,12 @@ def graph(definition: Definition, journey: Journey) -> dict[str, Any]:
     return {
         "mermaid": mermaid(definition, journey.step, journey.path),
         "steps": [step.name for step in definition.steps],
+        "types": {step.name: step.type.value for step in definition.steps},
+        "branches": {
+            step.name: [{"name": b.name, "worker": b.worker} for b in step.branches]
+            for step in definition.steps
+            if isinstance(step, ParallelStep)
+        },
         "edges": edges(definition),
         "current": [journey.step] if journey.step else [],
         "path": journey.path,
