@@ -43,8 +43,8 @@ def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int =
     functions = len(stack.stack.functions) if stack.stack else 0
     out(f"  {functions} functions and {len(stack.pollers)} pollers, from infra/template.yaml")
     if stack.restored:
-        kept = stack.restored.get("JourneysTable", 0)
-        out(f"  kept the previous run's data from {STATE_FILE} ({kept} items of journeys and definitions);")
+        kept = sum(stack.restored.values())
+        out(f"  kept the previous run's journeys, timelines and tickets ({kept} items) from {STATE_FILE};")
         out("  `journeys up --fresh` (make run ARGS=--fresh) starts empty")
     token = issuer.issue("operator", [VIEWER, OPERATOR])
     out(f"  API {api}/docs; operator token (viewer, operator; 8 h): {token}")
@@ -83,12 +83,13 @@ def role_links(stack: LocalStack, issuer: DevIssuer, api: str) -> list[str]:
     operator = issuer.issue("ops-olga", [VIEWER, OPERATOR])
     approver = issuer.issue("officer-olivia", ["payments-officer"])
     signed = issuer.issue(f"customer:{DEMO_CUSTOMER}", [CUSTOMER], customer_id=DEMO_CUSTOMER)
-    return [
-        f"  operator  (ops-olga: viewer, operator)      {api}/console/index.html#token={operator}",
-        f"  approver  (officer-olivia: payments-officer) {api}/console/approvals.html#token={approver}",
-        f"  customer  ({DEMO_CUSTOMER}, in French)      {api}/console/progress.html?journey={customer}&locale=fr"
-        f"#token={signed}",
-        f"  (waiting for them: payment {payment} for approval, KYC refresh {customer} for the customer's details)",
+    links = [
+        ("operator", "ops-olga: viewer, operator", f"index.html#token={operator}"),
+        ("approver", "officer-olivia: payments-officer", f"approvals.html#token={approver}"),
+        ("customer", f"{DEMO_CUSTOMER}, in French", f"progress.html?journey={customer}&locale=fr#token={signed}"),
+    ]
+    return [f"  {role:<9} {who:<34} {api}/console/{page}" for role, who, page in links] + [
+        f"  (waiting for them: payment {payment} for approval, KYC refresh {customer} for the customer's details)"
     ]
 
 
