@@ -47,7 +47,10 @@ def restore(client: Any, resources: dict[str, str], path: Path) -> dict[str, int
     A table the template no longer declares is skipped."""
     if not path.exists():
         return {}
-    snapshot = json.loads(path.read_text())["tables"]
+    try:
+        snapshot = json.loads(path.read_text())["tables"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RuntimeError(f"{path} is not a snapshot this stack wrote ({exc}): start with --fresh") from None
     names = tables(client, resources)
     restored = {}
     for logical, items in snapshot.items():

@@ -26,6 +26,7 @@ Print = Callable[[str], None]
 
 STATE_FILE = LOCAL_FILE.with_name("state.json")  # the tables of the last run (devstack/persist.py)
 DEMO_CUSTOMER = "CUST-000042"
+SAVE_EVERY = 60.0  # seconds between snapshots while serving; stopping saves too
 
 
 def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int = 0, fresh: bool = False) -> int:
@@ -64,9 +65,10 @@ def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int =
                 out(line)
             out("  or try `journeys list` or `journeys show ID` in another terminal. Ctrl-C stops (the data is kept).")
             stopped = threading.Event()
-            signal.signal(signal.SIGINT, lambda *_: stopped.set())
-            signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-            stopped.wait()
+            for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
+                signal.signal(stop_signal, lambda *_: stopped.set())
+            while not stopped.wait(SAVE_EVERY):
+                stack.save()  # a kill -9 loses at most the last minute
     finally:
         stack.stop()
     return 0 if ok else 1

@@ -132,10 +132,14 @@ class LocalStack:
         self._nudge()
         for thread in self._threads:
             thread.join(timeout=5)
-        if self.state_file is not None and self.stack is not None:
-            persist.save(self.client("dynamodb"), self.stack.resources, self.state_file)
+        self.save()
         if self._owns_emulator:
             self.emulator.stop()
+
+    def save(self) -> None:
+        """Snapshot the tables to the state file, if this stack keeps one (on stop, and now and then)."""
+        if self.state_file is not None and self.stack is not None:
+            persist.save(self.client("dynamodb"), self.stack.resources, self.state_file)
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -239,3 +239,13 @@ def test_the_approvals_inbox_shows_the_payments_currency_and_only_what_the_appro
     assert "48,000.00 EUR" in row and "PO 2024-117, tooling" in row
     assert main(["approvals", "--as", "maker-mo", "--roles", "payments-officer", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []  # the maker never sees their own payment to decide
+
+
+def test_definitions_and_validate_print_json_for_scripts(capsys):
+    """--json is parseable and names every definition, the Python twin included."""
+    assert main(["definitions", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    twins = {("kyc-uplift", "kyc-uplift.yaml"), ("kyc-uplift", "kyc_uplift.py")}
+    assert {(d["id"], d["file"]) for d in listed} >= twins
+    assert main(["validate", "--json"]) == 0
+    assert all(d["valid"] for d in json.loads(capsys.readouterr().out))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cli.client import JourneysClient
+from devstack import persist
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import settled
@@ -59,3 +62,11 @@ def test_without_a_state_file_a_stack_starts_empty(fresh_emulator: Emulator, tmp
     with LocalStack(fresh_emulator, state_file=tmp_path / "absent.json") as stack:
         assert stack.restored == {}
         assert _client(stack).list() == []
+
+
+def test_a_snapshot_that_does_not_read_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """A truncated state file stops the start with one sentence, rather than a stack half restored."""
+    broken = tmp_path / "state.json"
+    broken.write_text('{"tables": {"JourneysTable": [')
+    with pytest.raises(RuntimeError, match="start with --fresh"):
+        persist.restore(None, {}, broken)
