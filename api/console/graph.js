@@ -105,6 +105,7 @@ export function drawGraph(graph) {
   const path = graph.path || [];
   const current = new Set(graph.current || []);
   const visited = new Set(path);
+  const waiting = new Set(graph.waiting || []);
   const taken = new Set(path.slice(1).map((to, i) => `${path[i]}\u0000${to}`));
   const root = svg("svg", {
     class: "graph",
@@ -145,13 +146,14 @@ export function drawGraph(graph) {
       continue;
     }
     const kind = b.branch ? "branch" : (b.type || "").toLowerCase();
-    const here = b.branch ? current.has(b.step) : current.has(b.step);
-    const classes = ["node", kind, visited.has(b.step) ? "visited" : "", here && !b.branch ? "current" : ""];
+    // a parallel step's branches still running are current; those that answered were visited
+    const here = b.branch ? current.has(b.step) && waiting.has(`${b.step}/${b.branch}`) : current.has(b.step);
+    const classes = ["node", kind, visited.has(b.step) ? "visited" : "", here ? "current" : ""];
     const attributes = { class: classes.filter(Boolean).join(" "), transform: `translate(${x},${y})` };
     if (b.branch) attributes["data-branch"] = `${b.step}/${b.branch}`;
     else attributes["data-step"] = b.step;
     const group = svg("g", attributes);
-    group.append(svg("title", {}, `${b.branch ? `${b.step} / ${b.branch}` : b.step}${b.type ? ` (${b.type})` : ""}${here && !b.branch ? ": current step" : ""}`));
+    group.append(svg("title", {}, `${b.branch ? `${b.step} / ${b.branch}` : b.step}${b.type ? ` (${b.type})` : ""}${here ? ": current step" : ""}`));
     group.append(shape(b.branch ? "TASK" : b.type, node.width));
     const [name, sub] = b.lines;
     group.append(svg("text", { x: 0, y: sub ? 18 : 25, "text-anchor": "middle", class: "name" }, name[0]));

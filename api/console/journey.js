@@ -73,7 +73,8 @@ function render(detail) {
   seen = detail.journey;
   document.title = `Journey ${seen.id}`;
   document.getElementById("summary").replaceChildren(...summary(detail).filter(Boolean));
-  document.getElementById("graph").replaceChildren(drawGraph(detail.graph || {}));
+  const waiting = (detail.open || []).filter((a) => a.branch).map((a) => `${a.step}/${a.branch}`);
+  document.getElementById("graph").replaceChildren(drawGraph({ ...(detail.graph || {}), waiting }));
   document.getElementById("open").replaceChildren(openTable(detail.open || []));
   document.getElementById("timeline").replaceChildren(...timelineRows(detail.timeline || []));
   document.getElementById("state").textContent = JSON.stringify(detail.state, null, 2);
