@@ -105,7 +105,7 @@ export function message(text, kind = "error") {
   box.replaceChildren(text ? el("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text) : "");
 }
 
-// Times as ISO 8601 in the viewer's zone with its offset (2026-12-05 14:03 +01:00): never a US-style date.
+// Times as ISO 8601 in the viewer's zone with its offset (2026-12-05 14:03:07 +01:00): never a US-style date.
 export function when(value) {
   if (!value) return "";
   const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
@@ -113,7 +113,8 @@ export function when(value) {
   const two = (n) => String(Math.abs(n)).padStart(2, "0");
   const offset = -date.getTimezoneOffset();
   const zone = `${offset < 0 ? "-" : "+"}${two(Math.trunc(offset / 60))}:${two(offset % 60)}`;
-  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())} ${zone}`;
+  const day = `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
+  return `${day} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ${zone}`;
 }
 
 // "in 3 h", "12 min ago": for lists, with the exact time in the cell's title.
