@@ -6,7 +6,9 @@ DynamoDB (journeys, the transition log, approval tickets, published definitions)
 those tables' items, read with Scan and written back with BatchWriteItem: the emulator's own API, nothing
 of moto's internals. Queue messages and Step Functions executions in flight are not kept: on the next run
 the watchdog finds each open activation past its deadline and retries or escalates it, as it would after
-a lost message on AWS.
+a lost message on AWS. An approval ticket still OPEN waits on the task token of an execution that is gone,
+so nobody could ever answer it: it is expired on restore, the reason in its audit, and the inbox never
+offers a decision that would go nowhere (`journeys retry JOURNEY` reopens the approval).
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from router.adapters.tickets import DynamoTicketStore, TicketConflict
+from router.approvals import AuditEntry, TicketStatus
+
 BATCH = 25  # BatchWriteItem's limit
+RESTARTED = "the local stack restarted: the approval chain waiting on this ticket was not kept"
 
 
 def tables(client: Any, resources: dict[str, str]) -> dict[str, str]:
@@ -63,3 +69,17 @@ def restore(client: Any, resources: dict[str, str], path: Path) -> dict[str, int
                 pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
         restored[logical] = len(items)
     return restored
+
+
+def close_orphaned_tickets(store: DynamoTicketStore, now: float) -> list[str]:
+    """Expire every OPEN ticket (their executions did not survive the restart); the journeys they belonged to."""
+    entry = AuditEntry(at=now, actor="local-stack", action="expire", result="expired", detail=RESTARTED)
+    journeys = []
+    for ticket in store.open_tickets(0, limit=10_000):  # every OPEN ticket: each has a deadline after 0
+        try:
+            store.expire(ticket.ticket_id, entry)
+        except TicketConflict:
+            continue
+        store.answered(ticket.ticket_id, TicketStatus.EXPIRED, now)  # nothing left to tell
+        journeys.append(ticket.journey_id)
+    return sorted(set(journeys))

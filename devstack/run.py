@@ -47,6 +47,11 @@ def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int =
         kept = sum(stack.restored.values())
         out(f"  kept the previous run's journeys, timelines and tickets ({kept} items) from {STATE_FILE};")
         out("  `journeys up --fresh` (make run ARGS=--fresh) starts empty")
+        for journey_id in stack.orphaned_approvals:
+            out(
+                f"  {journey_id} waited on an approval chain a restart does not keep: its open tickets expired; "
+                f"`journeys retry {journey_id} --as YOU --reason ...` reopens it"
+            )
     token = issuer.issue("operator", [VIEWER, OPERATOR])
     out(f"  API {api}/docs; operator token (viewer, operator; 8 h): {token}")
     out("  other tokens: `journeys token --user alice --roles viewer` or `journeys token --customer CUST-000007`")
@@ -78,8 +83,9 @@ def role_links(stack: LocalStack, issuer: DevIssuer, api: str) -> list[str]:
     """One console URL per demo role, each opening on something to do: a payment waiting for the approver's
     decision (EUR 48,000 with its beneficiary and reference) and a customer's form waiting for them."""
     client = JourneysClient(next(iter(stack.runtimes.values())))
-    # Fixed ids: a later run (the data is kept) starts neither again, the start consumer absorbing the repeat.
-    payment = client.start("payment-approval", EUR_PAYMENT, actor="demo", journey_id="demo-eur-payment")
+    # The customer's journey has a fixed id: a later run (the data is kept) does not start it again, the start
+    # consumer absorbing the repeat. The payment is new each run: an approval chain does not survive a restart.
+    payment = client.start("payment-approval", EUR_PAYMENT, actor="demo")
     kim = {"customer_id": DEMO_CUSTOMER, "full_name": "Kim Keeper", "email": "kim@example.com"}
     customer = client.start("kyc-uplift", kim, actor="demo", journey_id="demo-kyc-refresh")
     operator = issuer.issue("ops-olga", [VIEWER, OPERATOR])

@@ -23,6 +23,7 @@ from devstack.nudges import Nudges
 from devstack.pollers import Poller, RuleSchedulePoller, SchedulePoller, SqsPoller, StreamPoller
 from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
 from router.adapters.definitions import DynamoDefinitionStore
+from router.adapters.tickets import DynamoTicketStore
 from router.registry import Registry
 from router.versions import PublishedRegistry
 from workers.samples import SAMPLES
@@ -86,6 +87,7 @@ class LocalStack:
         self.api: ApiServer | None = None
         self.state_file = state_file  # the tables, saved on stop and restored on start (devstack/persist.py)
         self.restored: dict[str, int] = {}
+        self.orphaned_approvals: list[str] = []  # journeys whose approval chains a restart did not keep
 
     # -- lifecycle
 
@@ -98,6 +100,10 @@ class LocalStack:
         self.nudges.routes = self.stack.event_routes
         if self.state_file is not None:  # before the registry, which reads the published definitions
             self.restored = persist.restore(self.client("dynamodb"), self.stack.resources, self.state_file)
+            tickets = self.stack.resources.get("ApprovalTicketsTable")
+            if self.restored and tickets:
+                store = DynamoTicketStore(self.client("dynamodb"), tickets)
+                self.orphaned_approvals = persist.close_orphaned_tickets(store, self.clock())
         if self.registry is None:
             published = DynamoDefinitionStore(self.client("dynamodb"), self.stack.resources["JourneysTable"])
             self.registry = PublishedRegistry.deployed_and_published(published, known_workers=self.workers.names())

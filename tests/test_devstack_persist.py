@@ -10,9 +10,11 @@ import pytest
 from cli.client import JourneysClient
 from devstack import persist
 from devstack.emulator import Emulator
+from devstack.run import EUR_PAYMENT
 from devstack.stack import LocalStack
-from reliability.instruments import settled
-from router.model import FINISHED
+from reliability.instruments import settled, waited
+from router.approvals import TicketStatus
+from router.model import FINISHED, ActivationKind, Command, Intervention
 
 KIM = {"customer_id": "CUST-000042", "full_name": "Kim Keeper", "email": "kim@example.com"}
 ANSWER = {
@@ -70,3 +72,39 @@ def test_a_snapshot_that_does_not_read_is_refused_with_what_to_do(tmp_path: Path
     broken.write_text('{"tables": {"JourneysTable": [')
     with pytest.raises(RuntimeError, match="start with --fresh"):
         persist.restore(None, {}, broken)
+
+
+def test_an_approval_waiting_at_a_restart_is_not_offered_to_approvers_and_a_retry_reopens_it(
+    fresh_emulator: Emulator, tmp_path: Path
+) -> None:
+    """Its execution (and task token) did not survive: the open ticket is expired with the reason audited,
+    so nobody decides into the void; the journey still waits, and an operator's retry opens a new ticket."""
+    state = tmp_path / "state.json"
+    with LocalStack(fresh_emulator, state_file=state) as stack:
+        client = _client(stack)
+        payment = client.start("payment-approval", EUR_PAYMENT)
+        settled(client, payment, lambda j: any(a.kind is ActivationKind.APPROVAL for a in j.open.values()))
+        (before,) = waited(lambda: client.approvals() or None, 30)
+        stack.wait_quiet()
+
+    fresh_emulator.reset()
+    with LocalStack(fresh_emulator, state_file=state) as stack:
+        client = _client(stack)
+        assert stack.orphaned_approvals == [payment]
+        assert client.approvals() == []
+        expired = client.desk.ticket(before.ticket_id)
+        assert expired is not None and expired.status is TicketStatus.EXPIRED
+        assert expired.audit[-1].detail == persist.RESTARTED
+        waiting = client.get(payment)
+        assert waiting is not None and waiting.step == "approve-payment"  # nothing decided for it
+
+        retry = Intervention(
+            journey_id=payment,
+            command=Command.RETRY,
+            expected_version=waiting.version,
+            actor="ops-olga",
+            reason="reopen the approval after the restart",
+        )
+        client.runtime.router.handle(retry)
+        (reopened,) = waited(lambda: client.approvals() or None, 30)
+        assert reopened.journey_id == payment and reopened.ticket_id != before.ticket_id
