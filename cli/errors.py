@@ -22,6 +22,7 @@ from botocore.exceptions import (
 from pydantic import ValidationError
 
 from router.loader import DefinitionError
+from router.registry import UnknownDefinition
 
 EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PIPE = 1, 130, 141  # 130 and 141: how a shell reports SIGINT and SIGPIPE
 
@@ -72,6 +73,8 @@ def describe(exc: Exception, stack: str | None = None) -> list[str]:
         ]
     if isinstance(exc, ValidationError):
         return [f"journeys: {_fields(exc)}"]
+    if isinstance(exc, UnknownDefinition):
+        return [f"journeys: {_text(exc)}: `journeys definitions` lists the ones there are"]
     if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError) and exc.filename:
         return [f"journeys: cannot read {exc.filename}: {exc.strerror or exc}"]
     if isinstance(exc, LookupError | ValueError | RuntimeError | OSError):

@@ -249,3 +249,9 @@ def test_definitions_and_validate_print_json_for_scripts(capsys):
     assert {(d["id"], d["file"]) for d in listed} >= twins
     assert main(["validate", "--json"]) == 0
     assert all(d["valid"] for d in json.loads(capsys.readouterr().out))
+
+
+def test_an_unknown_definition_says_where_to_find_the_known_ones(capsys):
+    assert main(["graph", "no-such-journey"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "no-such-journey" in line and "`journeys definitions` lists the ones there are" in line
