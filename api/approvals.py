@@ -11,7 +11,7 @@ from api import views
 from api.deps import Approver, Client, Invalid, NotFound
 from api.schemas import ERRORS, DecisionRecorded, Error, TicketView
 from router.approvals import Decision, Verdict
-from router.identity import canonical, holds
+from router.identity import canonical
 
 router = APIRouter(prefix="/api/approvals", tags=["approvals"], responses=ERRORS)
 DECIDED = {404: {"model": Error}, 409: {"model": Error, "description": "the ticket was decided or expired"}}
@@ -28,11 +28,10 @@ class DecisionBody(BaseModel):
     )
 
 
-@router.get(
-    "", response_model=list[TicketView], summary="Open tickets for the roles the caller holds, soonest deadline first"
-)
+@router.get("", response_model=list[TicketView], summary="Open tickets the caller may decide, soonest deadline first")
 def inbox(caller: Approver, client: Client) -> list[dict[str, Any]]:
-    return [views.ticket(t) for t in client.approvals() if holds(caller.approval_roles, t.role)]
+    """Only what the caller could approve: a role they hold, within its limit, and not their own request."""
+    return views.inbox(client, caller.name, caller.approval_roles)
 
 
 def _decide(ticket_id: str, verdict: Verdict, body: DecisionBody, caller: Approver, client: Client) -> dict[str, Any]:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from api import views
+from api import views, wording
 from api.auth import Principal
 from api.deps import BadRequest, Client, Customer, NotFound
 from api.schemas import ERRORS, Accepted, Error, Progress
 from cli.client import JourneysClient
 from router import labels
-from router.labels import Catalogues
-from router.model import Journey
+from router.definition import InputStep
+from router.model import ActivationKind, Journey
 from router.outcomes import Rejected
 
 router = APIRouter(prefix="/api/customer/journeys", tags=["customers"], responses={**ERRORS, 404: {"model": Error}})
@@ -25,6 +27,20 @@ router = APIRouter(prefix="/api/customer/journeys", tags=["customers"], response
 def load_catalogues() -> dict[str, dict[str, str]]:
     """The label translations (definitions/labels/*.yaml), read once per process."""
     return labels.load_catalogues()
+
+
+@cache
+def load_wording() -> dict[str, dict[str, dict[str, str]]]:
+    """Titles, fields, choices and messages for customers (definitions/labels/customer/*.yaml), read once."""
+    return wording.load()
+
+
+def _languages() -> dict[str, Any]:
+    """Every locale some catalogue speaks, for choosing the caller's."""
+    return {**load_wording(), **load_catalogues()}
+
+
+Locale = Annotated[str | None, Query(description="a language, e.g. fr or fr-BE; overrides Accept-Language")]
 
 
 class InputBody(BaseModel):
@@ -56,16 +72,16 @@ def progress(
     journey_id: str,
     caller: Customer,
     client: Client,
-    locale: Annotated[str | None, Query(description="a language, e.g. fr or fr-BE; overrides Accept-Language")] = None,
+    locale: Locale = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     journey = _own(client, journey_id, caller)
     definition = client.runtime.registry.get(journey.definition_id, journey.definition_version)
-    catalogues = load_catalogues()
-    return views.progress(journey, definition, chosen_locale(locale, accept_language, catalogues), catalogues)
+    spoken = chosen_locale(locale, accept_language, _languages())
+    return views.progress(journey, definition, spoken, load_catalogues(), load_wording())
 
 
-def chosen_locale(locale: str | None, accept_language: str | None, catalogues: Catalogues) -> str | None:
+def chosen_locale(locale: str | None, accept_language: str | None, catalogues: Mapping[str, Any]) -> str | None:
     """`?locale=` if given, else the caller's Accept-Language languages by preference: the first one a catalogue
     translates (fr-BE counts for fr); None when none does, so labels stay in their source text."""
     wanted = [locale] if locale else _preferred(accept_language or "")
@@ -94,10 +110,27 @@ def _preferred(header: str) -> list[str]:
     responses={400: {"model": Error, "description": "the step's schema refuses the data, or nothing is asked"}},
     summary="Send what the journey's current step asks for",
 )
-def submit(journey_id: str, body: InputBody, caller: Customer, client: Client) -> dict[str, Any]:
-    _own(client, journey_id, caller)
+def submit(
+    journey_id: str,
+    body: InputBody,
+    caller: Customer,
+    client: Client,
+    locale: Locale = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Any:
+    """What the step's schema refuses comes back field by field (`fields`), in the customer's language."""
+    journey = _own(client, journey_id, caller)
+    waiting = [a for a in journey.open.values() if a.kind is ActivationKind.INPUT]
+    if waiting:
+        step = client.runtime.registry.get(journey.definition_id, journey.definition_version).step(waiting[0].step)
+        assert isinstance(step, InputStep)
+        spoken = chosen_locale(locale, accept_language, _languages()) or wording.SOURCE
+        wrong = wording.problems(load_wording(), spoken, step.input_schema, body.data)
+        if wrong:
+            summary = wording.page(load_wording(), spoken).get("fix", "")
+            return JSONResponse({"error": "invalid", "detail": summary, "fields": wrong}, status_code=400)
     try:
         client.submit(journey_id, body.data, actor=caller.name)
-    except Rejected as exc:  # data the step's schema refuses, or nothing asked of the customer now
+    except Rejected as exc:  # nothing asked of the customer now, or data refused on a second look
         raise BadRequest(str(exc)) from None
     return {"accepted": True}

@@ -12,6 +12,7 @@ class Error(BaseModel):
         description="unauthenticated, forbidden, not_found, conflict, unknown_definition, too_large or invalid"
     )
     detail: str | list[str]
+    fields: dict[str, str] | None = Field(None, description="customer input: field -> what is wrong, in words")
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -66,9 +67,16 @@ class TimelineEntry(BaseModel):
     reason: str | None
 
 
+class Branch(BaseModel):
+    name: str
+    worker: str
+
+
 class Graph(BaseModel):
     mermaid: str
     steps: list[str]
+    types: dict[str, str] = Field({}, description="step -> its type (TASK, DECISION, PARALLEL...)")
+    branches: dict[str, list[Branch]] = Field({}, description="a PARALLEL step -> the branches it runs at once")
     edges: list[list[str]] = Field(description="[from, to, label]")
     current: list[str]
     path: list[str]
@@ -107,6 +115,9 @@ class TicketView(BaseModel):
     approvers: list[str]
     opened_at: float
     expires_at: float
+    currency: str | None = Field(None, description="ISO 4217, from the journey state beside the step's amount")
+    beneficiary: str | None = Field(None, description="who is paid: name and account")
+    reference: str | None = Field(None, description="the payment's reference, as the maker wrote it")
 
 
 class DecisionRecorded(BaseModel):
@@ -115,20 +126,37 @@ class DecisionRecorded(BaseModel):
     repeat: bool = Field(description="the same decision by the same person was recorded before")
 
 
+class Choice(BaseModel):
+    value: Any
+    label: str
+
+
+class FormField(BaseModel):
+    name: str = Field(description="the dotted path of the value in the answer: address.line1")
+    label: str = Field(description="the field's name in the customer's words and language")
+    kind: str = Field(description="text, email, date, number, integer, boolean or choice")
+    required: bool
+    group: str | None = Field(description="the nested object it belongs to, in the customer's words")
+    choices: list[Choice]
+
+
 class Needed(BaseModel):
     step: str
     label: str | None
     input_schema: dict[str, Any]
+    fields: list[FormField] = []
 
 
 class Progress(BaseModel):
     journey_id: str
-    title: str | None
+    title: str | None = Field(description="the journey as the customer knows it, in their language")
+    locale: str = Field(description="the language of the labels: ?locale=, then Accept-Language, else en")
     status: str
     percent: int
     step_label: str | None
     needed: Needed | None
     finished: bool
+    page: dict[str, str] = Field(description="the page's own words (buttons, notices) in that language")
 
 
 class Accepted(BaseModel):

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
+import jmespath
+from jmespath.exceptions import JMESPathError
+
+from api import wording
 from router.approvals import Ticket
-from router.definition import Definition
+from router.definition import ApprovalStep, Definition, ParallelStep
 from router.graph import edges, mermaid
+from router.identity import holds, same
 from router.labels import Catalogues, label
 from router.model import FINISHED, Journey, TransitionRecord
 from router.progress import needed, percent
 from router.reasons import sla_breached, stuck_reason, waiting_on, why
+from router.registry import UnknownDefinition
 
 
 def summary(journey: Journey, definition: Definition | None, now: float) -> dict[str, Any]:
@@ -75,13 +83,20 @@ def graph(definition: Definition, journey: Journey) -> dict[str, Any]:
     return {
         "mermaid": mermaid(definition, journey.step, journey.path),
         "steps": [step.name for step in definition.steps],
+        "types": {step.name: step.type.value for step in definition.steps},
+        "branches": {
+            step.name: [{"name": b.name, "worker": b.worker} for b in step.branches]
+            for step in definition.steps
+            if isinstance(step, ParallelStep)
+        },
         "edges": edges(definition),
         "current": [journey.step] if journey.step else [],
         "path": journey.path,
     }
 
 
-def ticket(t: Ticket) -> dict[str, Any]:
+def ticket(t: Ticket, definition: Definition | None = None, journey: Journey | None = None) -> dict[str, Any]:
+    """A ticket as an approver reads it: the amount in the payment's own currency, who is paid and why."""
     return {
         "ticket_id": t.ticket_id,
         "journey_id": t.journey_id,
@@ -96,22 +111,97 @@ def ticket(t: Ticket) -> dict[str, Any]:
         "approvers": t.approvers,
         "opened_at": t.opened_at,
         "expires_at": t.deadline,
+        **payment(definition, journey, t.step),
     }
 
 
+PAYMENT_FIELDS = ("currency", "beneficiary", "reference")
+
+
+def payment(definition: Definition | None, journey: Journey | None, step: str) -> dict[str, str | None]:
+    """The currency, beneficiary and reference of what an approval step approves, read from the journey state
+    beside the step's `amount` (amount `payment.amount` -> `payment.currency`, `payment.beneficiary`, ...).
+    The ticket stores the amount only; an amount without its currency is how £48,000 showed for EUR 48,000."""
+    found: dict[str, str | None] = dict.fromkeys(PAYMENT_FIELDS)
+    try:
+        approval = definition.step(step) if definition else None
+    except KeyError:
+        return found
+    if journey is None or not isinstance(approval, ApprovalStep) or not approval.amount:
+        return found
+    prefix = approval.amount.rpartition(".")[0]
+    for name in PAYMENT_FIELDS:
+        try:
+            value = jmespath.search(f"{prefix}.{name}" if prefix else name, journey.state)
+        except JMESPathError:
+            continue
+        found[name] = _beneficiary(value) if name == "beneficiary" else value if isinstance(value, str) else None
+    return found
+
+
+def _beneficiary(value: Any) -> str | None:
+    """ "Acme Supplies GmbH, DE89370400440532013000" from {name, iban}; a plain string as it is."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        parts = [value.get(k) for k in ("name", "iban", "account")]
+        return ", ".join(str(p) for p in parts if p) or None
+    return None
+
+
+def decidable(t: Ticket, name: str, roles: frozenset[str]) -> bool:
+    """What an approver's inbox lists: tickets they could approve now. The role is held, the level's limit
+    covers the amount, and they are neither the maker nor an approver of an earlier level (maker-checker)."""
+    if not holds(roles, t.role):
+        return False
+    if t.limit is not None and (t.amount is None or t.amount > t.limit):
+        return False
+    return not any(same(name, who) for who in (t.initiator, *t.approvers))
+
+
 def progress(
-    journey: Journey, definition: Definition, locale: str | None = None, catalogues: Catalogues | None = None
+    journey: Journey,
+    definition: Definition,
+    locale: str | None = None,
+    catalogues: Catalogues | None = None,
+    customer_words: wording.Wording | None = None,
 ) -> dict[str, Any]:
-    """What the customer may see, labels in their language where translated: no state, errors or operator notes."""
+    """What the customer may see, in their language where translated: the journey's customer title (never the
+    staff one), where it is, and the form it waits for field by field. No state, errors or operator notes."""
+    spoken = locale or wording.SOURCE
+    texts = customer_words or {}
     asked = needed(definition, journey)
     if asked:
         asked["label"] = label(definition, asked["step"], locale, catalogues)
+        asked["fields"] = wording.fields(texts, spoken, definition.id, asked["input_schema"])
     return {
         "journey_id": journey.id,
-        "title": definition.title,
+        "title": wording.title(texts, spoken, definition.id) or None,
+        "locale": spoken,
         "status": journey.status.value,
         "percent": percent(definition, journey),
         "step_label": label(definition, journey.step, locale, catalogues) if journey.step else None,
         "needed": asked,
         "finished": journey.status in FINISHED,
+        "page": wording.page(texts, spoken),
     }
+
+
+def inbox(client: Any, name: str, roles: frozenset[str]) -> list[dict[str, Any]]:
+    """The open tickets `name` may decide, each with its payment's currency, beneficiary and reference."""
+    return tickets(client, lambda t: decidable(t, name, roles))
+
+
+def tickets(client: Any, keep: Callable[[Ticket], bool] = lambda _: True) -> list[dict[str, Any]]:
+    """Open tickets (those `keep` keeps) as people read them; `client` is a cli.client.JourneysClient."""
+    shown = []
+    for t in client.approvals():
+        if not keep(t):
+            continue
+        journey = client.get(t.journey_id)
+        definition = None
+        if journey is not None:
+            with suppress(UnknownDefinition):  # a version neither deployed nor published: the ticket still shows
+                definition = client.runtime.registry.get(journey.definition_id, journey.definition_version)
+        shown.append(ticket(t, definition, journey))
+    return shown

@@ -20,6 +20,7 @@ from router.versions import publish
 def add_commands(commands: Any) -> None:
     listing = commands.add_parser("definitions", help="list definitions (YAML and Python) with version and hash")
     listing.add_argument("paths", nargs="*", type=Path)
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pub = commands.add_parser("publish", help="store definitions as published versions (refuses changed content)")
     pub.add_argument("paths", nargs="*", type=Path)
     triggers = commands.add_parser("triggers", help="write the trigger and schedule rules into infra/template.yaml")
@@ -35,24 +36,54 @@ def add_commands(commands: Any) -> None:
     migrate.add_argument("--reason", help="why; recorded on each moved journey (required unless --dry-run)")
 
 
+class NoSuchPath(FileNotFoundError):
+    """A definition path that is not there: named, with what to do, before anything is read."""
+
+
 def files(paths: list[Path]) -> list[Path]:
     chosen = paths or [DEFINITIONS_DIR]
+    missing = [str(p) for p in chosen if not p.exists()]
+    if missing:
+        raise NoSuchPath(
+            f"no such file or directory: {', '.join(missing)} (give definition files or a directory of them; "
+            f"the default is {DEFINITIONS_DIR})"
+        )
     return [f for p in chosen for f in (definition_files(p) if p.is_dir() else [p])]
 
 
-def definitions(args: argparse.Namespace) -> str:
+def definition_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     from workers.samples import SAMPLES
 
-    lines = []
+    rows = []
     for path in files(args.paths):
         for definition in load_all([path], SAMPLES.names()):
-            started = (
-                f"schedule {definition.schedule}" if definition.schedule else f"{len(definition.triggers)} triggers"
+            rows.append(
+                {
+                    "id": definition.id,
+                    "version": definition.version,
+                    "hash": definition.content_hash,
+                    "schedule": definition.schedule,
+                    "triggers": len(definition.triggers),
+                    "file": path.name,
+                }
             )
-            lines.append(
-                f"{definition.id:<28} {definition.version:<8} {definition.content_hash}  {started:<20} {path.name}"
-            )
-    return "\n".join(lines)
+    return rows
+
+
+def definitions(args: argparse.Namespace) -> str:
+    from cli.output import table
+
+    rows = [
+        (
+            r["id"],
+            r["version"],
+            r["hash"],
+            f"schedule {r['schedule']}" if r["schedule"] else f"{r['triggers']} triggers",
+            r["file"],
+        )
+        for r in definition_rows(args)
+    ]
+    return table(["definition", "version", "hash", "started by", "file"], rows) if rows else "no definitions found"
 
 
 def triggers_command(args: argparse.Namespace) -> str:

@@ -7,16 +7,15 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from cli import lifecycle
+from cli.errors import run_safely
 from cli.operations import add_commands as add_interventions
 from cli.operations import intervene
-from router.loader import DefinitionError, load_all
+from cli.output import emit_json, iso, nothing, relative, table
+from router.loader import load_all
 from router.model import Command
 from router.reasons import why
 
@@ -37,10 +36,12 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="journeys", description="Durable journey orchestration on AWS serverless.")
     top.add_argument("--stack", help="a deployed stack's name (default: the running local stack)")
     top.add_argument("--region", default="eu-west-1", help="the deployed stack's region")
+    top.add_argument("--debug", action="store_true", help="show the traceback of an error, not just its message")
     commands = top.add_subparsers(dest="command", required=True)
 
     validate = commands.add_parser("validate", help="validate definition files, reporting every problem")
     validate.add_argument("paths", nargs="*", type=Path)
+    _json_flag(validate)
     graph = commands.add_parser("graph", help="draw a definition as a Mermaid flowchart")
     graph.add_argument("definition_id")
     asl = commands.add_parser("asl", help="compile a definition to a Step Functions machine, every step a state")
@@ -51,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--demo", action="store_true", help="run the sample journeys and show their progress")
     up.add_argument("--once", action="store_true", help="exit when the sample journeys have ended")
     up.add_argument("--api-port", type=int, default=0, help="the HTTP API's port (default: a free one)")
+    up.add_argument("--fresh", action="store_true", help="start empty: forget the journeys kept from the last run")
 
     token = commands.add_parser("token", help="a bearer token for the local stack's HTTP API (development only)")
     who = token.add_mutually_exclusive_group(required=True)
@@ -65,13 +67,18 @@ def parser() -> argparse.ArgumentParser:
     start.add_argument("--id", dest="journey_id")
     show = commands.add_parser("show", help="a journey's state, current step and timeline")
     show.add_argument("journey_id")
+    _json_flag(show)
     listing = commands.add_parser("list", help="list journeys")
     listing.add_argument("--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "STUCK"])
+    _json_flag(listing)
     submit = commands.add_parser("submit", help="send customer data for a journey's INPUT step")
     submit.add_argument("journey_id")
     submit.add_argument("--input", type=_json_arg, required=True)
 
-    commands.add_parser("approvals", help="open approval tickets, soonest deadline first")
+    inbox = commands.add_parser("approvals", help="open approval tickets, soonest deadline first")
+    inbox.add_argument("--as", dest="approver", help="only the tickets this person may decide (with --roles)")
+    inbox.add_argument("--roles", help="the roles you hold, comma-separated (with --as)")
+    _json_flag(inbox)
     for verdict in ("approve", "reject"):
         decide = commands.add_parser(verdict, help=f"{verdict} one level of an approval, as yourself")
         decide.add_argument("ticket_id")
@@ -82,32 +89,32 @@ def parser() -> argparse.ArgumentParser:
     lifecycle.add_commands(commands)
     costs = commands.add_parser("costs", help="what journeys cost (AWS list prices), by definition and step")
     costs.add_argument("--definition", help="only this definition's journeys")
-    commands.add_parser("stats", help="the local stack's metrics: throughput, latency by step, failures")
+    _json_flag(costs)
+    stats = commands.add_parser("stats", help="the local stack's metrics: throughput, latency by step, failures")
+    _json_flag(stats)
     return top
 
 
+def _json_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--json", action="store_true", help="print JSON (times as ISO 8601) instead of a table")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Every failure is one line on stderr saying what went wrong and what to do, with a
+    non-zero exit code; --debug shows the traceback as well."""
     args = parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except DefinitionError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_INVALID
-    except ValidationError as exc:  # its own text repeats every refused value (input_value=...): fields and rules only
-        problems = ("{}: {}".format(".".join(map(str, e["loc"])) or "input", e["msg"]) for e in exc.errors())
-        print(f"journeys: {'; '.join(problems)}", file=sys.stderr)
-        return EXIT_INVALID
-    except (LookupError, ValueError, RuntimeError) as exc:
-        print(f"journeys: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+    return run_safely(lambda: COMMANDS[args.command](args), debug=args.debug, stack=args.stack)
 
 
 def _validate(args: argparse.Namespace) -> int:
     from workers.samples import SAMPLES
 
     definitions = load_all(lifecycle.files(args.paths), SAMPLES.names())
-    for definition in definitions:
-        print(f"ok  {definition.id} {definition.version} ({len(definition.steps)} steps)")
+    if args.json:
+        emit_json([{"id": d.id, "version": d.version, "steps": len(d.steps), "valid": True} for d in definitions])
+        return 0
+    rows = [(d.id, d.version, len(d.steps), "ok") for d in definitions]
+    print(table(["definition", "version", "steps", "result"], rows))
     return 0
 
 
@@ -134,7 +141,7 @@ def _up(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     from devstack.run import serve
 
-    return serve(port=args.port, demo=args.demo, once=args.once, api_port=args.api_port)
+    return serve(port=args.port, demo=args.demo, once=args.once, api_port=args.api_port, fresh=args.fresh)
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -151,10 +158,12 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from cli import connect
     from cli.client import JourneysClient
-    from cli.connect import aws_runtime, local_runtime
 
-    return JourneysClient(aws_runtime(args.stack, args.region) if args.stack else local_runtime())
+    return JourneysClient(
+        connect.aws_runtime(args.stack, args.region) if args.stack else connect.local_runtime(connect.LOCAL_FILE)
+    )
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -163,33 +172,37 @@ def _start(args: argparse.Namespace) -> int:
     return 0
 
 
-def _when(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
-
-
 def _show(args: argparse.Namespace) -> int:
     client = _client(args)
     journey = client.get(args.journey_id)
     if journey is None:
-        print(f"journeys: no journey {args.journey_id}", file=sys.stderr)
-        return EXIT_INVALID
+        raise LookupError(f"there is no journey {args.journey_id}: `journeys list` shows the journeys there are")
+    now = time.time()
+    timeline = client.timeline(journey.id)
+    if args.json:
+        document = journey.model_dump(mode="json") | {"why": why(journey, now)}
+        document |= {"created_at": iso(journey.created_at), "updated_at": iso(journey.updated_at)}
+        document["timeline"] = [r.model_dump(mode="json") | {"at": iso(r.at)} for r in timeline]
+        emit_json(document)
+        return 0
     print(f"journey     {journey.id}\ndefinition  {journey.definition_id} {journey.definition_version}")
     print(f"status      {journey.status.value}\nstep        {journey.step}\nversion     {journey.version}")
+    print(f"created     {iso(journey.created_at)}\nupdated     {iso(journey.updated_at)}")
     for activation in journey.open.values():
         waiting = activation.worker or activation.kind.value.lower()
-        print(f"waiting on  {activation.id} ({activation.step}: {waiting}, due {_when(activation.deadline)})")
-    print(f"why         {why(journey, time.time())}")
+        due = f"{iso(activation.deadline)}, {relative(activation.deadline, now)}"
+        print(f"waiting on  {activation.id} ({activation.step}: {waiting}, due {due})")
+    print(f"why         {why(journey, now)}")
     print(f"cost        ${journey.cost_usd:.8f} (AWS list prices, {journey.version} transitions)")
     if journey.error:
         print(f"error       {journey.error}")
     print("state       " + json.dumps(journey.state, indent=2).replace("\n", "\n            "))
     print("\ntimeline")
-    for record in client.timeline(journey.id):
-        entered = f" -> {' -> '.join(record.entered)}" if record.entered else ""
-        print(
-            f"  {record.seq:>3} {_when(record.at)} {record.step_name}: {record.step_result} by {record.actor}{entered}"
-            f"  ${record.cost_usd:.8f}"
-        )
+    rows = [
+        (r.seq, iso(r.at), r.step_name, r.step_result, r.actor, " -> ".join(r.entered), f"${r.cost_usd:.8f}")
+        for r in timeline
+    ]
+    print(table(["#", "at", "step", "result", "by", "entered", "cost"], rows) if rows else "  (nothing logged yet)")
     return 0
 
 
@@ -197,9 +210,34 @@ def _list(args: argparse.Namespace) -> int:
     from router.model import JourneyStatus
 
     status = JourneyStatus(args.status) if args.status else None
-    for journey in _client(args).list(status):
-        print(f"{journey.id}  {journey.definition_id:<20} {journey.status.value:<10} {journey.step or ''}")
+    journeys = _client(args).list(status)
+    if args.json:
+        emit_json([_summary(j) for j in journeys])
+        return 0
+    if not journeys:
+        nothing(f"no {status.value} journeys" if status else "no journeys yet: start one with `journeys start`")
+        return 0
+    now = time.time()
+    rows = [
+        (j.id, j.definition_id, j.definition_version, j.status.value, j.step or "", relative(j.updated_at, now))
+        for j in journeys
+    ]
+    print(table(["id", "definition", "version", "status", "step", "updated"], rows))
     return 0
+
+
+def _summary(journey: Any) -> dict[str, Any]:
+    return {
+        "id": journey.id,
+        "definition_id": journey.definition_id,
+        "definition_version": journey.definition_version,
+        "status": journey.status.value,
+        "step": journey.step,
+        "business_key": journey.business_key,
+        "version": journey.version,
+        "created_at": iso(journey.created_at),
+        "updated_at": iso(journey.updated_at),
+    }
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -208,22 +246,48 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _money(value: float) -> str:
-    return f"{value:,.2f}".removesuffix(".00")
+def _money(value: float | None, currency: str | None) -> str:
+    """48,000.00 EUR: the amount in its own currency (ISO 4217 code after the figure, as banks write it)."""
+    if value is None:
+        return ""
+    return f"{value:,.2f} {currency or '(currency unknown)'}"
 
 
 def _approvals(args: argparse.Namespace) -> int:
-    tickets = _client(args).approvals()
-    for t in tickets:
-        limit = f" up to {_money(t.limit)}" if t.limit is not None else ""
-        amount = f" amount {_money(t.amount)}" if t.amount is not None else ""
-        earlier = f", approved by {', '.join(t.approvers)}" if t.approvers else ""
-        print(
-            f"{t.ticket_id}  {t.definition_id:<18} level {t.level}/{t.levels or '?'} {t.role}{limit}{amount}  "
-            f"maker {t.initiator}{earlier}  due {_when(t.deadline)}"
-        )
+    from api import views
+
+    client = _client(args)
+    if bool(args.approver) != bool(args.roles):
+        raise ValueError("--as and --roles go together: who you are and the roles you hold")
+    if args.approver:
+        roles = frozenset(r.strip() for r in args.roles.split(",") if r.strip())
+        tickets = views.inbox(client, args.approver, roles)
+    else:
+        tickets = views.tickets(client)
+    if args.json:
+        emit_json([t | {"opened_at": iso(t["opened_at"]), "expires_at": iso(t["expires_at"])} for t in tickets])
+        return 0
     if not tickets:
-        print("no open approval tickets")
+        nothing("no open approval tickets" + (f" that {args.approver} may decide" if args.approver else ""))
+        return 0
+    now = time.time()
+    rows = [
+        (
+            t["ticket_id"],
+            t["definition_id"],
+            f"{t['level']}/{t['levels'] or '?'}",
+            t["role"],
+            _money(t["amount"], t["currency"]),
+            _money(t["limit"], t["currency"]) if t["limit"] is not None else "",
+            t["beneficiary"] or "",
+            t["reference"] or "",
+            t["initiator"],
+            relative(t["expires_at"], now),
+        )
+        for t in tickets
+    ]
+    headers = ["ticket", "definition", "level", "role", "amount", "limit", "beneficiary", "reference", "maker", "due"]
+    print(table(headers, rows))
     return 0
 
 
@@ -249,26 +313,48 @@ def _costs(args: argparse.Namespace) -> int:
 
     client = _client(args)
     journeys = [j for j in client.list() if args.definition in (None, j.definition_id)]
-    print(render_costs(journeys, costs_by_step(client.timeline(j.id) for j in journeys)))
+    lines = costs_by_step(client.timeline(j.id) for j in journeys)
+    if args.json:
+        emit_json(
+            [
+                {"definition": d, "step": s, "transitions": line.transitions, "cost_usd": line.cost_usd}
+                | {"calls": dict(line.calls)}
+                for (d, s), line in sorted(lines.items())
+            ]
+        )
+        return 0
+    if not journeys:
+        nothing("no journeys" + (f" of {args.definition}" if args.definition else "") + ": nothing has cost anything")
+        return 0
+    print(render_costs(journeys, lines))
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from cli.connect import LOCAL_FILE
+    from cli import connect
     from cli.observe import read_documents, render_stats
 
-    print(render_stats(read_documents(LOCAL_FILE.with_name("metrics.jsonl"))))
+    documents = read_documents(connect.LOCAL_FILE.with_name("metrics.jsonl"))
+    if args.json:
+        emit_json(documents)
+        return 0
+    print(render_stats(documents))
     return 0
 
 
 def _intervene(args: argparse.Namespace) -> int:
-    print(intervene(_client(args).runtime, args))
+    shown = intervene(_client(args).runtime, args)
+    if shown:
+        print(shown)
     return 0
 
 
 def _lifecycle(args: argparse.Namespace) -> int:
     if args.command == "definitions":
-        print(lifecycle.definitions(args))
+        if args.json:
+            emit_json(lifecycle.definition_rows(args))
+        else:
+            print(lifecycle.definitions(args))
     elif args.command == "triggers":
         print(lifecycle.triggers_command(args))
     else:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
+from cli.output import emit_json, table
+from cli.preflight import missing_inputs
 from consumers.runtime import Runtime
 from router.decide import Commit, Rejected
-from router.model import Command, Intervention
+from router.definition import Definition, InputStep
+from router.model import Command, Intervention, Journey
 from router.reasons import why
 
 
@@ -17,20 +19,36 @@ def add_commands(commands: Any, json_arg: Any) -> None:
         sub = commands.add_parser(command.value, help=f"operator: {command.value} a journey (audited)")
         sub.add_argument("journey_id")
         sub.add_argument("--as", dest="actor", required=True, help="who is intervening")
-        sub.add_argument("--reason", required=True, help="why; recorded in the journey's audit trail")
+        sub.add_argument("--reason", type=_reason, required=True, help="why; recorded in the journey's audit trail")
         sub.add_argument("--version", type=int, help="the version you looked at (default: the current one)")
+        sub.add_argument("--json", action="store_true", help="print the result as JSON")
         if command is Command.SKIP:
-            sub.add_argument("--output", type=json_arg, default={}, help="the step's output, as JSON")
+            sub.add_argument(
+                "--output",
+                type=json_arg,
+                required=True,
+                help="what the skipped step would have produced, as JSON (checked against the step's schema, "
+                "and against what the next step needs)",
+            )
         if command is Command.GOTO:
-            sub.add_argument("--step", required=True)
+            sub.add_argument("--step", required=True, help="the step to go to; its inputs must be in the state")
         if command is Command.PATCH:
             sub.add_argument("--patch", type=json_arg, required=True, help="JSON merged into the state")
+
+
+def _reason(text: str) -> str:
+    """Checked as the command is read, so a too-short reason is refused before anything is looked up."""
+    if len(text.strip()) < 3:
+        raise argparse.ArgumentTypeError("say why in a few words (3 characters at least); it goes in the audit trail")
+    return text.strip()
 
 
 def intervene(runtime: Runtime, args: argparse.Namespace) -> str:
     journey = runtime.router.store.load(args.journey_id)
     if journey is None:
-        raise Rejected(f"journey {args.journey_id} does not exist")
+        raise Rejected(f"there is no journey {args.journey_id}: `journeys list` shows the journeys there are")
+    definition = runtime.registry.get(journey.definition_id, journey.definition_version)
+    _preflight(definition, journey, args, runtime)
     fields: dict[str, Any] = {
         "output": getattr(args, "output", None),
         "step": getattr(args, "step", None),
@@ -47,13 +65,46 @@ def intervene(runtime: Runtime, args: argparse.Namespace) -> str:
     outcome = runtime.router.handle(command)
     assert isinstance(outcome, Commit)  # interventions either commit or are refused
     after = outcome.journey
-    return json.dumps(
-        {
-            "journey": after.id,
-            "version": after.version,
-            "status": after.status.value,
-            "step": after.step,
-            "why": why(after, runtime.clock()),
-        },
-        indent=2,
+    result = {
+        "journey": after.id,
+        "command": args.command,
+        "version": after.version,
+        "status": after.status.value,
+        "step": after.step,
+        "why": why(after, runtime.clock()),
+    }
+    if getattr(args, "json", False):
+        emit_json(result)
+        return ""
+    return table(["journey", "command", "version", "status", "step"], [list(result.values())[:5]]) + (
+        f"\n{result['why']}"
     )
+
+
+def _preflight(definition: Definition, journey: Journey, args: argparse.Namespace, runtime: Runtime) -> None:
+    """Refuse now, with what is missing, a skip or goto that would land the journey on a step lacking inputs."""
+    if args.command == Command.SKIP.value and journey.step:
+        step = definition.step(journey.step)
+        output = args.output
+        if isinstance(step, InputStep) and step.store_as:
+            output = {step.store_as: output}
+        following = getattr(step, "next", None)
+        if following:
+            missing = missing_inputs(definition, following, {**journey.state, **output}, runtime.workers)
+            if missing:
+                raise Rejected(
+                    f"skipping {step.name!r} with that --output leaves {following!r} without what it needs: "
+                    f"{'; '.join(missing)}. Give the output {step.name!r} would have produced"
+                )
+    if args.command == Command.GOTO.value:
+        try:
+            definition.step(args.step)
+        except KeyError:
+            names = ", ".join(s.name for s in definition.steps)
+            raise Rejected(f"{definition.id} has no step {args.step!r}; its steps are {names}") from None
+        missing = missing_inputs(definition, args.step, journey.state, runtime.workers)
+        if missing:
+            raise Rejected(
+                f"{args.step!r} needs what the journey never produced: {'; '.join(missing)}. "
+                "Go to an earlier step that produces it, or `journeys patch` it in first"
+            )

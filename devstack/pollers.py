@@ -136,6 +136,15 @@ class StreamPoller(Poller):
         time.sleep(min(2.0, 0.05 * 2**self.attempts))  # retried in order until it succeeds: nothing skipped
         return 0
 
+    def from_latest(self) -> None:
+        """Start after what the stream holds now: a restored snapshot's writes were journaled in the run that
+        made them, so the journal must not publish their events again."""
+        shards = self.streams.describe_stream(StreamArn=self.source.stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                StreamArn=self.source.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
+
     def _fetch(self) -> list[dict[str, Any]]:
         if not self.iterators:
             shards = self.streams.describe_stream(StreamArn=self.source.stream_arn)["StreamDescription"]["Shards"]

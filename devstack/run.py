@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from api.auth import OPERATOR, VIEWER
+from api.auth import CUSTOMER, OPERATOR, VIEWER, DevIssuer
 from cli.client import JourneysClient
 from cli.connect import LOCAL_FILE, write_local, write_private
 from consumers.start import journey_id_for
@@ -23,19 +23,34 @@ from router.reasons import why
 Print = Callable[[str], None]
 
 
-def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int = 0) -> int:
+STATE_FILE = LOCAL_FILE.with_name("state.json")  # the tables of the last run (devstack/persist.py)
+DEMO_CUSTOMER = "CUST-000042"
+SAVE_EVERY = 60.0  # seconds between snapshots while serving; stopping saves too
+
+
+def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int = 0, fresh: bool = False) -> int:
     began = time.monotonic()
     metrics = LOCAL_FILE.with_name("metrics.jsonl")  # what `journeys stats` summarises; names journeys
     write_private(metrics, "")
-    stack = LocalStack(Emulator(port=port), metrics_file=metrics).start()
+    if fresh:
+        STATE_FILE.unlink(missing_ok=True)
+    stack = LocalStack(Emulator(port=port), metrics_file=metrics, state_file=STATE_FILE).start()
     issuer = stack.issuer  # a new secret per run: yesterday's tokens stop working
     api = stack.serve_api(issuer, api_port)
     write_local(stack.settings(), API_URL=api, TOKEN_SECRET=issuer.secret)
     out(f"local stack ready in {time.monotonic() - began:.1f} s: emulator at {stack.emulator.url}")
     functions = len(stack.stack.functions) if stack.stack else 0
     out(f"  {functions} functions and {len(stack.pollers)} pollers, from infra/template.yaml")
+    if stack.restored:
+        kept = sum(stack.restored.values())
+        out(f"  kept the previous run's journeys, timelines and tickets ({kept} items) from {STATE_FILE};")
+        out("  `journeys up --fresh` (make run ARGS=--fresh) starts empty")
+        for journey_id in stack.orphaned_approvals:
+            out(
+                f"  {journey_id} waited on an approval chain a restart does not keep: its open tickets expired; "
+                f"`journeys retry {journey_id} --as YOU --reason ...` reopens it"
+            )
     token = issuer.issue("operator", [VIEWER, OPERATOR])
-    out(f"console: {api}/console/#token={token}")
     out(f"  API {api}/docs; operator token (viewer, operator; 8 h): {token}")
     out("  other tokens: `journeys token --user alice --roles viewer` or `journeys token --customer CUST-000007`")
     ok = True
@@ -48,15 +63,50 @@ def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int =
             journeys = play(stack, samples, out)
             ok = all(j.status.value == s.expect for s, j in zip(samples, journeys, strict=True))
         if not once:
-            out(f"serving; the console is at {api}/console/#token={token}")
-            out("  or try `journeys list` or `journeys show ID` in another terminal. Ctrl-C stops.")
+            out("serving; the console, one page per role (each link signs you in as that person for 8 h):")
+            for line in role_links(stack, issuer, api):
+                out(line)
+            out("  or try `journeys list` or `journeys show ID` in another terminal. Ctrl-C stops (the data is kept).")
             stopped = threading.Event()
-            signal.signal(signal.SIGINT, lambda *_: stopped.set())
-            signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-            stopped.wait()
+            for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
+                signal.signal(stop_signal, lambda *_: stopped.set())
+            while not stopped.wait(SAVE_EVERY):
+                stack.save()  # a kill -9 loses at most the last minute
     finally:
         stack.stop()
     return 0 if ok else 1
+
+
+def role_links(stack: LocalStack, issuer: DevIssuer, api: str) -> list[str]:
+    """One console URL per demo role, each opening on something to do: a payment waiting for the approver's
+    decision (EUR 48,000 with its beneficiary and reference) and a customer's form waiting for them."""
+    client = JourneysClient(next(iter(stack.runtimes.values())))
+    # The customer's journey has a fixed id: a later run (the data is kept) does not start it again, the start
+    # consumer absorbing the repeat. The payment is new each run: an approval chain does not survive a restart.
+    payment = client.start("payment-approval", EUR_PAYMENT, actor="demo")
+    kim = {"customer_id": DEMO_CUSTOMER, "full_name": "Kim Keeper", "email": "kim@example.com"}
+    customer = client.start("kyc-uplift", kim, actor="demo", journey_id="demo-kyc-refresh")
+    operator = issuer.issue("ops-olga", [VIEWER, OPERATOR])
+    approver = issuer.issue("officer-olivia", ["payments-officer"])
+    signed = issuer.issue(f"customer:{DEMO_CUSTOMER}", [CUSTOMER], customer_id=DEMO_CUSTOMER)
+    links = [
+        ("operator", "ops-olga: viewer, operator", f"index.html#token={operator}"),
+        ("approver", "officer-olivia: payments-officer", f"approvals.html#token={approver}"),
+        ("customer", f"{DEMO_CUSTOMER}, in French", f"progress.html?journey={customer}&locale=fr#token={signed}"),
+    ]
+    return [f"  {role:<9} {who:<34} {api}/console/{page}" for role, who, page in links] + [
+        f"  (waiting for them: payment {payment} for approval, KYC refresh {customer} for the customer's details)"
+    ]
+
+
+EUR_PAYMENT = {
+    "payment_id": "PAY-2024-0048",
+    "amount": 48000,
+    "currency": "EUR",
+    "beneficiary": {"name": "Rheinmetall Zulieferer GmbH", "iban": "DE89370400440532013000"},
+    "reference": "PO 2024-117, tooling",
+    "initiated_by": "maker-mo",
+}
 
 
 def play(stack: LocalStack, samples: Sequence[Sample], out: Print = print, timeout: float = 120) -> list[Journey]:

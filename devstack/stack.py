@@ -18,12 +18,14 @@ import boto3
 
 from api.auth import DevIssuer
 from consumers.runtime import Runtime, Settings
+from devstack import persist
 from devstack.api_server import ApiServer
 from devstack.emulator import CREDENTIALS, REGION, Emulator
 from devstack.nudges import Nudges
 from devstack.pollers import Poller, RuleSchedulePoller, SchedulePoller, SqsPoller, StreamPoller
 from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
 from router.adapters.definitions import DynamoDefinitionStore
+from router.adapters.tickets import DynamoTicketStore
 from router.registry import Registry
 from router.versions import PublishedRegistry
 from workers.samples import SAMPLES
@@ -62,6 +64,7 @@ class LocalStack:
         consumers_per_queue: int = 1,
         deliveries: Callable[[dict[str, Any]], int] = lambda _event: 1,
         metrics_file: Path | None = None,
+        state_file: Path | None = None,
     ) -> None:
         self.emulator = emulator or Emulator()
         self.template, self.workers, self.clock = template, workers, clock
@@ -88,6 +91,9 @@ class LocalStack:
         # proof key (router/proofs.py) and the development issuer that signs people's tokens, approvers' included.
         self.proof_key = secrets.token_urlsafe(32)
         self.issuer = DevIssuer(secrets.token_urlsafe(32))
+        self.state_file = state_file  # the tables, saved on stop and restored on start (devstack/persist.py)
+        self.restored: dict[str, int] = {}
+        self.orphaned_approvals: list[str] = []  # journeys whose approval chains a restart did not keep
 
     # -- lifecycle
 
@@ -98,6 +104,12 @@ class LocalStack:
             self._owns_emulator = True
         self.stack = provision(self.emulator.url, REGION, self.template)
         self.nudges.routes = self.stack.event_routes
+        if self.state_file is not None:  # before the registry, which reads the published definitions
+            self.restored = persist.restore(self.client("dynamodb"), self.stack.resources, self.state_file)
+            tickets = self.stack.resources.get("ApprovalTicketsTable")
+            if self.restored and tickets:
+                store = DynamoTicketStore(self.client("dynamodb"), tickets)
+                self.orphaned_approvals = persist.close_orphaned_tickets(store, self.clock())
         if self.registry is None:
             published = DynamoDefinitionStore(self.client("dynamodb"), self.stack.resources["JourneysTable"])
             self.registry = PublishedRegistry.deployed_and_published(published, known_workers=self.workers.names())
@@ -107,6 +119,10 @@ class LocalStack:
                 self.pollers += self._pollers(function)
         if pollers:
             self.pollers += [RuleSchedulePoller(self.client("events"), s) for s in self.stack.schedules]
+        if self.restored:  # before any poller runs, so nothing written from here on is skipped
+            for poller in self.pollers:
+                if isinstance(poller, StreamPoller):
+                    poller.from_latest()
         for poller in self.pollers:
             thread = threading.Thread(target=poller.run, args=(self._stop,), name=poller.name, daemon=True)
             thread.start()
@@ -128,8 +144,14 @@ class LocalStack:
         self._nudge()
         for thread in self._threads:
             thread.join(timeout=5)
+        self.save()
         if self._owns_emulator:
             self.emulator.stop()
+
+    def save(self) -> None:
+        """Snapshot the tables to the state file, if this stack keeps one (on stop, and now and then)."""
+        if self.state_file is not None and self.stack is not None:
+            persist.save(self.client("dynamodb"), self.stack.resources, self.state_file)
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -23,11 +23,11 @@ from router.model import (
     JourneyStatus,
     SendWork,
     StartApproval,
-    WithdrawApproval,
     StartJourney,
     StepFailed,
     StepSucceeded,
     TimerFired,
+    WithdrawApproval,
 )
 from router.registry import Registry
 from router.service import Router

@@ -449,6 +449,9 @@ def test_the_inbox_shows_only_tickets_of_roles_the_caller_holds_and_never_a_toke
         "approvers": [],
         "opened_at": 0,
         "expires_at": 0,
+        "currency": "GBP",
+        "beneficiary": "Difference Engines plc, GB82WEST12345698765432",
+        "reference": "Invoice 1877",
     }
     assert world.http.get("/api/approvals", headers=bearer("max", "payments-manager")).json() == []
 
@@ -509,7 +512,7 @@ def test_an_approver_approves_as_themselves_and_the_next_level_opens(world: Worl
 # ------------------------------------------------------------------ customers
 
 
-PROGRESS_KEYS = {"journey_id", "title", "status", "percent", "step_label", "needed", "finished"}
+PROGRESS_KEYS = {"journey_id", "title", "status", "percent", "step_label", "needed", "finished", "locale", "page"}
 
 
 def test_a_customer_sees_progress_and_what_is_needed_but_nothing_internal(world: World) -> None:
@@ -520,7 +523,7 @@ def test_a_customer_sees_progress_and_what_is_needed_but_nothing_internal(world:
     body = response.json()
     assert set(body) == PROGRESS_KEYS
     assert body["percent"] == 0 and body["status"] == "RUNNING" and body["finished"] is False
-    assert body["title"] == "Refresh a customer's identity details"
+    assert body["title"] == "Updating your details"  # the customer's title, not the staff one
     assert body["needed"]["step"] == "request-details" and body["needed"]["input_schema"]["type"] == "object"
     assert body["step_label"] == body["needed"]["label"] == "Please confirm your details and upload a photo ID"
     for internal in ("ida1@example.com", "CUST-000101", "Ida Idle", "initiator", "crm", "state"):
@@ -557,7 +560,7 @@ def test_a_customer_reads_labels_in_their_language_or_the_source_text(
 def test_a_journey_known_by_the_customers_business_key_is_theirs(world: World) -> None:
     """Ownership by business key as well as by the state's customer_id."""
     response = world.http.get("/api/customer/journeys/dispute-by-key/progress", headers=customer("CUST-000400"))
-    assert response.status_code == 200 and response.json()["title"] == "Dispute a card transaction"
+    assert response.status_code == 200 and response.json()["title"] == "Your card dispute"
 
 
 @pytest.mark.parametrize("journey", ["other", "dispute", "missing"])
@@ -576,11 +579,16 @@ def test_another_customers_journey_is_404_exactly_like_a_missing_one(world: Worl
 
 
 def test_a_customer_resumes_their_journey_with_valid_data_only(world: World) -> None:
-    """Invalid data is 400 with the schema's complaint; valid data is 202 and the journey moves on."""
+    """Invalid data is 400 with what is wrong field by field, in words; valid data is 202 and the journey moves on."""
     journey, headers = world.kyc[3], customer("CUST-000103")
     bad = world.http.post(f"/api/customer/journeys/{journey}/input", json={"data": {"full_name": "K"}}, headers=headers)
     assert bad.status_code == 400
-    assert bad.json()["error"] == "invalid" and "is not valid" in bad.json()["detail"]
+    assert bad.json()["error"] == "invalid" and bad.json()["fields"] == {
+        "full_name": "This is too short",
+        "date_of_birth": "Please fill this in",
+        "address": "Please fill this in",
+        "documents": "Please fill this in",
+    }
     missing = world.http.post(f"/api/customer/journeys/{journey}/input", json={}, headers=headers)
     assert missing.status_code == 422 and missing.json()["detail"] == ["body.data: Field required"]
     good = world.http.post(f"/api/customer/journeys/{journey}/input", json={"data": KYC_ANSWER}, headers=headers)

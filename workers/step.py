@@ -73,6 +73,17 @@ class Workers:
         """Each worker's function and `retry_on`, by name: enough to register it again, wrapped (tests do)."""
         return {name: (worker.fn, worker.retry_on) for name, worker in self._workers.items()}
 
+    def problems(self, name: str, state: dict[str, Any]) -> list[str]:
+        """Why worker `name` could not run on `state` (missing or invalid arguments); empty when it could."""
+        worker = self._workers.get(name)
+        if worker is None:
+            return []
+        try:
+            worker.arguments.model_validate(state)
+        except ValidationError as exc:
+            return [f"worker {name!r}: {_describe(exc)}"]
+        return []
+
     def run(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         """Run worker `name` on the journey state and return the dict to merge into it."""
         worker = self._workers.get(name)

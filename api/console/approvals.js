@@ -1,16 +1,9 @@
-// The approvals inbox: tickets for the caller's roles, each approved or rejected with a reason.
-import { api, el, header, message, when } from "./common.js";
+// The approvals inbox: the tickets the caller may decide (the API lists only those: a role they hold, within its
+// limit, not their own request), each with the payment in its own currency, who is paid and the reference.
+import { api, el, every, header, message, money, timeCell, when } from "./common.js";
 
 const rows = document.getElementById("rows");
-
-function money(amount, currency) {
-  if (amount === null || amount === undefined) return "";
-  try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "GBP" }).format(amount);
-  } catch {
-    return `${amount} ${currency || ""}`;
-  }
-}
+let busy = false; // a decision in flight: the list does not refresh under the approver's hands
 
 function row(ticket) {
   const reason = el("input", { name: "reason", placeholder: "reason", "aria-label": `reason for ticket ${ticket.ticket_id}`, size: 22 });
@@ -20,6 +13,7 @@ function row(ticket) {
       reason.focus();
       return;
     }
+    busy = true;
     try {
       const result = await api(`/api/approvals/${encodeURIComponent(ticket.ticket_id)}/${outcome}`, {
         method: "POST",
@@ -29,19 +23,22 @@ function row(ticket) {
       await load(false);
     } catch (error) {
       message(error.message);
+    } finally {
+      busy = false;
     }
   };
   return el(
     "tr",
     { "data-ticket": ticket.ticket_id, "data-journey": ticket.journey_id, "data-level": ticket.level },
-    el("td", { class: "mono" }, el("a", { href: `journey.html?id=${encodeURIComponent(ticket.journey_id)}` }, ticket.journey_id)),
-    el("td", {}, ticket.step),
-    el("td", {}, ticket.level),
-    el("td", {}, ticket.role),
-    el("td", { class: "number" }, money(ticket.amount, ticket.currency)),
-    el("td", {}, ticket.initiator || ""),
-    el("td", {}, when(ticket.opened_at)),
-    el("td", {}, when(ticket.expires_at)),
+    el("td", { class: "mono" }, el("a", { href: `journey.html?id=${encodeURIComponent(ticket.journey_id)}` }, ticket.journey_id),
+      el("span", { class: "sub" }, ticket.definition_id)),
+    el("td", { class: "number amount", "data-currency": ticket.currency || "" }, money(ticket.amount, ticket.currency),
+      ticket.limit !== null && ticket.limit !== undefined ? el("span", { class: "sub" }, `limit ${money(ticket.limit, ticket.currency)}`) : null),
+    el("td", { class: "beneficiary" }, ticket.beneficiary || ""),
+    el("td", { class: "reference" }, ticket.reference || ""),
+    el("td", {}, `${ticket.level} of ${ticket.levels || "?"}`, el("span", { class: "sub" }, ticket.role)),
+    el("td", {}, ticket.initiator || "", ticket.approvers && ticket.approvers.length ? el("span", { class: "sub" }, `approved by ${ticket.approvers.join(", ")}`) : null),
+    timeCell(ticket.expires_at),
     el(
       "td",
       { class: "decide" },
@@ -57,9 +54,12 @@ async function load(clear = true) {
     const tickets = await api("/api/approvals");
     const items = Array.isArray(tickets) ? tickets : tickets.items || [];
     rows.replaceChildren(...items.map(row));
-    document.getElementById("count").textContent = items.length ? `${items.length} waiting` : "Nothing waits for your roles.";
+    document.getElementById("count").textContent = items.length
+      ? `${items.length} waiting for you (updated ${when(Date.now() / 1000)})`
+      : "Nothing waits for you to decide.";
     if (clear) message("");
   } catch (error) {
+    document.getElementById("count").textContent = "Could not load the tickets.";
     message(error.message);
   }
 }
@@ -67,3 +67,7 @@ async function load(clear = true) {
 header();
 document.getElementById("refresh").addEventListener("click", () => load());
 load();
+every(10000, () => {
+  const typing = document.activeElement && document.activeElement.name === "reason" && document.activeElement.value;
+  if (!busy && !typing) load();
+});

@@ -1,10 +1,13 @@
-// A journey's definition drawn as SVG: a small layered layout (top to bottom) of the detail endpoint's steps
-// and edges, with the current step and the path taken highlighted. No library: the graph is small.
+// A journey's definition drawn as SVG, laid out by dagre (a layered "Sugiyama" layout engine, vendored from
+// npm: vendor/dagre.LICENSE.txt). Every box is sized from its text as the browser measures it, and edge
+// labels are laid out as nodes of their own, so no label overlaps another or runs out of the drawing.
+// A PARALLEL step forks into one box per branch, side by side, which join again before the next step.
+import { Graph, layout } from "./vendor/dagre.esm.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const NODE_HEIGHT = 42;
-const LAYER_GAP = 58;
-const NODE_GAP = 28;
-const MARGIN = 16;
+const PAD_X = 16;
+const JOIN = "\u0000join";
 
 function svg(tag, attributes = {}, ...children) {
   const node = document.createElementNS(SVG, tag);
@@ -13,133 +16,23 @@ function svg(tag, attributes = {}, ...children) {
   return node;
 }
 
-// The Mermaid text names each step's type (`name<br/><small>TYPE</small>`) and the start; both are optional here.
-function fromMermaid(text = "") {
-  const types = {};
-  for (const match of text.matchAll(/"([^"<]+)<br\/><small>([A-Z]+)<\/small>"/g)) types[match[1]] = match[2];
-  const start = /start\(\( \)\) --> (\S+)/.exec(text);
-  return { types, start: start ? start[1] : null };
-}
-
-// Layers by longest path from the start (back edges of loops set aside), a chain of invisible "dummy" points
-// for every edge that skips layers (so it runs between nodes, not through them), a few barycenter sweeps to
-// order each layer, and x positions pulled towards neighbours without overlapping.
-function layout(names, edges, start, types) {
-  const out = new Map(names.map((n) => [n, []]));
-  for (const [from, to] of edges) if (out.has(from) && out.has(to)) out.get(from).push(to);
-  const state = new Map();
-  const back = new Set();
-  const visit = (name) => {
-    state.set(name, 1);
-    for (const to of out.get(name)) {
-      if (state.get(to) === 1) back.add(`${name}\u0000${to}`);
-      else if (!state.has(to)) visit(to);
-    }
-    state.set(name, 2);
+// Text widths as this browser draws them (the stylesheet's classes), measured once in a hidden SVG.
+function measurer() {
+  const probe = svg("svg", { class: "graph", width: 0, height: 0, style: "position:absolute;visibility:hidden" });
+  document.body.append(probe);
+  const group = svg("g", { class: "node" });
+  const labels = svg("g", { class: "labels" });
+  probe.append(group, labels);
+  return {
+    width(text, cls) {
+      const node = svg("text", { class: cls }, text);
+      (cls === "edge-label" ? labels : group).append(node);
+      const box = node.getBBox();
+      node.remove();
+      return { w: Math.ceil(box.width), h: Math.ceil(box.height) };
+    },
+    done() { probe.remove(); },
   };
-  if (start && out.has(start)) visit(start);
-  for (const name of names) if (!state.has(name)) visit(name);
-
-  const forward = edges.filter(([f, t]) => out.has(f) && out.has(t) && f !== t && !back.has(`${f}\u0000${t}`));
-  const layer = new Map(names.map((n) => [n, 0]));
-  const indegree = new Map(names.map((n) => [n, 0]));
-  for (const [, to] of forward) indegree.set(to, indegree.get(to) + 1);
-  const queue = names.filter((n) => indegree.get(n) === 0);
-  while (queue.length) {
-    const name = queue.shift();
-    for (const [from, to] of forward) {
-      if (from !== name) continue;
-      layer.set(to, Math.max(layer.get(to), layer.get(name) + 1));
-      indegree.set(to, indegree.get(to) - 1);
-      if (indegree.get(to) === 0) queue.push(to);
-    }
-  }
-
-  const nodes = new Map(names.map((n) => [n, { id: n, layer: layer.get(n), w: widthOf(n, types[n]), dummy: false }]));
-  const links = []; // segments between adjacent layers
-  const routes = new Map(); // forward edge key -> the node ids it passes through, ends included
-  for (const [from, to, label] of forward) {
-    const key = `${from}\u0000${to}`;
-    if (routes.has(key)) continue;
-    const route = [from];
-    for (let l = layer.get(from) + 1; l < layer.get(to); l += 1) {
-      const id = `${key}\u0000${l}`;
-      // the first point is as wide as the edge's label, which sits beside it
-      const w = l === layer.get(from) + 1 && label ? 5.6 * Math.min(label.length, 24) : 8;
-      nodes.set(id, { id, layer: l, w, dummy: true });
-      route.push(id);
-    }
-    route.push(to);
-    route.slice(1).forEach((id, i) => links.push([route[i], id]));
-    routes.set(key, route);
-  }
-
-  const rows = [];
-  for (const node of nodes.values()) (rows[node.layer] ||= []).push(node.id);
-  const preds = new Map([...nodes.keys()].map((id) => [id, []]));
-  const succs = new Map([...nodes.keys()].map((id) => [id, []]));
-  for (const [a, b] of links) {
-    succs.get(a).push(b);
-    preds.get(b).push(a);
-  }
-  const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
-  const sweep = (range, neighbours) => {
-    for (const l of range) {
-      const index = new Map(rows[l + (neighbours === preds ? -1 : 1)].map((id, i) => [id, i]));
-      const score = new Map(rows[l].map((id, i) => {
-        const near = neighbours.get(id).map((n) => index.get(n));
-        return [id, near.length ? mean(near) : i];
-      }));
-      rows[l].sort((a, b) => score.get(a) - score.get(b));
-    }
-  };
-  const down = rows.map((_, l) => l).slice(1);
-  const up = rows.map((_, l) => l).slice(0, -1).reverse();
-  for (let i = 0; i < 4; i += 1) {
-    sweep(down, preds);
-    sweep(up, succs);
-  }
-
-  const x = new Map();
-  const gap = (a, b) => (nodes.get(a).w + nodes.get(b).w) / 2 + (nodes.get(a).dummy || nodes.get(b).dummy ? 14 : NODE_GAP);
-  for (const row of rows) {
-    let at = 0;
-    row.forEach((id, i) => {
-      at += i ? gap(row[i - 1], id) : 0;
-      x.set(id, at);
-    });
-  }
-  // Each node wants the mean x of its neighbours; the mean of the leftmost and rightmost placements that keep
-  // the layer's order and gaps is as close to that as the neighbours allow.
-  const settle = (range, neighbours) => {
-    for (const l of range) {
-      const row = rows[l];
-      const want = row.map((id) => (neighbours.get(id).length ? mean(neighbours.get(id).map((n) => x.get(n))) : x.get(id)));
-      const left = [...want];
-      for (let i = 1; i < row.length; i += 1) left[i] = Math.max(want[i], left[i - 1] + gap(row[i - 1], row[i]));
-      const right = [...want];
-      for (let i = row.length - 2; i >= 0; i -= 1) right[i] = Math.min(want[i], right[i + 1] - gap(row[i], row[i + 1]));
-      row.forEach((id, i) => x.set(id, (left[i] + right[i]) / 2));
-    }
-  };
-  for (let i = 0; i < 6; i += 1) {
-    settle(down, preds);
-    settle(up, succs);
-  }
-  const lefts = [...nodes.values()].map((n) => x.get(n.id) - n.w / 2);
-  const rights = [...nodes.values()].map((n) => x.get(n.id) + n.w / 2);
-  const shift = MARGIN - Math.min(...lefts);
-  const position = new Map();
-  for (const node of nodes.values()) {
-    position.set(node.id, { x: x.get(node.id) + shift, y: MARGIN + node.layer * (NODE_HEIGHT + LAYER_GAP), w: node.w });
-  }
-  const width = Math.max(...rights) + shift + MARGIN;
-  const height = MARGIN * 2 + rows.length * (NODE_HEIGHT + LAYER_GAP) - LAYER_GAP;
-  return { position, routes, back, width, height };
-}
-
-function widthOf(name, type) {
-  return Math.max(96, 7.2 * Math.max(name.length, (type || "").length) + 28);
 }
 
 function shape(type, w) {
@@ -151,70 +44,74 @@ function shape(type, w) {
   return svg("rect", { x, y: 0, width: w, height: h, rx: rounded });
 }
 
-// A forward edge: curves between layers, straight through each dummy point's layer. Its label sits on the
-// first curve, below the step it leaves (decisions' conditions read best there).
-function forwardPath(route, position) {
-  const points = route.map((id) => position.get(id));
-  let d = `M${points[0].x},${points[0].y + NODE_HEIGHT}`;
-  let label = null;
-  for (let i = 1; i < points.length; i += 1) {
-    const [a, b] = [points[i - 1], points[i]];
-    const y1 = a.y + NODE_HEIGHT;
-    const y2 = b.y;
-    const dy = (y2 - y1) / 2;
-    d += ` C${a.x},${y1 + dy} ${b.x},${y2 - dy} ${b.x},${y2}`;
-    if (i === 1) {
-      // most of the way down the curve, where a decision's branches have spread apart
-      const t = 0.8;
-      const [u, v] = [(1 - t) ** 3 + 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t ** 2 + t ** 3];
-      label = { x: a.x * u + b.x * v, y: y1 + (y2 - y1) * (1.5 * t * (1 - t) + t ** 3) + 3 };
-    }
-    if (i < points.length - 1) d += ` L${b.x},${b.y + NODE_HEIGHT}`;
-  }
-  return { d, mid: label };
+function extraWidth(type) {
+  return type === "DECISION" ? 28 : type === "INPUT" ? 20 : type === "SUCCESS" || type === "FAIL" ? 20 : 0;
 }
 
-// A back edge (a loop): out of the right side of the later step, round the right of everything between.
-function backPath(a, b, position, offset) {
-  const [top, bottom] = [Math.min(a.y, b.y), Math.max(a.y, b.y)];
-  const between = [...position.values()].filter((p) => p.y >= top && p.y <= bottom);
-  const bulge = Math.max(...between.map((p) => p.x + p.w / 2)) + 24 + offset;
-  const [y1, y2] = [a.y + NODE_HEIGHT / 2, b.y + NODE_HEIGHT / 2];
-  return {
-    d: `M${a.x + a.w / 2},${y1} C${bulge},${y1} ${bulge},${y2} ${b.x + b.w / 2},${y2}`,
-    mid: { x: bulge - 6, y: (y1 + y2) / 2 },
-    right: bulge + 20,
+// Boxes: steps, each PARALLEL step's branches and their join; edges with their labels' measured sizes.
+function build(graph, measure) {
+  const g = new Graph({ multigraph: true });
+  g.setGraph({ rankdir: "TB", nodesep: 28, ranksep: 46, edgesep: 14, marginx: 16, marginy: 16 });
+  const types = graph.types || {};
+  const boxes = new Map();
+  const box = (id, lines, type, extra = {}) => {
+    const sizes = lines.map(([text, cls]) => measure.width(text, cls));
+    const w = Math.max(72, ...sizes.map((s) => s.w)) + 2 * PAD_X + extraWidth(type);
+    boxes.set(id, { id, lines, type, ...extra });
+    g.setNode(id, { width: w, height: extra.join ? 8 : NODE_HEIGHT });
   };
+  for (const name of graph.steps || []) {
+    const type = types[name];
+    box(name, [[name, "name"], ...(type ? [[type.toLowerCase(), "type"]] : [])], type, { step: name });
+  }
+  const outgoing = (edges) => edges.filter(([from]) => from);
+  const edges = [];
+  for (const [name, branches] of Object.entries(graph.branches || {})) {
+    const join = `${name}${JOIN}`;
+    box(join, [], "JOIN", { join: true, step: name });
+    for (const branch of branches) {
+      const id = `${name}\u0000${branch.name}`;
+      box(id, [[branch.name, "name"], [branch.worker, "type"]], "BRANCH", { step: name, branch: branch.name });
+      edges.push([name, id, ""], [id, join, ""]);
+    }
+  }
+  for (const [from, to, label] of outgoing(graph.edges || [])) {
+    const source = graph.branches && graph.branches[from] ? `${from}${JOIN}` : from; // a parallel step moves on once joined
+    if (g.hasNode(source) && g.hasNode(to)) edges.push([source, to, label, from]);
+  }
+  edges.forEach(([from, to, label], i) => {
+    const size = label ? measure.width(label, "edge-label") : { w: 0, h: 0 };
+    g.setEdge(from, to, { label, width: size.w + 8, height: label ? size.h + 4 : 0, labelpos: "c" }, `e${i}`);
+  });
+  return { g, boxes, edges };
+}
+
+function pathOf(points) {
+  const [first, ...rest] = points;
+  return `M${first.x},${first.y}` + rest.map((p) => ` L${p.x},${p.y}`).join("");
 }
 
 export function drawGraph(graph) {
-  const names = graph.steps || [];
-  const edges = graph.edges || [];
-  const { types, start } = fromMermaid(graph.mermaid);
+  const measure = measurer();
+  let built;
+  try {
+    built = build(graph, measure);
+  } finally {
+    measure.done();
+  }
+  const { g, boxes, edges } = built;
+  layout(g);
+  const { width, height } = g.graph();
   const path = graph.path || [];
   const current = new Set(graph.current || []);
   const visited = new Set(path);
+  const waiting = new Set(graph.waiting || []);
   const taken = new Set(path.slice(1).map((to, i) => `${path[i]}\u0000${to}`));
-  const { position, routes, back, width, height } = layout(names, edges, start || path[0] || names[0], types);
-  let right = width;
-  const drawn = [];
-  for (const [from, to, label] of edges) {
-    const key = `${from}\u0000${to}`;
-    if (!position.has(from) || !position.has(to)) continue;
-    let line;
-    if (back.has(key) || from === to) {
-      line = backPath(position.get(from), position.get(to), position, 10 * drawn.filter((e) => e.back).length);
-      right = Math.max(right, line.right);
-    } else {
-      line = forwardPath(routes.get(key), position);
-    }
-    drawn.push({ from, to, label, back: back.has(key) || from === to, ...line });
-  }
   const root = svg("svg", {
     class: "graph",
-    viewBox: `0 0 ${right} ${height}`,
-    width: right,
-    height,
+    viewBox: `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`,
+    width: Math.ceil(width),
+    height: Math.ceil(height),
     role: "img",
     "aria-label": `journey graph, current step ${[...current].join(", ") || "none"}`,
   });
@@ -222,27 +119,45 @@ export function drawGraph(graph) {
     svg("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
       svg("path", { d: "M0,0 L10,5 L0,10 z" }));
   root.append(svg("defs", {}, marker("arrow"), marker("arrow-taken")));
+
   const labels = svg("g", { class: "labels" });
-  for (const edge of drawn) {
-    const isTaken = taken.has(`${edge.from}\u0000${edge.to}`);
-    const group = svg("g", { class: `edge${isTaken ? " taken" : ""}`, "data-from": edge.from, "data-to": edge.to });
-    group.append(svg("path", { d: edge.d, "marker-end": `url(#${isTaken ? "arrow-taken" : "arrow"})` }));
+  g.edges().forEach((e) => {
+    const edge = g.edge(e);
+    const [from, to, , step] = edges[Number(e.name.slice(1))];
+    const stepFrom = step || boxes.get(from).step;
+    const stepTo = boxes.get(to).step;
+    const isTaken = taken.has(`${stepFrom}\u0000${stepTo}`) || (stepFrom === stepTo && visited.has(stepFrom) && !current.has(stepFrom));
+    const group = svg("g", { class: `edge${isTaken ? " taken" : ""}`, "data-from": stepFrom, "data-to": stepTo });
+    group.append(svg("path", { d: pathOf(edge.points), "marker-end": boxes.get(to).join ? null : `url(#${isTaken ? "arrow-taken" : "arrow"})` }));
     root.append(group);
-    if (edge.label && edge.mid) {
-      const short = edge.label.length > 24 ? `${edge.label.slice(0, 23)}…` : edge.label;
-      labels.append(svg("text", { x: edge.mid.x, y: edge.mid.y, "text-anchor": "middle", class: isTaken ? "taken" : null },
-        svg("title", {}, edge.label), short));
+    if (edge.label) {
+      labels.append(svg("rect", { class: "label-back", x: edge.x - edge.width / 2, y: edge.y - edge.height / 2, width: edge.width, height: edge.height, rx: 3 }));
+      labels.append(svg("text", { class: `edge-label${isTaken ? " taken" : ""}`, x: edge.x, y: edge.y, "text-anchor": "middle", "dominant-baseline": "central" }, edge.label));
     }
-  }
-  for (const name of names) {
-    const p = position.get(name);
-    const type = types[name];
-    const classes = ["node", type ? type.toLowerCase() : "", visited.has(name) ? "visited" : "", current.has(name) ? "current" : ""];
-    const group = svg("g", { class: classes.filter(Boolean).join(" "), "data-step": name, transform: `translate(${p.x},${p.y})` });
-    group.append(svg("title", {}, `${name}${type ? ` (${type})` : ""}${current.has(name) ? ": current step" : ""}`));
-    group.append(shape(type, p.w));
-    group.append(svg("text", { x: 0, y: type ? 18 : 25, "text-anchor": "middle", class: "name" }, name));
-    if (type) group.append(svg("text", { x: 0, y: 33, "text-anchor": "middle", class: "type" }, type.toLowerCase()));
+  });
+
+  for (const id of g.nodes()) {
+    const node = g.node(id);
+    const b = boxes.get(id);
+    const x = node.x;
+    const y = node.y - node.height / 2;
+    if (b.join) {
+      root.append(svg("rect", { class: "join", x: x - node.width / 2, y, width: node.width, height: node.height, rx: 2, "data-join": b.step }));
+      continue;
+    }
+    const kind = b.branch ? "branch" : (b.type || "").toLowerCase();
+    // a parallel step's branches still running are current; those that answered were visited
+    const here = b.branch ? current.has(b.step) && waiting.has(`${b.step}/${b.branch}`) : current.has(b.step);
+    const classes = ["node", kind, visited.has(b.step) ? "visited" : "", here ? "current" : ""];
+    const attributes = { class: classes.filter(Boolean).join(" "), transform: `translate(${x},${y})` };
+    if (b.branch) attributes["data-branch"] = `${b.step}/${b.branch}`;
+    else attributes["data-step"] = b.step;
+    const group = svg("g", attributes);
+    group.append(svg("title", {}, `${b.branch ? `${b.step} / ${b.branch}` : b.step}${b.type ? ` (${b.type})` : ""}${here ? ": current step" : ""}`));
+    group.append(shape(b.branch ? "TASK" : b.type, node.width));
+    const [name, sub] = b.lines;
+    group.append(svg("text", { x: 0, y: sub ? 18 : 25, "text-anchor": "middle", class: "name" }, name[0]));
+    if (sub) group.append(svg("text", { x: 0, y: 33, "text-anchor": "middle", class: "type" }, sub[0]));
     root.append(group);
   }
   root.append(labels);

@@ -1,5 +1,5 @@
 // One journey: summary, why it waits, its graph, the timeline, and the operator's interventions.
-import { api, el, header, message, param, statusBadge, when } from "./common.js";
+import { api, el, header, may, message, param, statusBadge, when } from "./common.js";
 import { drawGraph } from "./graph.js";
 
 const FINISHED = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
@@ -73,12 +73,25 @@ function render(detail) {
   seen = detail.journey;
   document.title = `Journey ${seen.id}`;
   document.getElementById("summary").replaceChildren(...summary(detail).filter(Boolean));
-  document.getElementById("graph").replaceChildren(drawGraph(detail.graph || {}));
+  const waiting = (detail.open || []).filter((a) => a.branch).map((a) => `${a.step}/${a.branch}`);
+  document.getElementById("graph").replaceChildren(drawGraph({ ...(detail.graph || {}), waiting }));
   document.getElementById("open").replaceChildren(openTable(detail.open || []));
   document.getElementById("timeline").replaceChildren(...timelineRows(detail.timeline || []));
   document.getElementById("state").textContent = JSON.stringify(detail.state, null, 2);
+  interventions(seen.status);
   const target = document.getElementById("target");
-  if (!target.options.length) target.append(...(detail.graph?.steps || []).map((s) => el("option", { value: s }, s)));
+  if (target && !target.options.length) target.append(...(detail.graph?.steps || []).map((s) => el("option", { value: s }, s)));
+}
+
+// Intervention buttons only for operators, and only while the journey can still move: removed, not just hidden.
+function interventions(status) {
+  const panel = document.getElementById("intervene-panel");
+  const why = !may.operate() ? "Interventions need the operator role." : FINISHED.has(status) ? `This journey is ${status.toLowerCase()}: there is nothing to intervene in.` : null;
+  if (!why) return;
+  if (panel) panel.remove();
+  const note = document.getElementById("no-intervention");
+  note.textContent = why;
+  note.hidden = false;
 }
 
 async function load() {
@@ -87,6 +100,7 @@ async function load() {
     return true;
   } catch (error) {
     message(error.message);
+    if (!seen) document.getElementById("summary").replaceChildren(el("p", { class: "muted" }, "Could not load this journey."));
     return false;
   }
 }
@@ -101,7 +115,12 @@ async function intervene(command) {
   const body = { command, reason, expected_version: seen ? seen.version : null };
   if (command === "goto") body.target = document.getElementById("target").value;
   const json = document.getElementById("patch").value.trim();
-  if (command === "patch" || (command === "skip" && json)) {
+  if (command === "skip" && !json) {
+    message("Skipping a step needs what it would have produced: write it as a JSON object below.");
+    document.getElementById("patch").focus();
+    return;
+  }
+  if (command === "patch" || command === "skip") {
     try {
       body[command === "patch" ? "patch" : "output"] = JSON.parse(json || "null");
     } catch (error) {
@@ -127,15 +146,16 @@ let timer = null;
 function poll() {
   clearTimeout(timer);
   timer = setTimeout(async () => {
-    const ok = await load();
-    if (ok && seen && !FINISHED.has(seen.status)) poll();
-  }, 1500);
+    await load();
+    if (!seen || !FINISHED.has(seen.status)) poll(); // after a failed load too: it shows, and tries again
+  }, document.visibilityState === "visible" ? 2000 : 10000);
 }
 
 header();
+if (!may.operate()) interventions(null);
 document.getElementById("journey-id").textContent = id || "(no id)";
 for (const button of document.querySelectorAll("[data-command]")) {
   button.addEventListener("click", () => intervene(button.dataset.command));
 }
 if (!id) message("No journey id: open a journey from the list.");
-else load().then((ok) => { if (ok && !FINISHED.has(seen.status)) poll(); });
+else load().then(() => { if (!seen || !FINISHED.has(seen.status)) poll(); });

@@ -1,5 +1,5 @@
 // The journeys list (index.html, with filters) and the stuck queue (stuck.html): one table, two sources.
-import { api, el, header, message, statusBadge, when } from "./common.js";
+import { api, claims, el, every, header, landing, may, message, statusBadge, timeCell } from "./common.js";
 
 const FILTERS = ["status", "definition", "version", "stuck_reason", "business_key", "created_from", "created_to"];
 const stuck = document.body.dataset.page === "stuck";
@@ -7,6 +7,7 @@ const form = document.getElementById("filters");
 const rows = document.getElementById("rows");
 const more = document.getElementById("more");
 let cursor = null;
+let pages = 0; // pages shown: the list refreshes itself only while it shows its first
 
 function query() {
   const params = new URLSearchParams();
@@ -31,7 +32,7 @@ function row(journey) {
     el("td", {}, journey.step_label || journey.step, journey.step_label ? el("div", { class: "muted mono" }, journey.step) : null),
     el("td", {}, journey.business_key || ""),
     el("td", {}, journey.stuck_reason || journey.waiting_on || ""),
-    el("td", {}, when(journey.updated_at)),
+    timeCell(journey.updated_at),
   );
 }
 
@@ -47,7 +48,10 @@ function apiQuery() {
   return params;
 }
 
+let loading = false;
 async function load(append = false) {
+  if (loading) return;
+  loading = true;
   const params = stuck ? new URLSearchParams() : apiQuery();
   if (append && cursor) params.set("cursor", cursor);
   const path = stuck ? "/api/journeys/stuck" : "/api/journeys";
@@ -56,6 +60,7 @@ async function load(append = false) {
     if (!append) rows.replaceChildren();
     rows.append(...page.items.map(row));
     cursor = page.next_cursor || null;
+    pages = append ? pages + 1 : 1;
     more.hidden = !cursor;
     const count = rows.children.length;
     document.getElementById("count").textContent = count
@@ -63,11 +68,15 @@ async function load(append = false) {
       : stuck ? "Nothing is stuck." : "No journeys match.";
     message("");
   } catch (error) {
+    document.getElementById("count").textContent = "Could not load the journeys.";
     message(error.message);
+  } finally {
+    loading = false;
   }
 }
 
 header();
+if (claims() && !may.read() && landing() !== "index.html") location.replace(landing()); // an approver or customer
 if (form) {
   const initial = new URLSearchParams(location.search);
   for (const name of FILTERS) if (initial.get(name) && form.elements[name]) form.elements[name].value = initial.get(name);
@@ -82,3 +91,4 @@ if (form) {
 more.addEventListener("click", () => load(true));
 document.getElementById("refresh").addEventListener("click", () => load());
 load();
+every(10000, () => { if (pages <= 1) load(); });

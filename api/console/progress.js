@@ -1,50 +1,90 @@
-// The customer's page: how far their journey is, and the form for what it needs from them (an INPUT step).
-import { api, el, header, message, param } from "./common.js";
+// The customer's page: how far their journey is, and the form for what it needs from them (an INPUT step),
+// all in the customer's words and language (?locale=, else the browser's Accept-Language): the API describes
+// the form field by field and says what is wrong with an answer field by field.
+import { ApiError, api, el, header, message, param } from "./common.js";
 
 const id = param("journey");
+const locale = param("locale");
 const form = document.getElementById("input-form");
 let shownStep = null;
+let words = {}; // the page's own words, from the API in the customer's language
 
-function words(name) {
-  return name.replace(/[_-]+/g, " ").replace(/^./, (c) => c.toUpperCase());
+const say = (key, fallback, values = {}) =>
+  (words[key] || fallback).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+
+function query() {
+  return locale ? `?locale=${encodeURIComponent(locale)}` : "";
 }
 
-// One input per schema property, nested objects as fieldsets; the names are dotted paths into the answer.
-function fields(schema, prefix = "") {
-  const required = new Set(schema.required || []);
-  return Object.entries(schema.properties || {}).map(([key, property]) => {
-    const name = prefix ? `${prefix}.${key}` : key;
-    const label = `${property.title || words(key)}${required.has(key) ? " *" : ""}`;
-    if (property.type === "object" && property.properties) {
-      return el("fieldset", {}, el("legend", {}, label), ...fields(property, name));
+function input(field) {
+  const attributes = { name: field.name, id: `field-${field.name}`, "data-kind": field.kind, "aria-required": field.required ? "true" : null };
+  if (field.kind === "choice" || field.kind === "boolean") {
+    const options = field.kind === "boolean"
+      ? [{ value: "true", label: say("yes", "Yes") }, { value: "false", label: say("no", "No") }]
+      : field.choices;
+    return el("select", attributes, el("option", { value: "" }, say("choose", "Choose…")), options.map((c) => el("option", { value: String(c.value) }, c.label)));
+  }
+  const type = { number: "number", integer: "number", date: "date", email: "email" }[field.kind] || "text";
+  return el("input", { ...attributes, type, step: type === "number" ? "any" : null });
+}
+
+function fieldRow(field) {
+  return el(
+    "div",
+    { class: "form-field", "data-field": field.name },
+    el("label", { for: `field-${field.name}` }, field.label, field.required ? el("span", { class: "muted", title: say("required_mark", "required") }, " *") : null),
+    input(field),
+    el("span", { class: "field-error", id: `error-${field.name}`, role: "alert" }),
+  );
+}
+
+// Fields of one nested object (an address) share a fieldset, in the schema's order.
+function fieldsets(fields) {
+  const out = [];
+  let open = null;
+  for (const field of fields) {
+    if (!field.group) {
+      open = null;
+      out.push(fieldRow(field));
+      continue;
     }
-    let input;
-    if (property.enum) {
-      input = el("select", { name }, el("option", { value: "" }, "choose…"), property.enum.map((v) => el("option", { value: v }, words(String(v)))));
-    } else if (property.type === "boolean") {
-      input = el("select", { name, "data-type": "boolean" }, el("option", { value: "" }, "choose…"), el("option", { value: "true" }, "Yes"), el("option", { value: "false" }, "No"));
-    } else {
-      const type = property.type === "number" || property.type === "integer" ? "number" : property.format === "date" ? "date" : "text";
-      input = el("input", { name, type, step: type === "number" ? "any" : null, "data-type": property.type });
+    if (!open || open.dataset.group !== field.group) {
+      open = el("fieldset", { "data-group": field.group }, el("legend", {}, field.group));
+      out.push(open);
     }
-    return el("label", { class: "form-field" }, el("span", {}, label), input, property.description ? el("small", { class: "muted" }, property.description) : null);
-  });
+    open.append(fieldRow(field));
+  }
+  return out;
 }
 
 function answer() {
   const data = {};
-  for (const input of form.querySelectorAll("input, select")) {
-    if (input.value === "") continue;
-    let value = input.value;
-    if (input.dataset.type === "boolean") value = value === "true";
-    else if (input.dataset.type === "integer") value = Number.parseInt(value, 10);
-    else if (input.dataset.type === "number") value = Number(value);
-    const keys = input.name.split(".");
+  for (const node of form.querySelectorAll("input, select")) {
+    if (node.value === "") continue;
+    let value = node.value;
+    if (node.dataset.kind === "boolean") value = value === "true";
+    else if (node.dataset.kind === "integer") value = Number.parseInt(value, 10);
+    else if (node.dataset.kind === "number") value = Number(value);
+    const keys = node.name.split(".");
     let target = data;
     for (const key of keys.slice(0, -1)) target = target[key] ||= {};
     target[keys.at(-1)] = value;
   }
   return data;
+}
+
+function showProblems(fields) {
+  for (const node of form.querySelectorAll(".form-field")) {
+    const problem = fields[node.dataset.field];
+    node.classList.toggle("invalid", Boolean(problem));
+    node.querySelector(".field-error").textContent = problem || "";
+  }
+  // a problem with a whole group (a missing address) shows on its first field
+  for (const [name, problem] of Object.entries(fields)) {
+    if (form.querySelector(`[data-field="${CSS.escape(name)}"]`)) continue;
+    const first = form.querySelector(`[data-field^="${CSS.escape(name)}."] .field-error`);
+    if (first && !first.textContent) first.textContent = problem;
+  }
 }
 
 function showNeeded(needed) {
@@ -56,20 +96,23 @@ function showNeeded(needed) {
   }
   if (shownStep === needed.step) return; // keep what the customer is typing
   shownStep = needed.step;
-  document.getElementById("needed-label").textContent = "What we need from you";
-  form.replaceChildren(...fields(needed.input_schema || {}), el("button", { type: "submit" }, "Send"));
+  document.getElementById("needed-label").textContent = say("needed", "What we need from you"); // the step's label is above
+  form.replaceChildren(...fieldsets(needed.fields || []), el("button", { type: "submit" }, say("send", "Send")));
   section.hidden = false;
 }
 
 function render(progress) {
-  document.title = progress.title || "Your progress";
-  document.getElementById("title").textContent = progress.title || "Your application";
+  words = progress.page || {};
+  document.documentElement.lang = progress.locale || "en";
+  const title = progress.title || say("default_title", "Your application");
+  document.title = title;
+  document.getElementById("title").textContent = title;
   const percent = Math.max(0, Math.min(100, progress.percent ?? 0));
   document.getElementById("bar-fill").style.width = `${percent}%`;
   document.querySelector(".bar").setAttribute("aria-valuenow", percent);
   document.getElementById("step-label").textContent =
-    progress.step_label || (progress.finished ? "Finished" : "We are working on it");
-  document.getElementById("percent").textContent = `${percent}% done${progress.finished ? "" : " so far"}`;
+    progress.step_label || (progress.finished ? say("finished", "Finished") : say("working", "We are working on it"));
+  document.getElementById("percent").textContent = progress.finished ? say("done", "{percent}% done", { percent }) : say("done_so_far", "{percent}% done so far", { percent });
   showNeeded(progress.finished ? null : progress.needed);
 }
 
@@ -77,11 +120,19 @@ let timer = null;
 async function load() {
   clearTimeout(timer);
   try {
-    const progress = await api(`/api/customer/journeys/${encodeURIComponent(id)}/progress`);
+    const progress = await api(`/api/customer/journeys/${encodeURIComponent(id)}/progress${query()}`);
     render(progress);
-    if (!progress.finished) timer = setTimeout(load, 2000);
+    message("");
+    if (!progress.finished) timer = setTimeout(load, 3000);
   } catch (error) {
-    message(error.status === 404 ? "We cannot find this journey for you." : error.message);
+    if (error.status === 404) {
+      document.getElementById("step-label").textContent = "";
+      message(say("not_found", "We cannot find this journey for you."));
+      return;
+    }
+    document.getElementById("step-label").textContent = "";
+    message(error.status === 0 ? say("unreachable", "We cannot reach our service just now. We will try again in a moment.") : error.message);
+    timer = setTimeout(load, 10000); // never a page that spins for ever: it says so, and tries again
   }
 }
 
@@ -89,18 +140,30 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
+  button.textContent = say("sending", "Sending…");
   try {
-    await api(`/api/customer/journeys/${encodeURIComponent(id)}/input`, { method: "POST", body: { data: answer() } });
-    message("Thank you, we have what we need. Your application carries on.", "ok");
+    await api(`/api/customer/journeys/${encodeURIComponent(id)}/input${query()}`, { method: "POST", body: { data: answer() } });
+    showProblems({});
+    message(say("thanks", "Thank you, we have what we need. Your application carries on."), "ok");
     document.getElementById("needed").hidden = true;
     load();
   } catch (error) {
-    message(error.message);
+    const fields = error instanceof ApiError && error.body && error.body.fields;
+    if (fields) {
+      showProblems(fields);
+      message(say("fix", "Please check the answers marked below."));
+    } else {
+      message(error.message);
+    }
   } finally {
     button.disabled = false;
+    button.textContent = say("send", "Send");
   }
 });
 
 header({ customer: true });
-if (!id) message("No journey given: open the link we sent you.");
-else load();
+document.getElementById("step-label").textContent = "…";
+if (!id) {
+  document.getElementById("step-label").textContent = "";
+  message("No journey given: please open the link we sent you. / Aucun dossier indiqué : ouvrez le lien que nous vous avons envoyé.");
+} else load();

@@ -1,0 +1,46 @@
+"""Checks an operator's `skip` and `goto` before they move a journey: will the step it lands on find its inputs?
+
+A worker's inputs are its function's parameters, filled from the journey state by name (workers/step.py);
+a decision's are the state paths its conditions read; an approval's, its amount and initiator. Moving a
+journey to a step whose inputs were never produced only fails it later, far from the operator who moved it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jmespath
+
+from router.definition import ApprovalStep, DecisionStep, Definition, ParallelStep, TaskStep
+from workers.step import Workers
+
+
+def missing_inputs(definition: Definition, step_name: str, state: dict[str, Any], workers: Workers) -> list[str]:
+    """What step `step_name` would need from `state` and not find there, in words; empty when all is there."""
+    step = definition.step(step_name)
+    if isinstance(step, TaskStep):
+        return workers.problems(step.worker, state)
+    if isinstance(step, ParallelStep):
+        return [p for branch in step.branches for p in workers.problems(branch.worker, state)]
+    if isinstance(step, ApprovalStep):
+        return [
+            f"{e} (the approval's {k})"
+            for k, e in (("amount", step.amount), ("initiator", step.initiator))
+            if e and jmespath.search(e, state) is None
+        ]
+    if isinstance(step, DecisionStep):
+        paths = dict.fromkeys(p for b in step.branches for p in _paths(jmespath.compile(b.when).parsed))
+        absent = [p for p in paths if jmespath.search(p, state) is None]
+        # one condition may test for absence on purpose; a decision none of whose inputs exist is a mistake
+        return [f"{p} (read by the decision)" for p in absent] if absent and len(absent) == len(paths) else []
+    return []
+
+
+def _paths(node: dict[str, Any]) -> list[str]:
+    """The state paths (a.b.c) a JMESPath expression reads."""
+    if node["type"] == "field":
+        return [node["value"]]
+    children = node.get("children", [])
+    if node["type"] == "subexpression" and all(c["type"] == "field" for c in children):
+        return [".".join(c["value"] for c in children)]
+    return [p for child in children if isinstance(child, dict) for p in _paths(child)]
