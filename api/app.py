@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import approvals, customer, ops
+from api import approvals, customer, ops, start
 from api.auth import Authenticator, Forbidden, Unauthenticated
 from api.deps import BadRequest, Invalid, NotFound, RuntimeFactory
 from router.approvals import Refused, TicketClosed
@@ -28,7 +28,7 @@ def create_app(runtime_factory: RuntimeFactory, auth: Authenticator) -> FastAPI:
         description="Operations console, approvals and customer progress for Journeys. Bearer JWT on every call.",
     )
     app.state.runtime_factory, app.state.auth, app.state.client = runtime_factory, auth, None
-    for module in (ops, approvals, customer):
+    for module in (start, ops, approvals, customer):
         app.include_router(module.router)
     _errors(app)
 
@@ -88,5 +88,11 @@ def _errors(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return _body(422, "invalid", _readable(exc))
 
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, start.InputRefused)
+        return _body(422, "invalid", exc.problems)
+
+    handle(start.KeyReused, 409, "conflict")
+    app.add_exception_handler(start.InputRefused, refused)
     app.add_exception_handler(Invalid, invalid)
     app.add_exception_handler(RequestValidationError, validation)
