@@ -9,7 +9,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class StepType(StrEnum):
@@ -50,10 +50,28 @@ class TaskStep(StepBase):
     retry: RetryPolicy = RetryPolicy()
     next: str
 
+    @model_validator(mode="before")
+    @classmethod
+    def _worker_named_after_the_step(cls, data: Any) -> Any:
+        """The MOD-062 design's TASKs name no worker (one shared handler ran them all): the step's name then."""
+        if isinstance(data, dict) and "worker" not in data and isinstance(data.get("name"), str):
+            return {**data, "worker": data["name"]}
+        return data
+
+
+# The MOD-062 design keys every DECISION on the previous step's `$.decision`: `when: CLEAR` there means
+# "the state's `decision` is CLEAR". A bare upper-case word is read that way; anything else is JMESPath.
+_DECIDED = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
 
 class DecisionBranch(Model):
     when: str  # JMESPath over the journey state; truthy means take this branch
     goto: str
+
+    @field_validator("when")
+    @classmethod
+    def _design_shorthand(cls, when: str) -> str:
+        return f"decision == '{when}'" if _DECIDED.match(when) else when
 
 
 class DecisionStep(StepBase):

@@ -1,0 +1,23 @@
+"""A local stack whose template routes extra worker names to the sample work queue (tests' own workers)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from devstack.provision import DEFAULT_TEMPLATE
+
+_ANCHOR = '{"validate-application": "${SampleWorkQueue}",'
+
+
+def template_with_workers(directory: Path, names: Iterable[str]) -> Path:
+    """A copy of infra/ whose WORKER_QUEUES also sends `names` to SampleWorkQueue, as a new worker's entry would."""
+    target = directory / "infra"
+    shutil.copytree(DEFAULT_TEMPLATE.parent, target)
+    path = target / "template.yaml"
+    text = path.read_text()
+    assert _ANCHOR in text, "WORKER_QUEUES changed shape: update tests/routing.py"
+    extra = "".join(f' "{name}": "${{SampleWorkQueue}}",' for name in names)
+    path.write_text(text.replace(_ANCHOR, _ANCHOR + extra, 1))
+    return path
