@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from router.definition import ApprovalStep, Definition, InputStep, ParallelStep
-from router.failures import deadline_passed, escalate, retryable_failure
+from router.failures import catcher, deadline_passed, escalate, fall_back, retryable_failure
 from router.interventions import intervene
 from router.model import (
     FINISHED,
@@ -137,6 +137,10 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float,
         common["waited"] = now - activation.opened_at
     if isinstance(event, StepFailed):
         error = {"error": event.error, "message": event.message, "step": step.name}
+        catch = catcher(definition, activation, {event.error})
+        if catch is not None:
+            commit = fall_back(definition, journey, activation, catch, error, now, actor=event.actor)
+            return commit.model_copy(update={"actions": commit.actions + close})
         commit = transition(
             definition,
             closed.model_copy(update={"error": error}),

@@ -43,12 +43,27 @@ class StepBase(Model):
     label: str | None = None  # what a customer sees while the journey is here
 
 
+ALL_ERRORS = "ALL"  # a catch for every error; ASL's "States.ALL" is read as the same
+
+
+class Catch(Model):
+    """Where a TASK goes when it fails for good (a terminal error, or retries exhausted), like ASL's Catch."""
+
+    errors: list[str] = Field(min_length=1)  # a worker's error names (its exception's class), or ALL
+    next: str
+    result_path: str = Field("error", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # state key for {error, message, step}
+
+    def catches(self, names: set[str]) -> bool:
+        return bool({ALL_ERRORS, "States.ALL"} & set(self.errors)) or bool(names & set(self.errors))
+
+
 class TaskStep(StepBase):
     type: Literal[StepType.TASK]
     worker: str
     sla_seconds: int = Field(gt=0)
     retry: RetryPolicy = RetryPolicy()
     next: str
+    catch: list[Catch] = []  # the first that names the error wins; none: terminal fails, exhausted escalates
 
     @model_validator(mode="before")
     @classmethod
@@ -156,6 +171,8 @@ def successors(step: Step) -> list[str]:
         return []
     if isinstance(step, InputStep) and step.on_expiry:
         return [step.next, step.on_expiry]
+    if isinstance(step, TaskStep):
+        return [step.next, *(c.next for c in step.catch)]
     return [step.next]
 
 
