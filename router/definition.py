@@ -143,9 +143,14 @@ class ApprovalStep(StepBase):
 EventType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9_-]*)+$", max_length=128)]
 
 
+# Published with `emit` as the event's `reason`: a fixed code the receiving domain branches on (expired, withdrawn).
+Reason = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
 class SuccessStep(StepBase):
     type: Literal[StepType.SUCCESS]
     emit: EventType | None = None
+    reason: Reason | None = None
 
 
 class FailStep(StepBase):
@@ -153,6 +158,14 @@ class FailStep(StepBase):
     error: str = "JourneyFailed"
     cause: str | None = None
     emit: EventType | None = None
+    reason: Reason | None = None
+
+
+class Outcome(Model):
+    """A domain event the definition publishes when its journey ends other than at a step (a cancellation)."""
+
+    emit: EventType
+    reason: Reason | None = None
 
 
 Step = Annotated[
@@ -189,6 +202,7 @@ class Definition(Model):
     # A SYSTEM journey runs on a schedule instead of a trigger, with no input form: "rate(1 day)" or "cron(...)".
     schedule: str | None = None
     input_schema: dict[str, Any] = {"type": "object"}
+    on_cancel: Outcome | None = None  # published when an operator cancels a journey (CAP-090: withdrawn)
     start_at: str
     steps: list[Step] = Field(min_length=1)
 

@@ -105,6 +105,7 @@ def fall_back(
         step_name=activation.step,
         step_result=f"caught {failure['error']}: {catch.next}",
         activation_id=activation.id,
+        failure=failure,
     )
 
 

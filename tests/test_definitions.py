@@ -256,6 +256,8 @@ SCENARIOS = [
     Scenario("nightly", "subscription-reconciliation", {}, {}, JourneyStatus.SUCCEEDED, "reconciled"),
     Scenario("expired", "payment-approval", PAYMENT, {"approve-payment": {"outcome": "expired"}},
              JourneyStatus.FAILED, "approval-expired"),
+    Scenario("release-refused", "payment-approval", {**PAYMENT, "payment_id": "PAY-REFUSED-1"}, GRANTED,
+             JourneyStatus.FAILED, "release-failed", ("release",)),
 ]  # fmt: skip
 
 

@@ -224,11 +224,18 @@ def notify_customer(
     return {"notification": {"template": template, "channel": channel, "reference": _ref("NTF", full_name, template)}}
 
 
+class SchemeRefused(TerminalError):
+    """The payment scheme will not take the payment (a closed account, a sanctioned beneficiary)."""
+
+
 @SAMPLES.step("release-payment")
 def release_payment(payment_id: str, amount: float, currency: str, approval: dict[str, Any]) -> dict[str, Any]:
-    """Hands an approved payment to the payment scheme; never one whose approval was not granted."""
+    """Hands an approved payment to the payment scheme; never one whose approval was not granted.
+    A payment id containing "REFUSED" is refused by the scheme, to show the release-failed outcome."""
     if approval.get("outcome") != "granted":
         raise TerminalError(f"payment {payment_id} is not approved ({approval.get('outcome')})")
+    if "REFUSED" in payment_id:
+        raise SchemeRefused("the payment scheme refused the payment")
     reference = _ref("PAY", payment_id, amount, currency)
     return {"release": {"status": "RELEASED", "reference": reference, "approved_by": approval.get("approvers", [])}}
 
