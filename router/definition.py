@@ -23,6 +23,18 @@ class StepType(StrEnum):
     FAIL = "FAIL"
 
 
+class Kind(StrEnum):
+    """The workflow-engine page's kinds: what a journey does to a customer's subscription."""
+
+    CREATE = "CREATE"  # produces a subscription
+    MODIFY = "MODIFY"  # changes the subscription its business key names; one at a time per subscription
+    TERMINATE = "TERMINATE"  # ends it; also one at a time, and never beside a MODIFY
+    SYSTEM = "SYSTEM"  # scheduled, no input form
+
+
+LOCKING = (Kind.MODIFY, Kind.TERMINATE)
+
+
 class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -197,6 +209,7 @@ class Definition(Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     version: str
     title: str | None = None
+    kind: Kind | None = None  # a subscription workflow's kind; None: not about a subscription
     owning_domain: str
     triggers: list[Trigger] = []
     # A SYSTEM journey runs on a schedule instead of a trigger, with no input form: "rate(1 day)" or "cron(...)".
@@ -225,10 +238,23 @@ class Definition(Model):
     @cached_property
     def content_hash(self) -> str:
         """Pins a journey to exactly the definition it started with. Frozen, so hashed once (per copy)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(_pinned(self.model_dump(mode="json")), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Definition:
         copy = super().model_copy(update=update, deep=deep)
         copy.__dict__.pop("content_hash", None)  # a copy with updates hashes its own content
         return copy
+
+
+# Fields added after journeys were first pinned to hashes: hashed only when set, so a definition that does not
+# use them keeps the hash its journeys (and its published copy) were pinned to.
+_LATER_FIELDS: dict[str, Any] = {"kind": None, "on_cancel": None}
+_LATER_STEP_FIELDS: dict[str, Any] = {"catch": [], "reason": None}
+
+
+def _pinned(dump: dict[str, Any]) -> dict[str, Any]:
+    def strip(data: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if not (k in later and v == later[k])}
+
+    return {**strip(dump, _LATER_FIELDS), "steps": [strip(step, _LATER_STEP_FIELDS) for step in dump["steps"]]}
