@@ -16,6 +16,7 @@ from api.deps import BadRequest, Invalid, NotFound, RuntimeFactory
 from router.approvals import Refused, TicketClosed
 from router.outcomes import Rejected
 from router.registry import UnknownDefinition
+from router.subscriptions import SubscriptionBusy
 
 CONSOLE = Path(__file__).parent / "console"
 
@@ -92,7 +93,12 @@ def _errors(app: FastAPI) -> None:
         assert isinstance(exc, start.InputRefused)
         return _body(422, "invalid", exc.problems)
 
+    async def busy(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, SubscriptionBusy)
+        return JSONResponse({"error": "conflict", "detail": str(exc), "journey_id": exc.holder}, status_code=409)
+
     handle(start.KeyReused, 409, "conflict")
+    app.add_exception_handler(SubscriptionBusy, busy)
     app.add_exception_handler(start.InputRefused, refused)
     app.add_exception_handler(Invalid, invalid)
     app.add_exception_handler(RequestValidationError, validation)

@@ -27,8 +27,10 @@ from api.deps import Caller, Client
 from api.schemas import ERRORS, Error
 from cli.client import JourneysClient
 from router.decide import schema_errors
+from router.definition import LOCKING
 from router.model import StartJourney
 from router.registry import UnknownDefinition
+from router.subscriptions import SubscriptionBusy, lock_key
 
 STARTER = "starter"
 _KEYS = uuid.UUID("0b8f6f4e-61c2-4b8e-9d55-3f1c8a7e2d41")
@@ -83,7 +85,10 @@ def refusals(client: JourneysClient, request: StartRequest) -> list[str]:
         definition = client.runtime.registry.get(request.definition_id)
     except UnknownDefinition:
         return [f"definition_id: no definition {request.definition_id!r} is deployed"]
-    return [_field(error) for error in schema_errors(definition.input_schema, request.input)]
+    problems = [_field(error) for error in schema_errors(definition.input_schema, request.input)]
+    if definition.kind in LOCKING and not request.business_key:
+        problems.append(f"business_key: a {definition.kind} journey names the subscription it acts on")
+    return problems
 
 
 def _field(error: str) -> str:
@@ -111,6 +116,7 @@ def start_journey(client: JourneysClient, request: StartRequest, actor: str, key
             status=existing.status.value,
             link=link,
         )
+    _refuse_if_busy(client, request)
     client.send_start(
         StartJourney(
             journey_id=journey_id,
@@ -125,6 +131,19 @@ def start_journey(client: JourneysClient, request: StartRequest, actor: str, key
     )
 
 
+def _refuse_if_busy(client: JourneysClient, request: StartRequest) -> None:
+    """A MODIFY or TERMINATE of a subscription another such journey is changing: refused now, naming it.
+    The start consumer takes the lock itself (router/subscriptions.py), so a race past this check is refused there.
+    """
+    gate = client.runtime.router.gate
+    definition = client.runtime.registry.get(request.definition_id)
+    if gate is None or lock_key(definition, request.business_key) is None:
+        return
+    holder = gate.holder(definition, request.business_key, client.runtime.clock())
+    if holder is not None:
+        raise SubscriptionBusy(str(request.business_key), holder)
+
+
 @router.post(
     "",
     status_code=202,
@@ -132,7 +151,11 @@ def start_journey(client: JourneysClient, request: StartRequest, actor: str, key
     summary="Start a journey; refused synchronously (422, nothing stored) when the input breaks its schema",
     responses={
         200: {"model": Started, "description": "the Idempotency-Key's journey, started earlier"},
-        409: {"model": Error, "description": "the Idempotency-Key was used for a different request"},
+        409: {
+            "model": Error,
+            "description": "the Idempotency-Key was used for a different request, or another MODIFY or TERMINATE "
+            "journey is changing the subscription (its id in `journey_id`)",
+        },
     },
 )
 def start(

@@ -158,6 +158,7 @@ def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _start(args: argparse.Namespace) -> int:
     from api.start import InputRefused, StartRequest, start_journey
     from cli.waiting import outcome, settled, wait_for
+    from router.subscriptions import SubscriptionBusy
 
     client = _client(args)
     request = StartRequest(definition_id=args.definition_id, input=args.input, business_key=args.business_key)
@@ -167,6 +168,9 @@ def _start(args: argparse.Namespace) -> int:
         print(f"journeys: refused, nothing started: {args.definition_id}", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    except SubscriptionBusy as exc:
+        print(f"journeys: refused, nothing started: {exc}", file=sys.stderr)
         return EXIT_INVALID
     print(started.journey_id if started.created else f"{started.journey_id} (already started: {started.status})")
     if not args.wait:

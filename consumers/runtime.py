@@ -96,8 +96,10 @@ class Runtime:
     def router(self) -> Router:
         from router.adapters.dispatch import AwsDispatcher, Targets
         from router.adapters.dynamodb import DynamoJourneyStore
+        from router.adapters.locks import DynamoLocks
         from router.adapters.usage import AwsUsageMeter
         from router.service import Router
+        from router.subscriptions import SubscriptionGate
 
         store = DynamoJourneyStore(self.client("dynamodb"), self.settings.journeys_table)
         targets = Targets(
@@ -110,7 +112,8 @@ class Runtime:
         )
         clients = [self.client(name) for name in ("dynamodb", "sqs", "stepfunctions", "sns")]
         dispatcher = AwsDispatcher(*clients[1:], targets)
-        return Router(self.registry, store, dispatcher, self.clock, AwsUsageMeter(clients, dispatcher))
+        gate = SubscriptionGate(DynamoLocks(clients[0], self.settings.journeys_table), store)
+        return Router(self.registry, store, dispatcher, self.clock, AwsUsageMeter(clients, dispatcher), gate)
 
     def telemetry(self, service: str) -> Telemetry:
         """The metrics (and trace spans) of one invocation of the consumer named `service`."""

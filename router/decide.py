@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.definition import ApprovalStep, Definition, InputStep, ParallelStep
+from router.definition import LOCKING, ApprovalStep, Definition, InputStep, ParallelStep
 from router.failures import catcher, deadline_passed, escalate, fall_back, retryable_failure
 from router.interventions import intervene
 from router.model import (
@@ -65,6 +65,8 @@ def _start(
     errors = schema_errors(definition.input_schema, event.input)
     if errors:
         raise Rejected(f"input does not match {definition.id} input_schema: {'; '.join(errors)}")
+    if definition.kind in LOCKING and not event.business_key:
+        raise Rejected(f"{definition.id} is a {definition.kind} journey: its business_key names the subscription")
     draft = Journey(
         id=event.journey_id,
         definition_id=definition.id,

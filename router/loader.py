@@ -20,6 +20,7 @@ from router.definition import (
     ApprovalStep,
     DecisionStep,
     Definition,
+    Kind,
     ParallelStep,
     Step,
     StepType,
@@ -222,6 +223,7 @@ def _semantic_problems(
     if start_at not in names:
         problems.append(Problem(file, raw.key_lines.get("start_at", 1), f"start_at: undefined step {start_at!r}"))
     problems += [Problem(file, raw.key_lines.get("schedule", 1), m) for m in _schedule_problems(header)]
+    problems += [Problem(file, raw.key_lines.get("kind", 1), m) for m in _kind_problems(header)]
     for step, at in steps:
         for target in successors(step):
             if target not in names:
@@ -260,6 +262,15 @@ def _schedule_problems(definition: Definition) -> list[str]:
     if Draft202012Validator(definition.input_schema).is_valid({}) is False:
         messages.append("schedule: a scheduled journey starts with no input, so its input_schema must accept {}")
     return messages
+
+
+def _kind_problems(definition: Definition) -> list[str]:
+    """SYSTEM journeys run on a schedule with no input form; the other kinds start from one."""
+    if definition.kind is Kind.SYSTEM and not definition.schedule:
+        return ["kind: a SYSTEM journey runs on a schedule: add `schedule:` (e.g. rate(1 day))"]
+    if definition.kind not in (None, Kind.SYSTEM) and definition.schedule:
+        return [f"kind: a {definition.kind} journey starts from its input form; only SYSTEM journeys run on a schedule"]
+    return []
 
 
 def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:

@@ -9,9 +9,10 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from reliability.crash import AFTER_COMMIT, crash_point
 from router.decide import Absorb, Commit, Rejected, decide
-from router.model import ApprovalOutcome, Event, Journey, StartJourney
+from router.model import FINISHED, ApprovalOutcome, Event, Journey, StartJourney
 from router.ports import Dispatcher, JourneyStore, UsageMeter, VersionConflict
 from router.registry import Registry, UnknownDefinition
+from router.subscriptions import SubscriptionGate
 from router.usage import APPROVAL_TRANSITIONS, Unmetered, Usage, charge
 
 MAX_CONFLICTS = 8
@@ -29,9 +30,11 @@ class Router:
         dispatcher: Dispatcher,
         clock: Callable[[], float],
         meter: UsageMeter | None = None,
+        gate: SubscriptionGate | None = None,
     ) -> None:
         self.registry, self.store, self.dispatcher, self.clock = registry, store, dispatcher, clock
         self.meter = meter or Unmetered()
+        self.gate = gate  # subscription locks for MODIFY and TERMINATE journeys (router/subscriptions.py)
         self.counts: Counter[str] = Counter()
 
     def handle(self, event: Event, redelivered: bool = False) -> Commit | Absorb:
@@ -44,6 +47,11 @@ class Router:
         outcome = self._commit(event, redelivered)
         crash_point(AFTER_COMMIT)  # a no-op unless a reliability test arms it
         self.dispatcher.perform(outcome.actions)
+        if self.gate is not None and isinstance(outcome, Commit) and outcome.journey.status in FINISHED:
+            journey = outcome.journey  # lost to a crash here, the lock is taken over later (its holder finished)
+            self.gate.release(
+                self.registry.get(journey.definition_id, journey.definition_version), journey, self.clock()
+            )
         self.counts["committed" if isinstance(outcome, Commit) else f"absorbed: {outcome.reason}"] += 1
         return outcome
 
@@ -71,9 +79,12 @@ class Router:
 
     def _attempt(self, event: Event, journey: Journey | None, redelivered: bool) -> Commit | Absorb:
         """Decide on `journey` as loaded and commit; a lost race raises VersionConflict with the current item."""
-        outcome = decide(self._definition(event, journey), journey, event, self.clock(), redelivered)
+        definition = self._definition(event, journey)
+        outcome = decide(definition, journey, event, self.clock(), redelivered)
         if isinstance(outcome, Commit):
             outcome = self._charged(outcome, event)
+            if self.gate is not None and isinstance(event, StartJourney):  # refused here if it is someone else's
+                self.gate.acquire(definition, outcome.journey, self.clock())
             try:
                 self.store.commit(outcome.journey, outcome.record)
             except VersionConflict:

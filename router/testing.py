@@ -163,3 +163,34 @@ class MemoryDefinitions:
 
     def get(self, definition_id: str, version: str) -> Definition | None:
         return self.definitions.get((definition_id, version))
+
+
+class MemoryLocks:
+    """Subscription locks (router/subscriptions.py Locks) in a dict, with the DynamoDB adapter's conditions."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, tuple[str, float]] = {}
+        self.writes = 0
+
+    def acquire(self, key: str, holder: str, definition_id: str, now: float) -> None:
+        self._put(key, holder, now, expected=holder, free_ok=True)
+
+    def take_over(self, key: str, holder: str, stale: str, definition_id: str, now: float) -> None:
+        self._put(key, holder, now, expected=stale, free_ok=False)
+
+    def release(self, key: str, holder: str, now: float) -> None:
+        if self.held.get(key, ("", 0.0))[0] == holder:
+            self.writes += 1
+            del self.held[key]
+
+    def current(self, key: str) -> tuple[str, float] | None:
+        return self.held.get(key)
+
+    def _put(self, key: str, holder: str, now: float, expected: str, free_ok: bool) -> None:
+        from router.subscriptions import Held
+
+        current = self.held.get(key)
+        if not (current is None and free_ok) and (current is None or current[0] != expected):
+            raise Held(*(current or ("nobody", 0.0)))
+        self.writes += 1
+        self.held[key] = (holder, now)
