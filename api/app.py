@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import approvals, customer, ops, start
+from api import approvals, circuits, customer, ops, start
 from api.auth import Authenticator, Forbidden, Unauthenticated
 from api.deps import BadRequest, Invalid, NotFound, RuntimeFactory
 from router.approvals import Refused, TicketClosed
@@ -29,7 +29,7 @@ def create_app(runtime_factory: RuntimeFactory, auth: Authenticator) -> FastAPI:
         description="Operations console, approvals and customer progress for Journeys. Bearer JWT on every call.",
     )
     app.state.runtime_factory, app.state.auth, app.state.client = runtime_factory, auth, None
-    for module in (start, ops, approvals, customer):
+    for module in (start, ops, approvals, customer, circuits):
         app.include_router(module.router)
     _errors(app)
 

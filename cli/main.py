@@ -85,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
     costs = commands.add_parser("costs", help="what journeys cost (AWS list prices), by definition and step")
     costs.add_argument("--definition", help="only this definition's journeys")
     commands.add_parser("stats", help="the local stack's metrics: throughput, latency by step, failures")
+    commands.add_parser("circuits", help="each worker's circuit breaker: open ones hold their new work back")
     return top
 
 
@@ -279,6 +280,13 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _circuits(args: argparse.Namespace) -> int:
+    from cli.circuits import render_circuits
+
+    print(render_circuits(_client(args)))
+    return 0
+
+
 def _intervene(args: argparse.Namespace) -> int:
     print(intervene(_client(args).runtime, args))
     return 0
@@ -315,6 +323,7 @@ COMMANDS = {
     "triggers": _lifecycle,
     "costs": _costs,
     "stats": _stats,
+    "circuits": _circuits,
 }
 
 if __name__ == "__main__":

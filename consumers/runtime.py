@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import boto3
 
     from router.approval_desk import ApprovalDesk
+    from router.circuits import Breaker
     from router.journal import Journal
     from router.registry import Registry
     from router.service import Router
@@ -114,6 +115,15 @@ class Runtime:
         dispatcher = AwsDispatcher(*clients[1:], targets)
         gate = SubscriptionGate(DynamoLocks(clients[0], self.settings.journeys_table), store)
         return Router(self.registry, store, dispatcher, self.clock, AwsUsageMeter(clients, dispatcher), gate)
+
+    @cached_property
+    def breaker(self) -> Breaker:
+        """Circuit breakers per worker, shared through the idempotency table (router/circuits.py)."""
+        from router.adapters.circuits import DynamoCircuits
+        from router.circuits import Breaker, BreakerPolicy
+
+        circuits = DynamoCircuits(self.client("dynamodb"), self.settings.idempotency_table)
+        return Breaker(circuits, BreakerPolicy(), self.clock)
 
     def telemetry(self, service: str) -> Telemetry:
         """The metrics (and trace spans) of one invocation of the consumer named `service`."""

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from router.approvals import AuditEntry, Ticket, TicketStatus
+from router.circuits import Circuit, CircuitConflict
 from router.definition import Definition
 from router.model import Action, Journey, TransitionRecord
 from router.ports import TicketConflict, VersionConflict
+from router.subscriptions import Held
 from router.versions import DefinitionConflict, Published
 
 
@@ -187,10 +189,23 @@ class MemoryLocks:
         return self.held.get(key)
 
     def _put(self, key: str, holder: str, now: float, expected: str, free_ok: bool) -> None:
-        from router.subscriptions import Held
-
         current = self.held.get(key)
         if not (current is None and free_ok) and (current is None or current[0] != expected):
             raise Held(*(current or ("nobody", 0.0)))
         self.writes += 1
         self.held[key] = (holder, now)
+
+
+class MemoryCircuits:
+    """Circuit state (router/circuits.py CircuitStore) in a dict, with the DynamoDB adapter's version check."""
+
+    def __init__(self) -> None:
+        self.circuits: dict[str, Circuit] = {}
+
+    def load(self, worker: str) -> Circuit:
+        return self.circuits.get(worker) or Circuit(worker=worker)
+
+    def save(self, circuit: Circuit) -> None:
+        if self.load(circuit.worker).version != circuit.version - 1:
+            raise CircuitConflict(self.load(circuit.worker))
+        self.circuits[circuit.worker] = circuit
