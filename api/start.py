@@ -116,7 +116,7 @@ def start_journey(client: JourneysClient, request: StartRequest, actor: str, key
             status=existing.status.value,
             link=link,
         )
-    _refuse_if_busy(client, request)
+    _refuse_if_busy(client, request, journey_id)
     client.send_start(
         StartJourney(
             journey_id=journey_id,
@@ -131,7 +131,7 @@ def start_journey(client: JourneysClient, request: StartRequest, actor: str, key
     )
 
 
-def _refuse_if_busy(client: JourneysClient, request: StartRequest) -> None:
+def _refuse_if_busy(client: JourneysClient, request: StartRequest, journey_id: str) -> None:
     """A MODIFY or TERMINATE of a subscription another such journey is changing: refused now, naming it.
     The start consumer takes the lock itself (router/subscriptions.py), so a race past this check is refused there.
     """
@@ -140,8 +140,8 @@ def _refuse_if_busy(client: JourneysClient, request: StartRequest) -> None:
     if gate is None or lock_key(definition, request.business_key) is None:
         return
     holder = gate.holder(definition, request.business_key, client.runtime.clock())
-    if holder is not None:
-        raise SubscriptionBusy(str(request.business_key), holder)
+    if holder not in (None, journey_id):  # a repeat of a keyed start not yet committed holds its own lock
+        raise SubscriptionBusy(str(request.business_key), str(holder))
 
 
 @router.post(
