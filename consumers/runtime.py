@@ -40,6 +40,8 @@ class Settings(BaseModel):
     advance_queue_url: str = Field(alias="ADVANCE_QUEUE_URL")
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
     worker_queues: dict[str, str] = Field(default_factory=dict, alias="WORKER_QUEUES")
+    # worker -> its circuit breaker's policy (router/circuits.py BreakerPolicy fields); unnamed workers have none
+    circuit_breakers: dict[str, dict[str, float]] = Field(default_factory=dict, alias="CIRCUIT_BREAKERS")
     domain_buses: dict[str, str] = Field(default_factory=dict, alias="DOMAIN_BUSES")
     approval_queue_url: str = Field("", alias="APPROVAL_QUEUE_URL")
     retry_state_machine_arn: str = Field("", alias="RETRY_STATE_MACHINE_ARN")
@@ -49,7 +51,7 @@ class Settings(BaseModel):
     region: str = Field("eu-west-1", alias="AWS_REGION")
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
 
-    @field_validator("worker_queues", "domain_buses", mode="before")
+    @field_validator("worker_queues", "domain_buses", "circuit_breakers", mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
@@ -123,7 +125,8 @@ class Runtime:
         from router.circuits import Breaker, BreakerPolicy
 
         circuits = DynamoCircuits(self.client("dynamodb"), self.settings.idempotency_table)
-        return Breaker(circuits, BreakerPolicy(), self.clock)
+        policies = {w: BreakerPolicy.model_validate(p) for w, p in self.settings.circuit_breakers.items()}
+        return Breaker(circuits, policies, self.clock)
 
     def telemetry(self, service: str) -> Telemetry:
         """The metrics (and trace spans) of one invocation of the consumer named `service`."""

@@ -13,7 +13,7 @@ is taken over the calls since the window's first failure (it reads high, erring 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Protocol
 
@@ -115,17 +115,23 @@ class Breaker:
     CACHE_SECONDS = 2.0
     MAX_CONFLICTS = 5
 
-    def __init__(self, store: CircuitStore, policy: BreakerPolicy, clock: Callable[[], float]) -> None:
-        self.store, self.policy, self.clock = store, policy, clock
+    def __init__(
+        self, store: CircuitStore, policies: Mapping[str, BreakerPolicy], clock: Callable[[], float]
+    ) -> None:
+        """`policies`: the workers that have a breaker; any other runs unguarded, at no cost."""
+        self.store, self.policies, self.clock = store, policies, clock
         self._seen: dict[str, tuple[float, Circuit]] = {}
 
     def admit(self, worker: str) -> tuple[Admit, float]:
+        policy = self.policies.get(worker)
+        if policy is None:
+            return Admit.RUN, 0.0
         circuit, now = self._circuit(worker), self.clock()
-        decision, wait = admission(circuit, now, self.policy)
+        decision, wait = admission(circuit, now, policy)
         if decision is not Admit.PROBE:
             return decision, wait
         try:  # one consumer wins the probe; the others keep waiting
-            self.store.save(claimed := probing(circuit, now, self.policy))
+            self.store.save(claimed := probing(circuit, now, policy))
         except CircuitConflict as conflict:
             self._remember(conflict.current)
             return Admit.WAIT, 1.0
@@ -133,9 +139,12 @@ class Breaker:
         return Admit.PROBE, 0.0
 
     def record(self, worker: str, failed: bool, probe: bool) -> None:
+        policy = self.policies.get(worker)
+        if policy is None:
+            return
         circuit = self._circuit(worker)
         for _ in range(self.MAX_CONFLICTS):
-            new = recorded(circuit, failed, probe, self.clock(), self.policy)
+            new = recorded(circuit, failed, probe, self.clock(), policy)
             if new is None:
                 return
             try:

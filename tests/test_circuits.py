@@ -47,13 +47,23 @@ def test_the_circuit_opens_at_the_failure_rate_and_a_new_window_forgets() -> Non
     assert later is not None and later.state is CircuitState.CLOSED and (later.calls, later.failures) == (1, 1)
 
 
+def test_a_worker_without_a_policy_runs_unguarded_and_costs_nothing() -> None:
+    """No read, no write: the breaker only guards the workers CIRCUIT_BREAKERS names."""
+    store = MemoryCircuits()
+    breaker = Breaker(store, {"w": POLICY}, lambda: 0.0)
+    assert breaker.admit("other") == (Admit.RUN, 0.0)
+    breaker.record("other", failed=True, probe=False)
+    assert store.circuits == {}
+
+
 def test_open_work_waits_then_one_probe_decides() -> None:
     """While open: WAIT with the time left; then one consumer claims the probe, a second waits; the probe's
     success closes the circuit, its failure opens it again."""
     store = MemoryCircuits()
     now = [100.0]
     store.save(Circuit(worker="w", state=CircuitState.OPEN, opened_at=100.0, version=1))
-    first, second = Breaker(store, POLICY, lambda: now[0]), Breaker(store, POLICY, lambda: now[0])
+    policies = {"w": POLICY}
+    first, second = Breaker(store, policies, lambda: now[0]), Breaker(store, policies, lambda: now[0])
     assert first.admit("w") == (Admit.WAIT, 2.0)
     now[0] = 102.5
     assert first.admit("w") == (Admit.PROBE, 0.0)
@@ -130,7 +140,7 @@ def test_a_failing_workers_circuit_opens_its_work_waits_and_completes_after_a_pr
     local, effects = stack
     workers_runtime = local.runtimes["SampleWorkersFunction"]
     circuits = DynamoCircuits(local.client("dynamodb"), workers_runtime.settings.idempotency_table)
-    breaker = CountingBreaker(circuits, POLICY, time.time)
+    breaker = CountingBreaker(circuits, {"ledger-post": POLICY}, time.time)
     workers_runtime.__dict__["breaker"] = breaker  # this test's policy: opens after 2 calls, probes after 2 s
     engine = JourneysClient(local.runtimes["StartFunction"])
     DOWN.set()
