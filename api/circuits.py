@@ -23,8 +23,8 @@ class CircuitView(BaseModel):
     probe_until: float | None
 
 
-@router.get("", response_model=list[CircuitView], summary="Each worker's circuit, open ones first")
+@router.get("", response_model=list[CircuitView], summary="Each guarded worker's circuit, open ones first")
 def circuits(_: Reader, client: Client) -> list[dict[str, Any]]:
     store = DynamoCircuits(client.runtime.client("dynamodb"), client.settings.idempotency_table)
-    found = store.all(client.settings.worker_queues)
+    found = store.all(client.settings.circuit_breakers)  # the workers CIRCUIT_BREAKERS guards
     return [c.model_dump(exclude={"version", "window_start"}) for c in sorted(found, key=lambda c: c.state == "CLOSED")]
