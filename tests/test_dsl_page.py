@@ -69,7 +69,7 @@ def test_init_and_done_work_in_keyword_workflows_and_a_step_used_twice_is_one_st
     def notify(full_name: str) -> dict[str, object]:
         return {"notified": full_name}
 
-    @workflow(id="tiny", version="1.0.0", owning_domain="bank-core", target=Target.SYSTEM)
+    @workflow(id="tiny", version="1.0.0", owning_domain="bank-core", target=Target.SYSTEM, schedule="rate(1 day)")
     def tiny() -> object:
         return init >> task("first", worker="kyc", sla_seconds=30) >> notify >> done
 
