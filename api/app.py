@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import approvals, customer, ops
+from api import approvals, circuits, customer, ops, start
 from api.auth import Authenticator, Forbidden, Unauthenticated
 from api.deps import BadRequest, Invalid, NotFound, RuntimeFactory
 from api.edges import MAX_BODY_BYTES, StrictBodies
@@ -19,6 +19,7 @@ from router.gates import GateRefused
 from router.outcomes import Rejected
 from router.ports import PayloadTooLarge
 from router.registry import UnknownDefinition
+from router.subscriptions import SubscriptionBusy
 
 CONSOLE = Path(__file__).parent / "console"
 
@@ -32,7 +33,7 @@ def create_app(runtime_factory: RuntimeFactory, auth: Authenticator) -> FastAPI:
         dependencies=[Depends(known_query), Depends(possible_ids)],
     )
     app.state.runtime_factory, app.state.auth, app.state.client = runtime_factory, auth, None
-    for module in (ops, approvals, customer):
+    for module in (start, ops, approvals, customer, circuits):
         app.include_router(module.router)
     _declare_body_limits(app)
     _errors(app)
@@ -146,5 +147,17 @@ def _errors(app: FastAPI) -> None:
         return _body(409, exc.rule, str(exc))  # the maker-checker rule it breaks is the error code
 
     app.add_exception_handler(GateRefused, gate)
+
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, start.InputRefused)
+        return _body(422, "invalid", exc.problems)
+
+    async def busy(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, SubscriptionBusy)
+        return JSONResponse({"error": "conflict", "detail": str(exc), "journey_id": exc.holder}, status_code=409)
+
+    handle(start.KeyReused, 409, "conflict")
+    app.add_exception_handler(SubscriptionBusy, busy)
+    app.add_exception_handler(start.InputRefused, refused)
     app.add_exception_handler(Invalid, invalid)
     app.add_exception_handler(RequestValidationError, validation)

@@ -16,8 +16,8 @@ from fastapi import Request
 
 from router.identity import canonical, holds, suspicious
 
-VIEWER, OPERATOR, CUSTOMER = "viewer", "operator", "customer"
-STAFF = frozenset({VIEWER, OPERATOR})  # every other staff role is an approval role
+VIEWER, OPERATOR, CUSTOMER, STARTER = "viewer", "operator", "customer", "starter"
+STAFF = frozenset({VIEWER, OPERATOR, STARTER})  # every other staff role is an approval role
 LOCAL_ISSUER = "journeys-local"
 GROUPS = "cognito:groups"
 

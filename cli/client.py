@@ -32,6 +32,10 @@ class JourneysClient:
         self._send(self.settings.start_queue_url, start.model_dump_json())
         return start.journey_id
 
+    def send_start(self, start: StartJourney) -> None:
+        """Queue a start for the start consumer, which commits it (api/start.py checks it first)."""
+        self._send(self.settings.start_queue_url, start.model_dump_json())
+
     def get(self, journey_id: str) -> Journey | None:
         return self.store.load(journey_id)
 

@@ -61,10 +61,14 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--roles", default="viewer", help="staff roles, comma-separated: viewer, operator, approvers'")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds the token is valid")
 
-    start = commands.add_parser("start", help="start a journey")
+    start = commands.add_parser("start", help="start a journey (checked as POST /api/journeys checks it)")
     start.add_argument("definition_id")
     start.add_argument("--input", type=_json_arg, default={})
-    start.add_argument("--id", dest="journey_id")
+    start.add_argument("--business-key", help="the id the calling domain knows the journey by")
+    start.add_argument("--idempotency-key", help="a repeat with the same key names the same journey")
+    start.add_argument("--as", dest="actor", default="cli", help="who starts it (the journey's initiator)")
+    start.add_argument("--wait", action="store_true", help="wait for the end, or a step that needs a person")
+    start.add_argument("--timeout", type=float, default=120, help="seconds --wait waits")
     show = commands.add_parser("show", help="a journey's state, current step and timeline")
     show.add_argument("journey_id")
     _json_flag(show)
@@ -92,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
     _json_flag(costs)
     stats = commands.add_parser("stats", help="the local stack's metrics: throughput, latency by step, failures")
     _json_flag(stats)
+    commands.add_parser("circuits", help="each worker's circuit breaker: open ones hold their new work back")
     return top
 
 
@@ -167,9 +172,29 @@ def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _start(args: argparse.Namespace) -> int:
-    journey_id = _client(args).start(args.definition_id, args.input, journey_id=args.journey_id)
-    print(journey_id)
-    return 0
+    from api.start import InputRefused, StartRequest, start_journey
+    from cli.waiting import outcome, settled, wait_for
+    from router.subscriptions import SubscriptionBusy
+
+    client = _client(args)
+    request = StartRequest(definition_id=args.definition_id, input=args.input, business_key=args.business_key)
+    try:
+        started = start_journey(client, request, args.actor, args.idempotency_key)
+    except InputRefused as exc:
+        print(f"journeys: refused, nothing started: {args.definition_id}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    except SubscriptionBusy as exc:
+        print(f"journeys: refused, nothing started: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(started.journey_id if started.created else f"{started.journey_id} (already started: {started.status})")
+    if not args.wait:
+        return 0
+    journey = wait_for(client, started.journey_id, args.timeout)
+    print(outcome(journey))
+    ended_well = settled(journey) and journey is not None and journey.status.value not in ("FAILED", "CANCELLED")
+    return 0 if ended_well else EXIT_INVALID
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -342,6 +367,13 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _circuits(args: argparse.Namespace) -> int:
+    from cli.circuits import render_circuits
+
+    print(render_circuits(_client(args)))
+    return 0
+
+
 def _intervene(args: argparse.Namespace) -> int:
     shown = intervene(_client(args).runtime, args)
     if shown:
@@ -383,6 +415,7 @@ COMMANDS = {
     "triggers": _lifecycle,
     "costs": _costs,
     "stats": _stats,
+    "circuits": _circuits,
 }
 
 if __name__ == "__main__":

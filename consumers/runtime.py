@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import boto3
 
     from router.approval_desk import ApprovalDesk
+    from router.circuits import Breaker
     from router.journal import Journal
     from router.registry import Registry
     from router.service import Router
@@ -39,6 +40,8 @@ class Settings(BaseModel):
     advance_queue_url: str = Field(alias="ADVANCE_QUEUE_URL")
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
     worker_queues: dict[str, str] = Field(default_factory=dict, alias="WORKER_QUEUES")
+    # worker -> its circuit breaker's policy (router/circuits.py BreakerPolicy fields); unnamed workers have none
+    circuit_breakers: dict[str, dict[str, float]] = Field(default_factory=dict, alias="CIRCUIT_BREAKERS")
     domain_buses: dict[str, str] = Field(default_factory=dict, alias="DOMAIN_BUSES")
     approval_queue_url: str = Field("", alias="APPROVAL_QUEUE_URL")
     retry_state_machine_arn: str = Field("", alias="RETRY_STATE_MACHINE_ARN")
@@ -55,7 +58,7 @@ class Settings(BaseModel):
     region: str = Field("eu-west-1", alias="AWS_REGION")
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
 
-    @field_validator("worker_queues", "domain_buses", mode="before")
+    @field_validator("worker_queues", "domain_buses", "circuit_breakers", mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
@@ -107,8 +110,10 @@ class Runtime:
     def router(self) -> Router:
         from router.adapters.dispatch import AwsDispatcher, Targets
         from router.adapters.dynamodb import DynamoJourneyStore
+        from router.adapters.locks import DynamoLocks
         from router.adapters.usage import AwsUsageMeter
         from router.service import Router
+        from router.subscriptions import SubscriptionGate
 
         store = DynamoJourneyStore(self.client("dynamodb"), self.settings.journeys_table)
         targets = Targets(
@@ -123,8 +128,10 @@ class Runtime:
         dispatcher = AwsDispatcher(*clients[1:], targets)
         if not self.settings.proof_key:
             raise RuntimeError("PROOF_KEY is not set: the router cannot prove its work or verify answers")
+        gate = SubscriptionGate(DynamoLocks(clients[0], self.settings.journeys_table), store)
         meter = AwsUsageMeter(clients, dispatcher)
-        router = Router(self.registry, store, dispatcher, self.clock, meter, self.settings.proof_key.encode())
+        key = self.settings.proof_key.encode()
+        router = Router(self.registry, store, dispatcher, self.clock, meter, proof_key=key, gate=gate)
         router.after_commit = self.after_commit
         return router
 
@@ -134,6 +141,16 @@ class Runtime:
         from router.adapters.vouch import vouch
 
         return vouch(self.settings, token)
+
+    @cached_property
+    def breaker(self) -> Breaker:
+        """Circuit breakers per worker, shared through the idempotency table (router/circuits.py)."""
+        from router.adapters.circuits import DynamoCircuits
+        from router.circuits import Breaker, BreakerPolicy
+
+        circuits = DynamoCircuits(self.client("dynamodb"), self.settings.idempotency_table)
+        policies = {w: BreakerPolicy.model_validate(p) for w, p in self.settings.circuit_breakers.items()}
+        return Breaker(circuits, policies, self.clock)
 
     def telemetry(self, service: str) -> Telemetry:
         """The metrics (and trace spans) of one invocation of the consumer named `service`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -10,11 +11,13 @@ from pydantic import BaseModel, Field
 
 from consumers.batch import consume_sqs
 from consumers.runtime import Runtime, lambda_handler
+from router.circuits import Admit
 from router.limits import MESSAGE_BYTES, check_size
 from router.model import SendWork, StepFailed, StepSucceeded, token_reply
 from workers.step import Workers
 
 logger = Logger(service="journeys-worker")
+MAX_DELAY = 900  # SQS DelaySeconds limit; an open circuit's wait is re-checked at least this often
 
 
 class Attempt(BaseModel):
@@ -79,6 +82,14 @@ def _parse_answer(answer: dict[str, Any]) -> StepSucceeded | StepFailed:
     )
 
 
+def defer(runtime: Runtime, worker: str, body: str, wait: float) -> None:
+    """Send the work again, delayed: a new message, so waiting out an open circuit uses up none of the
+    original's receives and never dead-letters it. The original is then acknowledged."""
+    queue = runtime.settings.worker_queues[worker]
+    delay = min(MAX_DELAY, max(1, math.ceil(wait)))
+    runtime.client("sqs").send_message(QueueUrl=queue, MessageBody=body, DelaySeconds=delay)
+
+
 def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     execute = executor(runtime, runtime.workers, context)
     metrics = runtime.telemetry(logger.service)
@@ -89,7 +100,14 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
         work = attempt.work if attempt else SendWork.model_validate(message)
         logger.append_keys(journey_id=work.journey_id)
         metrics.annotate(journey_id=work.journey_id)
+        admitted, wait = runtime.breaker.admit(work.worker)
+        if admitted is Admit.WAIT:  # the worker's circuit is open: the work waits, as a new message
+            defer(runtime, work.worker, body, wait)
+            metrics.count("WorkDeferred", worker=work.worker)
+            logger.info("circuit open: work deferred", extra={"worker": work.worker, "seconds": round(wait)})
+            return
         answer = answer_for(execute, work, attempt.task_token if attempt else None)
+        runtime.breaker.record(work.worker, failed=bool(answer.get("retryable")), probe=admitted is Admit.PROBE)
         outcome = "retryable" if answer.get("retryable") else answer["kind"].removeprefix("step_")
         metrics.count("WorkerRuns", worker=work.worker, outcome=outcome)
         queue = runtime.settings.advance_queue_url

@@ -14,7 +14,7 @@ from cli.client import JourneysClient
 from cli.connect import LOCAL_FILE, write_local, write_private
 from consumers.start import journey_id_for
 from devstack.emulator import Emulator
-from devstack.samples import FAILURE_SAMPLES, PAYMENT_SAMPLES, SAMPLES, Sample
+from devstack.samples import FAILURE_SAMPLES, PAYMENT_SAMPLES, SAMPLES, TRADE_SAMPLES, Sample
 from devstack.stack import LocalStack
 from router.approvals import NotRecorded, Ticket
 from router.model import FINISHED, ActivationKind, Intervention, Journey, JourneyStatus
@@ -59,7 +59,7 @@ def serve(port: int, demo: bool, once: bool, out: Print = print, api_port: int =
             approvals = bool(stack.settings().approval_state_machine_arn and stack.settings().tickets_table)
             if not approvals:
                 out("  the template declares no approval state machine or tickets table: payment approval skipped")
-            samples = [*SAMPLES, *FAILURE_SAMPLES, *(PAYMENT_SAMPLES if approvals else [])]
+            samples = [*SAMPLES, *FAILURE_SAMPLES, *([*PAYMENT_SAMPLES, *TRADE_SAMPLES] if approvals else [])]
             journeys = play(stack, samples, out)
             ok = all(j.status.value == s.expect for s, j in zip(samples, journeys, strict=True))
         if not once:

@@ -155,6 +155,37 @@ PAYMENT_SAMPLES = [
 ]
 
 
+LETTER_OF_CREDIT = {
+    "applicant": "Babbage Instruments Ltd",
+    "beneficiary": {"name": "Jacquard Looms SA", "country": "FR"},
+    "currency": "EUR",
+    "goods": "40 programmable looms",
+    "requested_by": "rm-rosa",  # the relationship manager: the maker, never an approver
+}
+ALL_DOCUMENTS = ["commercial_invoice", "bill_of_lading", "insurance_certificate", "packing_list"]
+
+# Trade finance, played with the payments (their approvals come from the approvals function too).
+TRADE_SAMPLES = [
+    Sample(
+        "letter of credit: one officer approves, issued",
+        "letter-of-credit",
+        {**LETTER_OF_CREDIT, "amount": 120000, "documents": ALL_DOCUMENTS},
+        "SUCCEEDED",
+        trigger=("bank-credit", "bank.trade", "lc_application_submitted"),
+        business_key="LC-2024-0101",
+        approvers=(("officer-tom", "trade-officer"),),
+    ),
+    Sample(
+        "letter of credit: bill of lading missing, sent, then two approvals above 250,000",
+        "letter-of-credit",
+        {**LETTER_OF_CREDIT, "amount": 900000, "documents": ["commercial_invoice", "insurance_certificate"]},
+        "SUCCEEDED",
+        answers={"documents-discrepancy": {"documents": ["bill_of_lading"]}},
+        approvers=(("officer-tom", "trade-officer"), ("committee-cleo", "trade-credit-committee")),
+    ),
+]
+
+
 # Failures, played by `make run` after the others: a retry that recovers, and an escalation an
 # operator fixes by skipping the step with the result they obtained by hand.
 FAILURE_SAMPLES = [

@@ -90,7 +90,8 @@ def _states(definition: Definition, step: Step, urls: Mapping[str, str]) -> Json
     if isinstance(step, TaskStep):
         merge = f"{step.name}/merge"
         task = _task(definition, step.name, step.worker, step.sla_seconds, step.retry, urls)
-        return {step.name: task | {"ResultPath": "$.output", "Next": merge}, merge: _merge("$.output", step.next)}
+        states = {step.name: task | {"ResultPath": "$.output", "Next": merge}, merge: _merge("$.output", step.next)}
+        return states | _catches(step, states[step.name])
     if isinstance(step, DecisionStep):
         return {step.name: choice(step)}
     if isinstance(step, InputStep):
@@ -105,6 +106,28 @@ def _states(definition: Definition, step: Step, urls: Mapping[str, str]) -> Json
         return {step.name: {"Type": "Succeed"}}
     assert isinstance(step, FailStep)
     return {step.name: {"Type": "Fail", "Error": step.error, "Cause": step.cause or step.error}}
+
+
+def _catches(step: TaskStep, task: Json) -> Json:
+    """Each catch as ASL's Catch: the error (Error, Cause) placed in the state at `result_path`, then its step.
+
+    A compiled machine sees every worker failure as Journeys.StepFailed or Journeys.Retryable, not by the
+    worker's error name, so only a catch of ALL errors compiles."""
+    states: Json = {}
+    for number, catch in enumerate(step.catch, start=1):
+        if not catch.catches(set()):
+            raise UnsupportedExpression(
+                f"step {step.name!r}: a compiled machine cannot tell worker errors by name; catch ALL to compile it"
+            )
+        place, merge = f"{step.name}/catch-{number}", f"{step.name}/catch-{number}/merge"
+        task.setdefault("Catch", []).append({"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": place})
+        states[place] = {
+            "Type": "Pass",
+            "Parameters": {"state.$": "$.state", "failure": {f"{catch.result_path}.$": "$.caught"}},
+            "Next": merge,
+        }
+        states[merge] = _merge("$.failure", catch.next)
+    return states
 
 
 def _task(

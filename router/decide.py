@@ -9,8 +9,8 @@ from typing import Any
 
 import jmespath
 
-from router.definition import ApprovalStep, Definition, InputStep, ParallelStep
-from router.failures import deadline_passed, escalate, retryable_failure
+from router.definition import LOCKING, ApprovalStep, Definition, InputStep, ParallelStep
+from router.failures import catcher, deadline_passed, escalate, fall_back, retryable_failure
 from router.gates import APPROVAL_GATE, GateRefused, covered_paths, digest
 from router.identity import canonical
 from router.interventions import intervene
@@ -71,6 +71,8 @@ def _start(
     errors = schema_errors(definition.input_schema, event.input)
     if errors:
         raise Rejected(f"input does not match {definition.id} input_schema: {'; '.join(errors)}")
+    if definition.kind in LOCKING and not event.business_key:
+        raise Rejected(f"{definition.id} is a {definition.kind} journey: its business_key names the subscription")
     draft = Journey(
         id=event.journey_id,
         definition_id=definition.id,
@@ -148,6 +150,10 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float,
         common["waited"] = now - activation.opened_at
     if isinstance(event, StepFailed):
         error = {"error": event.error, "message": event.message, "step": step.name}
+        catch = catcher(definition, activation, {event.error})
+        if catch is not None:
+            commit = fall_back(definition, journey, activation, catch, error, now, actor=event.actor)
+            return commit.model_copy(update={"actions": commit.actions + close})
         commit = transition(
             definition,
             closed.model_copy(update={"error": error}),

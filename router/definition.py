@@ -9,7 +9,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class StepType(StrEnum):
@@ -21,6 +21,18 @@ class StepType(StrEnum):
     PARALLEL = "PARALLEL"
     SUCCESS = "SUCCESS"
     FAIL = "FAIL"
+
+
+class Kind(StrEnum):
+    """The workflow-engine page's kinds: what a journey does to a customer's subscription."""
+
+    CREATE = "CREATE"  # produces a subscription
+    MODIFY = "MODIFY"  # changes the subscription its business key names; one at a time per subscription
+    TERMINATE = "TERMINATE"  # ends it; also one at a time, and never beside a MODIFY
+    SYSTEM = "SYSTEM"  # scheduled, no input form
+
+
+LOCKING = (Kind.MODIFY, Kind.TERMINATE)
 
 
 class Model(BaseModel):
@@ -43,17 +55,50 @@ class StepBase(Model):
     label: str | None = None  # what a customer sees while the journey is here
 
 
+ALL_ERRORS = "ALL"  # a catch for every error; ASL's "States.ALL" is read as the same
+
+
+class Catch(Model):
+    """Where a TASK goes when it fails for good (a terminal error, or retries exhausted), like ASL's Catch."""
+
+    errors: list[str] = Field(min_length=1)  # a worker's error names (its exception's class), or ALL
+    next: str
+    result_path: str = Field("error", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # state key for {error, message, step}
+
+    def catches(self, names: set[str]) -> bool:
+        return bool({ALL_ERRORS, "States.ALL"} & set(self.errors)) or bool(names & set(self.errors))
+
+
 class TaskStep(StepBase):
     type: Literal[StepType.TASK]
     worker: str
     sla_seconds: int = Field(gt=0)
     retry: RetryPolicy = RetryPolicy()
     next: str
+    catch: list[Catch] = []  # the first that names the error wins; none: terminal fails, exhausted escalates
+
+    @model_validator(mode="before")
+    @classmethod
+    def _worker_named_after_the_step(cls, data: Any) -> Any:
+        """The MOD-062 design's TASKs name no worker (one shared handler ran them all): the step's name then."""
+        if isinstance(data, dict) and "worker" not in data and isinstance(data.get("name"), str):
+            return {**data, "worker": data["name"]}
+        return data
+
+
+# The MOD-062 design keys every DECISION on the previous step's `$.decision`: `when: CLEAR` there means
+# "the state's `decision` is CLEAR". A bare upper-case word is read that way; anything else is JMESPath.
+_DECIDED = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 class DecisionBranch(Model):
     when: str  # JMESPath over the journey state; truthy means take this branch
     goto: str
+
+    @field_validator("when")
+    @classmethod
+    def _design_shorthand(cls, when: str) -> str:
+        return f"decision == '{when}'" if _DECIDED.match(when) else when
 
 
 class DecisionStep(StepBase):
@@ -116,9 +161,14 @@ class ApprovalStep(StepBase):
 EventType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9_-]*)+$", max_length=128)]
 
 
+# Published with `emit` as the event's `reason`: a fixed code the receiving domain branches on (expired, withdrawn).
+Reason = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
 class SuccessStep(StepBase):
     type: Literal[StepType.SUCCESS]
     emit: EventType | None = None
+    reason: Reason | None = None
 
 
 class FailStep(StepBase):
@@ -126,6 +176,14 @@ class FailStep(StepBase):
     error: str = "JourneyFailed"
     cause: str | None = None
     emit: EventType | None = None
+    reason: Reason | None = None
+
+
+class Outcome(Model):
+    """A domain event the definition publishes when its journey ends other than at a step (a cancellation)."""
+
+    emit: EventType
+    reason: Reason | None = None
 
 
 Step = Annotated[
@@ -144,6 +202,8 @@ def successors(step: Step) -> list[str]:
         return []
     if isinstance(step, InputStep) and step.on_expiry:
         return [step.next, step.on_expiry]
+    if isinstance(step, TaskStep):
+        return [step.next, *(c.next for c in step.catch)]
     return [step.next]
 
 
@@ -155,11 +215,13 @@ class Definition(Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     version: str
     title: str | None = None
+    kind: Kind | None = None  # a subscription workflow's kind; None: not about a subscription
     owning_domain: str
     triggers: list[Trigger] = []
     # A SYSTEM journey runs on a schedule instead of a trigger, with no input form: "rate(1 day)" or "cron(...)".
     schedule: str | None = None
     input_schema: dict[str, Any] = {"type": "object"}
+    on_cancel: Outcome | None = None  # published when an operator cancels a journey (CAP-090: withdrawn)
     start_at: str
     steps: list[Step] = Field(min_length=1)
 
@@ -182,10 +244,23 @@ class Definition(Model):
     @cached_property
     def content_hash(self) -> str:
         """Pins a journey to exactly the definition it started with. Frozen, so hashed once (per copy)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(_pinned(self.model_dump(mode="json")), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Definition:
         copy = super().model_copy(update=update, deep=deep)
         copy.__dict__.pop("content_hash", None)  # a copy with updates hashes its own content
         return copy
+
+
+# Fields added after journeys were first pinned to hashes: hashed only when set, so a definition that does not
+# use them keeps the hash its journeys (and its published copy) were pinned to.
+_LATER_FIELDS: dict[str, Any] = {"kind": None, "on_cancel": None}
+_LATER_STEP_FIELDS: dict[str, Any] = {"catch": [], "reason": None}
+
+
+def _pinned(dump: dict[str, Any]) -> dict[str, Any]:
+    def strip(data: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if not (k in later and v == later[k])}
+
+    return {**strip(dump, _LATER_FIELDS), "steps": [strip(step, _LATER_STEP_FIELDS) for step in dump["steps"]]}

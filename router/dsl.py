@@ -12,40 +12,59 @@ result is the same Definition model, and a mistake is reported at the .py file a
         init >> ask >> check >> done
 
 Steps are listed in the order they are created, as YAML lists them in the order they are written.
+
+The workflow-engine page's style works too: a `@step("Create subscription")` function is a TASK whose
+body runs as a worker (its arguments filled from the state by name, its returned dict merged into it),
+and a workflow named by its description returns its steps between the built-ins `init` and `done`:
+
+    @workflow("Create product subscription")
+    def create_product_subscription():
+        return init >> create_subscription >> done
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
-from router.definition import Definition
+from pydantic import BaseModel, PlainSerializer
+
+from router.definition import Definition, Kind
 from router.loader import DefinitionError, Problem, from_mapping, located
+
+State = dict[str, Any]  # what a @step returns: merged into the journey state
+UUIDstr = Annotated[UUID, PlainSerializer(str)]  # a UUID kept in the state as its string
+STEP_SLA_SECONDS = 300  # a @step's SLA unless it names one: the page's steps carry none
 
 
 class Node:
     """One step being declared; `a >> b` makes b the step after a."""
 
-    def __init__(self, name: str, type_: str, fields: dict[str, Any], linkable: bool = True) -> None:
+    def __init__(
+        self, name: str, type_: str, fields: dict[str, Any], linkable: bool = True, depth: int = 2
+    ) -> None:
         self.name, self.type, self.linkable = name, type_, linkable
         self.fields = {k: v for k, v in fields.items() if v is not None}
-        frame = sys._getframe(2)  # the declaration inside the workflow function
+        frame = sys._getframe(depth)  # the declaration inside the workflow function
         self.file, self.line = frame.f_code.co_filename, frame.f_lineno
         _building().add(self)
 
-    def __rshift__(self, other: Node) -> Node:
+    def __rshift__(self, other: Linkable) -> Node:
+        target = _node(other, depth=3)
         if not self.linkable:
             _building().problems.append(
                 Problem(self.file, self.line, f"step {self.name!r}: a {self.type} step has no `next` to link")
             )
         else:
-            self.fields["next"] = other.name
-        return other
+            self.fields["next"] = target.name
+        return target
 
     def mapping(self) -> dict[str, Any]:
         return located({"name": self.name, "type": self.type, **self.fields}, self.line)
@@ -54,12 +73,66 @@ class Node:
 class _Init:
     """`init >> first` names the step a journey starts at."""
 
-    def __rshift__(self, other: Node) -> Node:
-        _building().start_at = other.name
-        return other
+    def __rshift__(self, other: Linkable) -> Node:
+        target = _node(other, depth=3)
+        _building().start_at = target.name
+        return target
+
+
+class _Done:
+    """`... >> done`: the built-in last step, a SUCCESS named `done`."""
+
+    name = "done"
 
 
 init = _Init()
+done = _Done()
+
+
+class StepFunction:
+    """A `@step` function: called, it runs its body; linked with `>>` in a workflow, it is a TASK whose worker
+    (named like the step) runs that body."""
+
+    def __init__(self, description: str, fn: Callable[..., Any], sla_seconds: int) -> None:
+        self.description, self.fn, self.sla_seconds = description, fn, sla_seconds
+        self.name = slug(description)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __rshift__(self, other: Linkable) -> Node:
+        return _node(self, depth=3) >> other
+
+
+Linkable = Node | StepFunction | _Done
+
+
+def _node(item: Linkable, depth: int) -> Node:
+    """The step an item stands for in the workflow being declared; created once, where it is first linked."""
+    if isinstance(item, Node):
+        return item
+    builder = _building()
+    if item.name not in builder.implicit:
+        if isinstance(item, _Done):
+            builder.implicit[item.name] = Node("done", "SUCCESS", {}, linkable=False, depth=depth + 1)
+        else:
+            fields = {"label": item.description, "worker": item.name, "sla_seconds": item.sla_seconds}
+            builder.implicit[item.name] = Node(item.name, "TASK", fields, depth=depth + 1)
+    return builder.implicit[item.name]
+
+
+def step(description: str, *, sla_seconds: int = STEP_SLA_SECONDS) -> Callable[[Callable[..., Any]], StepFunction]:
+    """`@step("Create subscription")`: the function becomes step (and worker) `create-subscription`."""
+
+    def declare(fn: Callable[..., Any]) -> StepFunction:
+        return StepFunction(description, fn, sla_seconds)
+
+    return declare
+
+
+def slug(description: str) -> str:
+    """"Create product subscription" -> "create-product-subscription": a step or definition id."""
+    return re.sub(r"[^a-z0-9]+", "-", description.casefold()).strip("-")
 
 
 class _Builder:
@@ -67,6 +140,7 @@ class _Builder:
         self.nodes: list[Node] = []
         self.problems: list[Problem] = []
         self.start_at: str | None = None
+        self.implicit: dict[str, Node] = {}  # @step functions and `done`, by name, once linked
 
     def add(self, node: Node) -> None:
         self.nodes.append(node)
@@ -169,13 +243,41 @@ class Workflow:
         return definition
 
 
-def workflow(**header: Any) -> Callable[[Callable[[], Any]], Workflow]:
-    """Declare a journey: keyword arguments are the definition's header (id, version, owning_domain, ...)."""
+Target = Kind  # the workflow-engine page's name for a workflow's kind
+
+
+DEFAULT_DOMAIN = "bank-core"  # where a workflow that names no owning_domain publishes its transitions
+
+
+def workflow(
+    description: str | None = None,
+    initial_input_form: type[BaseModel] | dict[str, Any] | None = None,
+    target: Kind | str | None = None,
+    **header: Any,
+) -> Callable[[Callable[[], Any]], Workflow]:
+    """Declare a journey: keyword arguments are the definition's header (id, version, owning_domain, ...).
+
+    Or as the workflow-engine page writes it: a description (the title; the id is its slug), an initial
+    input form (a pydantic model or a JSON Schema: the input_schema) and a target (the kind).
+    """
+    if description is not None:
+        header = {"id": slug(description), "version": "1.0.0", "owning_domain": DEFAULT_DOMAIN, **header}
+        header.setdefault("title", description)
+    if initial_input_form is not None:
+        form = initial_input_form
+        header["input_schema"] = form if isinstance(form, dict) else form.model_json_schema()
+    if target is not None:
+        header["kind"] = Kind(target)
 
     def declare(function: Callable[[], Any]) -> Workflow:
         return Workflow(function, header)
 
     return declare
+
+
+def steps_of(path: Path) -> list[StepFunction]:
+    """The @step functions a Python definition file declares (for registering them as workers)."""
+    return [v for v in vars(_execute(path)).values() if isinstance(v, StepFunction)]
 
 
 def _line_of(exc: Exception, path: Path) -> int:
@@ -186,8 +288,7 @@ def _line_of(exc: Exception, path: Path) -> int:
     return (frames[-1].lineno or 1) if frames else 1
 
 
-def load_module(path: Path, known_workers: set[str] | None = None) -> list[Definition]:
-    """Every @workflow a Python file declares, validated."""
+def _execute(path: Path) -> Any:
     spec = importlib.util.spec_from_file_location(f"journeys_definition_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise DefinitionError([Problem(str(path), 1, "not an importable Python module")])
@@ -198,7 +299,15 @@ def load_module(path: Path, known_workers: set[str] | None = None) -> list[Defin
         raise
     except Exception as exc:  # a broken definition file is a load problem at its line, not a consumer's traceback
         raise DefinitionError([Problem(str(path), _line_of(exc, path), f"{type(exc).__name__}: {exc}")]) from exc
+    return module
+
+
+def load_module(path: Path, known_workers: set[str] | None = None) -> list[Definition]:
+    """Every @workflow a Python file declares, validated; its own @step functions count as known workers."""
+    module = _execute(path)
     workflows = [value for value in vars(module).values() if isinstance(value, Workflow)]
     if not workflows:
         raise DefinitionError([Problem(str(path), 1, "declares no @workflow")])
+    if known_workers is not None:
+        known_workers = known_workers | {v.name for v in vars(module).values() if isinstance(v, StepFunction)}
     return [w.definition(known_workers) for w in workflows]

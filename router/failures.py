@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router.definition import Definition, InputStep
+from router.definition import Catch, Definition, InputStep, TaskStep
 from router.model import (
     Activation,
     ActivationKind,
@@ -64,12 +64,65 @@ def retryable_failure(
     return commit.model_copy(update={"actions": [chain]})
 
 
+def catcher(definition: Definition, activation: Activation, names: set[str]) -> Catch | None:
+    """The TASK's first catch naming one of `names` (or all errors); parallel branches have none."""
+    step = definition.step(activation.step)
+    if activation.branch is not None or not isinstance(step, TaskStep):
+        return None
+    return next((c for c in step.catch if c.catches(names)), None)
+
+
+def error_names(*errors: str | None) -> set[str]:
+    """The error names in "Name: message" strings: what a catch's `errors` are compared with."""
+    return {name for e in errors if e and (name := e.partition(":")[0].strip())}
+
+
+def fall_back(
+    definition: Definition,
+    journey: Journey,
+    activation: Activation,
+    catch: Catch,
+    failure: dict[str, str],
+    now: float,
+    actor: str = "engine",
+) -> Commit:
+    """The failed TASK's activation closes and the journey goes on at the catch's step, the error in its state."""
+    caught = journey.model_copy(
+        update={
+            "open": {k: v for k, v in journey.open.items() if k != activation.id},
+            "closed_by": {**journey.closed_by, activation.id: journey.version + 1},
+            "state": {**journey.state, catch.result_path: failure},
+            "status": JourneyStatus.RUNNING,
+        }
+    )
+    return transition(
+        definition,
+        caught,
+        now,
+        enter=catch.next,
+        event="caught",
+        actor=actor,
+        step_name=activation.step,
+        step_result=f"caught {failure['error']}: {catch.next}",
+        activation_id=activation.id,
+        failure=failure,
+    )
+
+
 def escalate(
     definition: Definition, journey: Journey, activation: Activation, error: str, now: float
 ) -> Commit | Absorb:
-    """Park the journey as STUCK for people, with a readable reason and one alert."""
+    """Park the journey as STUCK for people, with a readable reason and one alert; unless the TASK catches the
+    error (by its name, or the name of the failure that started its retries): then it goes to the fallback."""
     if journey.status is JourneyStatus.STUCK:
         return Absorb(reason="already escalated")
+    catch = catcher(definition, activation, error_names(error, activation.last_error))
+    if catch is not None and activation.kind is ActivationKind.TASK:
+        name = error.partition(":")[0].strip() or "Escalated"
+        cause = {"error": name, "message": error.partition(":")[2].strip()[:500], "step": activation.step}
+        if activation.last_error:
+            cause["first_error"] = activation.last_error[:500]
+        return fall_back(definition, journey, activation, catch, cause, now)
     escalated = journey.model_copy(
         update={
             "status": JourneyStatus.STUCK,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router.definition import DecisionStep, Definition, ParallelStep, Step, StepType, successors
+from router.definition import DecisionStep, Definition, ParallelStep, Step, StepType, TaskStep, successors
 
 _SHAPES = {
     StepType.DECISION: ("{", "}"),
@@ -22,6 +22,8 @@ def step_edges(step: Step) -> list[tuple[str, str]]:
     """Where a step can go next, with the edge's label: a decision's condition, "default", or none."""
     if isinstance(step, DecisionStep):
         return [(b.goto, b.when) for b in step.branches] + [(step.default, "default")]
+    if isinstance(step, TaskStep):
+        return [(step.next, "")] + [(c.next, f"catch {', '.join(c.errors)}") for c in step.catch]
     return [(target, "") for target in successors(step)]
 
 
@@ -39,8 +41,8 @@ def mermaid(definition: Definition, current: str | None = None, path: list[str] 
             for branch in step.branches:
                 lines.append(f'  {_node(step.name)} -.-> {_node(step.name)}__{_node(branch.name)}["{branch.worker}"]')
         out = step_edges(step)
-        for i, (target, label) in enumerate(out):
-            arrow = "-->" if not label else "-->|default|" if i == len(out) - 1 else f'-->|"{label}"|'
+        for target, label in out:
+            arrow = "-->" if not label else f'-->|"{label}"|' if label != "default" else "-->|default|"
             lines.append(f"  {_node(step.name)} {arrow} {_node(target)}")
     for name in dict.fromkeys(path or []):
         lines.append(f"  class {_node(name)} taken")

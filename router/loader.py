@@ -20,6 +20,7 @@ from router.definition import (
     ApprovalStep,
     DecisionStep,
     Definition,
+    Kind,
     ParallelStep,
     Step,
     StepType,
@@ -87,8 +88,24 @@ def _pydantic_problems(file: str, raw: Any, error: ValidationError, prefix: tupl
     for item in error.errors():
         loc = prefix + tuple(p for p in item["loc"] if p not in _STEP_TAGS)
         where = ".".join(str(p) for p in loc) or "definition"
-        problems.append(Problem(file, _line_of(raw, loc), f"{where}: {item['msg']}"))
+        message = _what_to_add(raw, loc, item) or f"{where}: {item['msg']}"
+        problems.append(Problem(file, _line_of(raw, loc), message))
     return problems
+
+
+def _what_to_add(raw: Any, loc: tuple[Any, ...], item: Any) -> str | None:
+    """For a field the MOD-062 design's format leaves out and this engine cannot guess: exactly what to write."""
+    node = raw
+    for part in loc[:-1]:
+        node = node.get(part) if isinstance(node, dict) else node[part] if isinstance(node, list) else None
+    if not (item["type"] == "missing" and isinstance(node, dict) and loc and loc[-1] == "levels"):
+        return None
+    sla = node.get("sla_seconds")
+    fits = sla - chain_timeout([0]) if isinstance(sla, int) and sla > chain_timeout([0]) else 3600
+    return (
+        f"step {node.get('name')!r}: an APPROVAL must say who approves it: add `levels: [{{role: <approver role>, "
+        f"timeout_seconds: {fits}}}]` (one entry per level, in order; each approver needs that role)"
+    )
 
 
 _STEP_TAGS = {t.value for t in StepType}
@@ -206,6 +223,7 @@ def _semantic_problems(
     if start_at not in names:
         problems.append(Problem(file, raw.key_lines.get("start_at", 1), f"start_at: undefined step {start_at!r}"))
     problems += [Problem(file, raw.key_lines.get("schedule", 1), m) for m in _schedule_problems(header)]
+    problems += [Problem(file, raw.key_lines.get("kind", 1), m) for m in _kind_problems(header)]
     for step, at in steps:
         for target in successors(step):
             if target not in names:
@@ -250,6 +268,15 @@ def _schedule_problems(definition: Definition) -> list[str]:
     return messages
 
 
+def _kind_problems(definition: Definition) -> list[str]:
+    """SYSTEM journeys run on a schedule with no input form; the other kinds start from one."""
+    if definition.kind is Kind.SYSTEM and not definition.schedule:
+        return ["kind: a SYSTEM journey runs on a schedule: add `schedule:` (e.g. rate(1 day))"]
+    if definition.kind not in (None, Kind.SYSTEM) and definition.schedule:
+        return [f"kind: a {definition.kind} journey starts from its input form; only SYSTEM journeys run on a schedule"]
+    return []
+
+
 def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:
     messages = []
     workers: list[str] = []
@@ -260,7 +287,7 @@ def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:
         if len({b.name for b in step.branches}) != len(step.branches):
             messages.append("parallel branch names must be unique")
     if known_workers is not None:
-        messages += [f"unknown worker {w!r}" for w in workers if w not in known_workers]
+        messages += [_unknown_worker(step, w) for w in workers if w not in known_workers]
     expressions = [b.when for b in step.branches] if isinstance(step, DecisionStep) else []
     if isinstance(step, ApprovalStep):
         expressions += [e for e in (step.amount, step.initiator) if e]
@@ -277,6 +304,12 @@ def _step_problems(step: Step, known_workers: set[str] | None) -> list[str]:
         except SchemaError as exc:
             messages.append(f"input_schema is not a valid JSON Schema: {exc.message}")
     return messages
+
+
+def _unknown_worker(step: Step, worker: str) -> str:
+    if isinstance(step, TaskStep) and worker == step.name:  # perhaps defaulted: the design's TASKs name none
+        return f"unknown worker {worker!r}: add `worker:` naming a registered worker, or register one as {worker!r}"
+    return f"unknown worker {worker!r}"
 
 
 def _approval_problems(step: ApprovalStep) -> list[str]:

@@ -49,6 +49,7 @@ CATALOGUE: Mapping[str, Spec] = {
     "MessagesFailed": Spec("Count", (), _QUEUED, "messages reported failed, to come back (retryable)"),
     "MessagesRejected": Spec("Count", (), _QUEUED, "messages parked in the DLQ (no retry can fix them)"),
     "WorkerRuns": Spec("Count", ("worker", "outcome"), ("worker",), "step worker answers by outcome"),
+    "WorkDeferred": Spec("Count", ("worker",), ("worker",), "work put back while its worker's circuit is open"),
     "TicketsOpened": Spec("Count", (), ("approvals",), "approval chains asking their first level"),
     "TicketsLapsed": Spec("Count", (), ("approvals",), "levels nobody decided in time: the chain told expired"),
     "TicketsWithdrawn": Spec("Count", (), ("approvals",), "open levels withdrawn: the journey stopped waiting on them"),

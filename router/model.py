@@ -225,6 +225,7 @@ class TransitionRecord(Model):
     lifecycle: list[str] = []  # journey_started, journey_completed, journey_failed, journey_stuck, ...
     reason: str | None = None  # an operator's stated reason, for interventions; an approver's, for a rejection
     emits: list[str] = []  # domain event types the definition publishes here (`emit:` on SUCCESS/FAIL)
+    emitted: dict[str, Any] = {}  # what those events carry besides the ids: {reason, failure: {error, step}}
     business_key: str | None = None  # the id the triggering domain knows the journey by
     waited: float | None = None  # seconds the answered activation was open (the step's latency)
     lasted: float | None = None  # seconds from the journey's start, on the transition that finished it

@@ -9,6 +9,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from router.decide import Absorb, Commit, Rejected, decide
 from router.model import (
+    FINISHED,
     Action,
     ApprovalOutcome,
     ArmTimer,
@@ -27,6 +28,7 @@ from router.model import (
 from router.ports import Dispatcher, JourneyStore, UsageMeter, VersionConflict
 from router.proofs import proof_for, verify
 from router.registry import Registry, UnknownDefinition
+from router.subscriptions import SubscriptionGate
 from router.usage import APPROVAL_TRANSITIONS, Unmetered, Usage, charge
 
 MAX_CONFLICTS = 8
@@ -47,6 +49,7 @@ class Router:
         clock: Callable[[], float],
         meter: UsageMeter | None = None,
         proof_key: bytes | None = None,
+        gate: SubscriptionGate | None = None,
     ) -> None:
         """`proof_key`: answers must carry the proof issued with their work (router/proofs.py); the deployed
         engine always passes one. Without it (unit tests of the decision), answers are taken as they come."""
@@ -56,6 +59,7 @@ class Router:
         # Called between the commit and its actions; nothing in production. A fault-injection harness sets it to
         # kill the consumer at the worst moment, from outside the shipped code.
         self.after_commit: Callable[[], None] | None = None
+        self.gate = gate  # subscription locks for MODIFY and TERMINATE journeys (router/subscriptions.py)
         self.counts: Counter[str] = Counter()
 
     def handle(self, event: Event, redelivered: bool = False) -> Commit | Absorb:
@@ -71,6 +75,11 @@ class Router:
         if self.after_commit is not None:
             self.after_commit()
         self.dispatcher.perform(self._proved(outcome.actions))
+        if self.gate is not None and isinstance(outcome, Commit) and outcome.journey.status in FINISHED:
+            journey = outcome.journey  # lost to a crash here, the lock is taken over later (its holder finished)
+            self.gate.release(
+                self.registry.get(journey.definition_id, journey.definition_version), journey, self.clock()
+            )
         self.counts["committed" if isinstance(outcome, Commit) else f"absorbed: {outcome.reason}"] += 1
         return outcome
 
@@ -113,9 +122,12 @@ class Router:
 
     def _attempt(self, event: Event, journey: Journey | None, redelivered: bool) -> Commit | Absorb:
         """Decide on `journey` as loaded and commit; a lost race raises VersionConflict with the current item."""
-        outcome = decide(self._definition(event, journey), journey, event, self.clock(), redelivered)
+        definition = self._definition(event, journey)
+        outcome = decide(definition, journey, event, self.clock(), redelivered)
         if isinstance(outcome, Commit):
             outcome = self._charged(outcome, event)
+            if self.gate is not None and isinstance(event, StartJourney):  # refused here if it is someone else's
+                self.gate.acquire(definition, outcome.journey, self.clock())
             try:
                 self.store.commit(outcome.journey, outcome.record)
             except VersionConflict:

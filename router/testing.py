@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from router.approvals import AuditEntry, Ticket, TicketStatus
+from router.circuits import Circuit, CircuitConflict
 from router.definition import Definition
 from router.model import Action, Journey, TransitionRecord
 from router.ports import TicketConflict, VersionConflict
+from router.subscriptions import Held
 from router.versions import DefinitionConflict, Published
 
 
@@ -175,3 +177,47 @@ class MemoryDefinitions:
 
     def get(self, definition_id: str, version: str) -> Definition | None:
         return self.definitions.get((definition_id, version))
+
+
+class MemoryLocks:
+    """Subscription locks (router/subscriptions.py Locks) in a dict, with the DynamoDB adapter's conditions."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, tuple[str, float]] = {}
+        self.writes = 0
+
+    def acquire(self, key: str, holder: str, definition_id: str, now: float) -> None:
+        self._put(key, holder, now, expected=holder, free_ok=True)
+
+    def take_over(self, key: str, holder: str, stale: str, definition_id: str, now: float) -> None:
+        self._put(key, holder, now, expected=stale, free_ok=False)
+
+    def release(self, key: str, holder: str, now: float) -> None:
+        if self.held.get(key, ("", 0.0))[0] == holder:
+            self.writes += 1
+            del self.held[key]
+
+    def current(self, key: str) -> tuple[str, float] | None:
+        return self.held.get(key)
+
+    def _put(self, key: str, holder: str, now: float, expected: str, free_ok: bool) -> None:
+        current = self.held.get(key)
+        if not (current is None and free_ok) and (current is None or current[0] != expected):
+            raise Held(*(current or ("nobody", 0.0)))
+        self.writes += 1
+        self.held[key] = (holder, now)
+
+
+class MemoryCircuits:
+    """Circuit state (router/circuits.py CircuitStore) in a dict, with the DynamoDB adapter's version check."""
+
+    def __init__(self) -> None:
+        self.circuits: dict[str, Circuit] = {}
+
+    def load(self, worker: str) -> Circuit:
+        return self.circuits.get(worker) or Circuit(worker=worker)
+
+    def save(self, circuit: Circuit) -> None:
+        if self.load(circuit.worker).version != circuit.version - 1:
+            raise CircuitConflict(self.load(circuit.worker))
+        self.circuits[circuit.worker] = circuit

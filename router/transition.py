@@ -55,14 +55,19 @@ def transition(
     reason: str | None = None,
     status: JourneyStatus = JourneyStatus.RUNNING,
     waited: float | None = None,
+    failure: dict[str, str] | None = None,
 ) -> Commit:
-    """Enter `enter` (if any), passing through decisions, until a step waits or the journey ends."""
+    """Enter `enter` (if any), passing through decisions, until a step waits or the journey ends.
+
+    `failure`: the error a catch caught in this transition; a step that emits names it (error and step only:
+    a worker's message may quote customer data)."""
     seq = journey.version + 1
     entered: list[str] = []
     opened: dict[str, Activation] = {}
     current, error = journey.step, journey.error
     lifecycle = list(lifecycle or [])
     emits: list[str] = []
+    emitted: dict[str, Any] = {}
     name = enter
     while name is not None:
         if len(entered) >= MAX_HOPS:
@@ -82,6 +87,10 @@ def transition(
             opened.update(open_step(journey.id, seq, step, now, journey.state))
         if isinstance(step, SuccessStep | FailStep) and step.emit:
             emits.append(step.emit)
+            emitted = _emitted(step.reason, failure)
+    if status is JourneyStatus.CANCELLED and definition.on_cancel is not None:
+        emits.append(definition.on_cancel.emit)
+        emitted = _emitted(definition.on_cancel.reason, None)
     finished = status in (JourneyStatus.SUCCEEDED, JourneyStatus.FAILED, JourneyStatus.CANCELLED)
     new = journey.model_copy(
         update={
@@ -111,11 +120,19 @@ def transition(
         lifecycle=lifecycle,
         reason=reason,
         emits=emits,
+        emitted=emitted,
         business_key=journey.business_key,
         waited=waited,
         lasted=now - journey.created_at if finished else None,
     )
     return Commit(journey=new, record=record, actions=actions_for(definition, new, seq, now))
+
+
+def _emitted(reason: str | None, failure: dict[str, str] | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"reason": reason} if reason else {}
+    if failure:
+        data["failure"] = {key: failure[key] for key in ("error", "step") if key in failure}
+    return data
 
 
 def actions_for(definition: Definition, journey: Journey, seq: int, now: float) -> list[Action]:

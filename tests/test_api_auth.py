@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 import api.lambda_handler
-from api import approvals, customer, ops
+from api import approvals, circuits, customer, ops, start
 from api.app import create_app
 from api.auth import DevIssuer, Forbidden, GatewayClaims, Unauthenticated, principal_from
 from reliability.instruments import gateway_event
@@ -36,7 +36,7 @@ def routes() -> list[tuple[str, str]]:
     """Every API route the app includes, with sample ids in the path."""
     return sorted(
         (method, route.path.replace("{journey_id}", "j-1").replace("{ticket_id}", "t-1"))
-        for module in (ops, approvals, customer)
+        for module in (start, ops, approvals, customer, circuits)
         for route in module.router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
@@ -49,7 +49,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def test_every_endpoint_is_listed_here() -> None:
     """The parametrized tests below cover every API route the app has."""
-    assert len(routes()) == 9
+    assert len(routes()) == 11
 
 
 @pytest.mark.parametrize(("method", "path"), routes())

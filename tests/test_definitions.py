@@ -39,6 +39,7 @@ def test_the_samples_are_present() -> None:
         "credit-application",
         "dispute",
         "kyc-uplift",
+        "letter-of-credit",
         "payment-approval",
         "subscription-reconciliation",
     ]
@@ -180,6 +181,16 @@ PAYMENT = {
     "initiated_by": "maker-mo",
 }
 GRANTED = {"approve-payment": {"outcome": "granted", "approvers": ["olivia", "max"]}}
+LC = {
+    "applicant": "Babbage Instruments Ltd",
+    "beneficiary": {"name": "Jacquard Looms SA", "country": "FR"},
+    "amount": 120_000,
+    "currency": "EUR",
+    "goods": "40 programmable looms",
+    "documents": ["commercial_invoice", "bill_of_lading", "insurance_certificate"],
+    "requested_by": "rm-rosa",
+}
+LC_GRANTED = {"approve": {"outcome": "granted", "approvers": ["tom"]}}
 
 
 class Scenario(NamedTuple):
@@ -256,6 +267,18 @@ SCENARIOS = [
     Scenario("nightly", "subscription-reconciliation", {}, {}, JourneyStatus.SUCCEEDED, "reconciled"),
     Scenario("expired", "payment-approval", PAYMENT, {"approve-payment": {"outcome": "expired"}},
              JourneyStatus.FAILED, "approval-expired"),
+    Scenario("lc-issued", "letter-of-credit", LC, LC_GRANTED, JourneyStatus.SUCCEEDED, "lc-issued",
+             ("check-documents", "compliance-screening", "approve", "issue")),
+    Scenario("lc-discrepancy-then-large", "letter-of-credit",
+             {**LC, "amount": 900_000, "documents": ["commercial_invoice", "insurance_certificate"]},
+             {"documents-discrepancy": {"documents": ["bill_of_lading"]}, "approve-large": LC_GRANTED["approve"]},
+             JourneyStatus.SUCCEEDED, "lc-issued", ("documents-discrepancy", "approve-large")),
+    Scenario("lc-sanctioned", "letter-of-credit", {**LC, "beneficiary": {"name": "Sam Sanction", "country": "FR"}},
+             {}, JourneyStatus.FAILED, "compliance-refused"),
+    Scenario("lc-rejected", "letter-of-credit", LC, {"approve": {"outcome": "rejected", "rejected_by": "tom"}},
+             JourneyStatus.FAILED, "lc-declined"),
+    Scenario("release-refused", "payment-approval", {**PAYMENT, "payment_id": "PAY-REFUSED-1"}, GRANTED,
+             JourneyStatus.FAILED, "release-failed", ("release",)),
 ]  # fmt: skip
 
 
@@ -347,3 +370,16 @@ steps:
     assert journey.error is not None
     assert journey.error["error"] == "TerminalError"
     assert "REFER" in journey.error["message"]
+
+
+def test_a_documents_discrepancy_goes_back_to_the_applicant_and_is_checked_again(driver: JourneyDriver) -> None:
+    """The missing bill of lading is asked for, the documents are checked a second time, and the credit above
+    250,000 takes the two-level approval; the below-threshold one takes the single level."""
+    short = {**LC, "amount": 900_000, "documents": ["commercial_invoice", "insurance_certificate"]}
+    answers = {"documents-discrepancy": {"documents": ["bill_of_lading"]}, "approve-large": LC_GRANTED["approve"]}
+    journey = driver.run("letter-of-credit", short, answers)
+    assert journey.path.count("check-documents") == 2 and "approve" not in journey.path
+    assert journey.state["document_check"] == {"result": "COMPLIANT", "missing": []}
+    assert journey.state["letter_of_credit"]["status"] == "ISSUED"
+    small = driver.run("letter-of-credit", LC, LC_GRANTED, journey_id="j-2")
+    assert "approve" in small.path and "approve-large" not in small.path

@@ -224,11 +224,18 @@ def notify_customer(
     return {"notification": {"template": template, "channel": channel, "reference": _ref("NTF", full_name, template)}}
 
 
+class SchemeRefused(TerminalError):
+    """The payment scheme will not take the payment (a closed account, a sanctioned beneficiary)."""
+
+
 @SAMPLES.step("release-payment")
 def release_payment(payment_id: str, amount: float, currency: str, approval: dict[str, Any]) -> dict[str, Any]:
-    """Hands an approved payment to the payment scheme; never one whose approval was not granted."""
+    """Hands an approved payment to the payment scheme; never one whose approval was not granted.
+    A payment id containing "REFUSED" is refused by the scheme, to show the release-failed outcome."""
     if approval.get("outcome") != "granted":
         raise TerminalError(f"payment {payment_id} is not approved ({approval.get('outcome')})")
+    if "REFUSED" in payment_id:
+        raise SchemeRefused("the payment scheme refused the payment")
     reference = _ref("PAY", payment_id, amount, currency)
     return {"release": {"status": "RELEASED", "reference": reference, "approved_by": approval.get("approvers", [])}}
 
@@ -243,3 +250,54 @@ def reconcile_subscriptions() -> dict[str, Any]:
     """Compares subscriptions with billing: active but unbilled, or billed after cancelling, are mismatches."""
     mismatches = sorted(ref for ref, status in SUBSCRIPTIONS.items() if (status == "ACTIVE") != (ref in BILLED))
     return {"reconciliation": {"checked": len(SUBSCRIPTIONS), "mismatches": mismatches}}
+
+
+# Trade finance: an import letter of credit (definitions/letter-of-credit.yaml). Under UCP 600 the bank pays
+# against documents, so these three must all be presented before the credit is issued.
+LC_REQUIRED_DOCUMENTS = ("commercial_invoice", "bill_of_lading", "insurance_certificate")
+LC_EMBARGOED_COUNTRIES = frozenset({"KP", "IR", "SY"})
+DUAL_USE_WORDS = ("centrifuge", "night vision", "encryption module")
+
+
+class Beneficiary(BaseModel):
+    name: str
+    country: str
+
+
+class MoreDocuments(BaseModel):
+    documents: list[str]
+
+
+@SAMPLES.step("lc-application")
+def lc_application(applicant: str, beneficiary: Beneficiary, amount: float, currency: str) -> dict[str, Any]:
+    """Registers the application; the reference is stable for the same application."""
+    reference = _ref("LCA", applicant, beneficiary.name, amount, currency)
+    return {"lc_application": {"reference": reference, "registered": True}}
+
+
+@SAMPLES.step("lc-document-check")
+def lc_document_check(documents: list[str], additional_documents: MoreDocuments | None = None) -> dict[str, Any]:
+    """Compares the documents presented (with any sent after a discrepancy) with those the credit requires."""
+    presented = set(documents) | set(additional_documents.documents if additional_documents else [])
+    missing = [d for d in LC_REQUIRED_DOCUMENTS if d not in presented]
+    return {"document_check": {"result": "DISCREPANT" if missing else "COMPLIANT", "missing": missing}}
+
+
+@SAMPLES.step("lc-compliance-screen")
+def lc_compliance_screen(beneficiary: Beneficiary, goods: str) -> dict[str, Any]:
+    """Sanctions on the beneficiary (the "Sanction" marker, an embargoed country) and dual-use goods."""
+    hits = []
+    if _has(beneficiary.name, "Sanction") or beneficiary.country in LC_EMBARGOED_COUNTRIES:
+        hits.append("sanctions")
+    if any(word in goods.casefold() for word in DUAL_USE_WORDS):
+        hits.append("dual_use_goods")
+    return {"compliance": {"result": "HIT" if hits else "CLEAR", "hits": hits, "reference": _ref("TFC", goods)}}
+
+
+@SAMPLES.step("issue-lc")
+def issue_lc(lc_application: dict[str, Any], amount: float, currency: str, approval: dict[str, Any]) -> dict[str, Any]:
+    """Issues the credit (an MT700 to the advising bank); never one whose approval was not granted."""
+    if approval.get("outcome") != "granted":
+        raise TerminalError("the letter of credit is not approved")
+    number = _ref("LC", lc_application.get("reference"), amount, currency)
+    return {"letter_of_credit": {"number": number, "status": "ISSUED", "approved_by": approval.get("approvers", [])}}

@@ -11,7 +11,7 @@ What happens after a failure is decided by the exception's type, never its messa
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -107,6 +107,17 @@ class Workers:
     def is_retryable(exc: BaseException) -> bool:
         """Only a TerminalError is final; an unexpected exception is an infrastructure hiccup until proven not."""
         return not isinstance(exc, TerminalError)
+
+
+def with_steps(base: Workers, steps: Iterable[Any]) -> Workers:
+    """`base`'s workers plus the @step functions of a Python definition (router.dsl.steps_of), each the worker
+    named like its step, so the step's body runs as a worker does."""
+    workers = Workers()
+    for name, (fn, retry_on) in base.registered().items():
+        workers.step(name, retry_on=retry_on)(fn)
+    for declared in steps:
+        workers.step(declared.name)(declared.fn)
+    return workers
 
 
 def _arguments_model(name: str, fn: Callable[..., Any]) -> type[_Arguments]:

@@ -41,7 +41,7 @@ def cloudevents_for(record: TransitionRecord) -> list[CloudEvent]:
         attributes = {**base, "id": f"{record.journey_id}/{record.seq}/{kind}", "type": kind}
         if record.business_key:
             attributes["subject"] = record.business_key
-        events.append(CloudEvent(attributes, {**data, "business_key": record.business_key}))
+        events.append(CloudEvent(attributes, {**data, "business_key": record.business_key, **record.emitted}))
     return events
 
 
