@@ -12,9 +12,11 @@ from api.deps import Client, Invalid, NotFound, Operator, Reader
 from api.listing import BadCursor, JourneyFilter, TooMany, find
 from api.schemas import ERRORS, InterventionAccepted, JourneyDetail, Page
 from cli.client import JourneysClient
+from cli.preflight import check_move
 from router.decide import Commit
 from router.definition import Definition
 from router.identity import canonical
+from router.interventions import intervene as intervene_dry_run
 from router.model import Command, Intervention, Journey, JourneyStatus
 from router.registry import UnknownDefinition
 
@@ -153,6 +155,9 @@ def intervene(journey_id: str, body: InterventionBody, caller: Operator, client:
         step=body.target if body.command is Command.GOTO else None,
         patch=body.patch if body.command is Command.PATCH else None,
     )
+    definition = _definition(client, journey)
+    intervene_dry_run(definition, journey, command, client.runtime.clock())  # the rules' refusal first (pure)
+    check_move(definition, journey, body.command, command.step, command.output, client.runtime.workers)
     outcome = client.runtime.router.handle(command)
     assert isinstance(outcome, Commit)  # interventions either commit or are refused (Rejected: 409)
     after = outcome.journey

@@ -6,10 +6,12 @@ import argparse
 from typing import Any
 
 from cli.output import emit_json, table
-from cli.preflight import missing_inputs
+from cli.preflight import check_move
 from consumers.runtime import Runtime
 from router.decide import Commit, Rejected
-from router.definition import Definition, InputStep
+from router.definition import Definition
+from router.identity import canonical
+from router.interventions import intervene as dry_run
 from router.model import Command, Intervention, Journey
 from router.reasons import why
 
@@ -48,7 +50,6 @@ def intervene(runtime: Runtime, args: argparse.Namespace) -> str:
     if journey is None:
         raise Rejected(f"there is no journey {args.journey_id}: `journeys list` shows the journeys there are")
     definition = runtime.registry.get(journey.definition_id, journey.definition_version)
-    _preflight(definition, journey, args, runtime)
     fields: dict[str, Any] = {
         "output": getattr(args, "output", None),
         "step": getattr(args, "step", None),
@@ -58,10 +59,12 @@ def intervene(runtime: Runtime, args: argparse.Namespace) -> str:
         journey_id=journey.id,
         command=Command(args.command),
         expected_version=args.version if args.version is not None else journey.version,
-        actor=args.actor,
+        actor=canonical(args.actor),
         reason=args.reason,
         **{k: v for k, v in fields.items() if v is not None},
     )
+    dry_run(definition, journey, command, runtime.clock())  # the maker-checker rules' refusal comes first (pure)
+    _preflight(definition, journey, args, runtime)
     outcome = runtime.router.handle(command)
     assert isinstance(outcome, Commit)  # interventions either commit or are refused
     after = outcome.journey
@@ -83,28 +86,5 @@ def intervene(runtime: Runtime, args: argparse.Namespace) -> str:
 
 def _preflight(definition: Definition, journey: Journey, args: argparse.Namespace, runtime: Runtime) -> None:
     """Refuse now, with what is missing, a skip or goto that would land the journey on a step lacking inputs."""
-    if args.command == Command.SKIP.value and journey.step:
-        step = definition.step(journey.step)
-        output = args.output
-        if isinstance(step, InputStep) and step.store_as:
-            output = {step.store_as: output}
-        following = getattr(step, "next", None)
-        if following:
-            missing = missing_inputs(definition, following, {**journey.state, **output}, runtime.workers)
-            if missing:
-                raise Rejected(
-                    f"skipping {step.name!r} with that --output leaves {following!r} without what it needs: "
-                    f"{'; '.join(missing)}. Give the output {step.name!r} would have produced"
-                )
-    if args.command == Command.GOTO.value:
-        try:
-            definition.step(args.step)
-        except KeyError:
-            names = ", ".join(s.name for s in definition.steps)
-            raise Rejected(f"{definition.id} has no step {args.step!r}; its steps are {names}") from None
-        missing = missing_inputs(definition, args.step, journey.state, runtime.workers)
-        if missing:
-            raise Rejected(
-                f"{args.step!r} needs what the journey never produced: {'; '.join(missing)}. "
-                "Go to an earlier step that produces it, or `journeys patch` it in first"
-            )
+    step, output = getattr(args, "step", None), getattr(args, "output", None)
+    check_move(definition, journey, Command(args.command), step, output, runtime.workers)

@@ -11,7 +11,9 @@ from typing import Any
 
 import jmespath
 
-from router.definition import ApprovalStep, DecisionStep, Definition, ParallelStep, TaskStep
+from router.definition import ApprovalStep, DecisionStep, Definition, InputStep, ParallelStep, TaskStep
+from router.model import Command, Journey
+from router.outcomes import Rejected
 from workers.step import Workers
 
 
@@ -44,3 +46,40 @@ def _paths(node: dict[str, Any]) -> list[str]:
     if node["type"] == "subexpression" and all(c["type"] == "field" for c in children):
         return [".".join(c["value"] for c in children)]
     return [p for child in children if isinstance(child, dict) for p in _paths(child)]
+
+
+def check_move(
+    definition: Definition,
+    journey: Journey,
+    command: Command,
+    target: str | None,
+    output: dict[str, Any] | None,
+    workers: Workers,
+) -> None:
+    """Refuse now, with what is missing, a skip or goto that would land the journey on a step lacking inputs.
+    The command line and the API both call it before the router."""
+    if command is Command.SKIP and journey.step:
+        step = definition.step(journey.step)
+        given = output or {}
+        if isinstance(step, InputStep) and step.store_as:
+            given = {step.store_as: given}
+        following = getattr(step, "next", None)
+        if following:
+            missing = missing_inputs(definition, following, {**journey.state, **given}, workers)
+            if missing:
+                raise Rejected(
+                    f"skipping {step.name!r} with that output leaves {following!r} without what it needs: "
+                    f"{'; '.join(missing)}. Give the output {step.name!r} would have produced"
+                )
+    if command is Command.GOTO and target:
+        try:
+            definition.step(target)
+        except KeyError:
+            names = ", ".join(s.name for s in definition.steps)
+            raise Rejected(f"{definition.id} has no step {target!r}; its steps are {names}") from None
+        missing = missing_inputs(definition, target, journey.state, workers)
+        if missing:
+            raise Rejected(
+                f"{target!r} needs what the journey never produced: {'; '.join(missing)}. "
+                "Go to an earlier step that produces it, or patch it in first"
+            )

@@ -151,7 +151,8 @@ def _goto(definition: Definition, journey: Journey, command: Intervention, now: 
     try:
         definition.step(command.step)
     except KeyError:
-        raise Rejected(f"{definition.id} has no step {command.step!r}") from None
+        names = ", ".join(s.name for s in definition.steps)
+        raise Rejected(f"{definition.id} has no step {command.step!r}; its steps are {names}") from None
     try:
         check_entry(definition, journey.granted, journey.state, command.step)
     except GateRefused:
