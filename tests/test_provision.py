@@ -127,12 +127,12 @@ def test_start_queue_carries_its_policy(cfn: dict[str, Any], stack: Stack, aws: 
 
 
 def test_journeys_table_has_its_stream_indexes_and_ttl(stack: Stack, aws: Any) -> None:
-    """The journal's stream and the status and deadline indexes exist as declared."""
+    """The journal's stream and the sharded status and deadline indexes exist as declared."""
     ddb, name = aws("dynamodb"), stack.resources["JourneysTable"]
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
-    assert indexes == {"by-status": ["status", "updated_at"], "by-deadline": ["due_shard", "due"]}
+    assert indexes == {"by-status-shard": ["status_shard", "created_at"], "by-deadline-shard": ["due_shard", "due"]}
     ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expires_at", "ENABLED")
 
