@@ -156,6 +156,8 @@ class Definition(Model):
     input_schema: dict[str, Any] = {"type": "object"}
     start_at: str
     steps: list[Step] = Field(min_length=1)
+    # Days a finished journey and each transition record are kept before DynamoDB's TTL deletes them.
+    retention_days: int = Field(400, ge=1, le=3650)
 
     @field_validator("schedule")
     @classmethod

@@ -56,14 +56,15 @@ class Journey(Model):
     step: str | None  # where the journey waits (the PARALLEL step while its branches run)
     state: dict[str, Any]
     open: dict[str, Activation] = {}
-    closed_by: dict[str, int] = {}  # activation id -> sequence of the transition that consumed it
-    path: list[str] = []  # every step entered, in order
+    closed_by: dict[str, int] = {}  # the CLOSED_WINDOW most recently consumed activations -> consuming sequence
+    path: list[str] = []  # the most recent steps entered, in order (PATH_WINDOW; all of them in the log)
     initiator: str
     business_key: str | None = None
     error: dict[str, str] | None = None  # why it failed, or why it was escalated
     created_at: float
     updated_at: float
     cost_usd: float = 0.0  # the running sum of its transitions' cost_usd (router/usage.py)
+    expires_at: float | None = None  # once finished: when DynamoDB's TTL may delete it (definition retention_days)
 
     @property
     def next_deadline(self) -> float | None:
@@ -199,6 +200,7 @@ class TransitionRecord(Model):
     waited: float | None = None  # seconds the answered activation was open (the step's latency)
     usage: Usage | None = None  # the AWS usage this transition caused (router/usage.py)
     cost_usd: float = 0.0  # its list price
+    expires_at: float | None = None  # when DynamoDB's TTL may delete the record (definition retention_days)
 
 
 # Actions: what the consumer performs after the commit, all idempotent by activation id.

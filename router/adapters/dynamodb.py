@@ -37,6 +37,8 @@ def journey_item(journey: Journey, record: TransitionRecord) -> dict[str, Any]:
     }
     if journey.business_key:
         item["business_key"] = {"S": journey.business_key}
+    if journey.expires_at is not None:  # finished: the table's TTL deletes it after its retention
+        item["expires_at"] = {"N": str(int(journey.expires_at))}
     due = journey.next_deadline
     if due is not None:
         item["due"] = {"N": repr(due)}
@@ -107,14 +109,17 @@ class DynamoTransitionLog:
         self.client, self.table = client, table
 
     def append(self, record: TransitionRecord) -> bool:
+        item = {
+            "journey_id": {"S": record.journey_id},
+            "seq": {"N": str(record.seq)},
+            "record": {"S": record.model_dump_json()},
+        }
+        if record.expires_at is not None:
+            item["expires_at"] = {"N": str(int(record.expires_at))}
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item={
-                    "journey_id": {"S": record.journey_id},
-                    "seq": {"N": str(record.seq)},
-                    "record": {"S": record.model_dump_json()},
-                },
+                Item=item,
                 ConditionExpression="attribute_not_exists(seq)",
             )
         except ClientError as exc:
