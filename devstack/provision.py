@@ -33,6 +33,7 @@ class QueueSource:
     queue_arn: str
     batch_size: int
     report_failures: bool
+    max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency: at most this many local pollers
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,7 @@ def _function(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
 @_builds(
     "AWS::Lambda::EventSourceMapping",
     "EventSourceArn FunctionName BatchSize FunctionResponseTypes Enabled "
-    "StartingPosition MaximumRetryAttempts BisectBatchOnFunctionError DestinationConfig",
+    "StartingPosition MaximumRetryAttempts BisectBatchOnFunctionError DestinationConfig ScalingConfig",
 )
 def _mapping(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     """Not created in moto: an enabled SQS mapping makes moto consume (and fail) the messages itself."""
@@ -297,7 +298,10 @@ def _mapping(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
 def _source(ctx: _Context, lid: str, p: dict[str, Any]) -> Source:
     arn, report = p["EventSourceArn"], "ReportBatchItemFailures" in p.get("FunctionResponseTypes", [])
     if arn in ctx.queue_urls:
-        return QueueSource(ctx.queue_urls[arn], arn, int(p.get("BatchSize", 10)), report)
+        concurrency = p.get("ScalingConfig", {}).get("MaximumConcurrency")
+        return QueueSource(
+            ctx.queue_urls[arn], arn, int(p.get("BatchSize", 10)), report, int(concurrency) if concurrency else None
+        )
     if arn not in ctx.stream_tables:
         raise TemplateError(f"{lid}: event source {arn} is neither a queue nor a table stream of this template")
     on_failure = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")

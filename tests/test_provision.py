@@ -219,6 +219,9 @@ def test_functions_are_bound_to_the_sources_the_template_declares(cfn: dict[str,
     (stream,) = journal.sources
     assert isinstance(stream, StreamSource)
     assert stream.on_failure_queue_url == stack.resources["JournalDLQ"] and stream.bisect_on_error
+    queues = [s for f in stack.functions for s in f.sources if isinstance(s, QueueSource)]
+    defaults = {int(p["Default"]) for name, p in cfn["Parameters"].items() if name.endswith("MaxConcurrency")}
+    assert queues and {q.max_concurrency for q in queues} == defaults  # the back-pressure caps, resolved
 
 
 def test_function_environment_is_fully_resolved(stack: Stack) -> None:

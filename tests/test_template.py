@@ -256,3 +256,19 @@ def test_a_consumer_cold_start_does_not_import_boto3(handler: str) -> None:
     probe = f"import sys, {module}; print('boto3' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)  # noqa: S603
     assert result.stdout.strip() == "False", f"{module} imports boto3 at cold start"
+
+
+def test_every_queue_mapping_has_a_maximum_concurrency_and_the_journal_a_parallelization_factor(
+    cfn: dict[str, Any],
+) -> None:
+    """Back-pressure: each SQS event source mapping caps its concurrency with a parameter (a burst waits in the
+    queue rather than throttling and using up receives); the journal reads each stream shard in parallel."""
+    mappings = of_type(cfn, "AWS::Lambda::EventSourceMapping")
+    queues = {n: m for n, m in mappings.items() if "StreamArn" not in json.dumps(m["EventSourceArn"])}
+    streams = {n: m for n, m in mappings.items() if n not in queues}
+    assert len(queues) == 5 and len(streams) == 1
+    for name, properties in queues.items():
+        parameter = cfn["Parameters"][properties["ScalingConfig"]["MaximumConcurrency"]["Ref"]]
+        assert parameter["Type"] == "Number" and 2 <= parameter["Default"] <= parameter["MaxValue"] <= 1000, name
+    (journal,) = streams.values()
+    assert cfn["Parameters"][journal["ParallelizationFactor"]["Ref"]]["Default"] == 10
