@@ -21,6 +21,7 @@ Prices: router/prices.py, dated.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -122,8 +123,8 @@ class Recording:
     calls: Counter[str] = field(default_factory=Counter)
     events: int = 0
     invocations: int = 0
-    lambda_seconds: float = 0.0
-    records: int = 0  # messages and stream records handed to consumers
+    # consumer -> [seconds, invocations, records (messages or stream records)], timed in-process
+    by_function: dict[str, list[float]] = field(default_factory=lambda: defaultdict(lambda: [0.0, 0, 0]))
     log_lines_bytes: int = 0
 
 
@@ -174,7 +175,7 @@ class Recorder:
             if model.name == "PutEvents":
                 rec.events += len(kwargs.get("context", {}).get("entries", [])) or 1
 
-    def timed(self, consume: Any) -> Any:
+    def timed(self, name: str, consume: Any) -> Any:
         def run(runtime: Any, event: dict[str, Any], context: Any = None) -> Any:
             began = time.perf_counter()
             try:
@@ -184,8 +185,10 @@ class Recorder:
                 if rec is not None:
                     with self.lock:
                         rec.invocations += 1
-                        rec.lambda_seconds += time.perf_counter() - began
-                        rec.records += len(event.get("Records", [])) or 1
+                        timing = rec.by_function[name]
+                        timing[0] += time.perf_counter() - began
+                        timing[1] += 1
+                        timing[2] += len(event.get("Records", [])) or 1
 
         return run
 
@@ -205,22 +208,37 @@ class LogBytes(logging.Handler):
             rec.log_lines_bytes += len(self.format(record).encode()) + 1
 
 
-def measure(rec: Recording, journeys: int) -> dict[str, Any]:
-    """Units, calls and bytes per transition and per journey, from one sample's recording."""
+def seconds_per_record(recordings: list[Recording]) -> dict[str, float]:
+    """Each consumer's Lambda seconds per message or stream record, from runs of one journey at a time: the
+    emulator serialises its requests, so timing concurrent invocations would time the queue for its lock."""
+    total: dict[str, list[float]] = defaultdict(lambda: [0.0, 0, 0])
+    for rec in recordings:
+        for name, (seconds, _, records) in rec.by_function.items():
+            total[name][0] += seconds
+            total[name][2] += records
+    return {name: seconds / max(1, records) for name, (seconds, _, records) in total.items()}
+
+
+def measure(rec: Recording, journeys: int, per_record: dict[str, float]) -> dict[str, Any]:
+    """Units, calls and bytes per transition and per journey, from one sample's recording; Lambda seconds as the
+    records each consumer handled times its seconds per record measured alone (an upper bound under batching)."""
+    seconds = {name: records * per_record.get(name, 0.0) for name, (_, _, records) in rec.by_function.items()}
+    lambda_seconds = sum(seconds.values())
     units: Counter[str] = Counter()
     transitions = 0
-    read_units = 0
     for items in rec.journey_items.values():
         before = None
         for item in items:
             units.update(journey_write_units(before, item))
             before, transitions = item, transitions + 1
-        read_units += rec.reads["journeys"] * 0  # counted below with the item's size
     units["transition_log"] = sum(wru(b) for b in rec.log_bytes)
     for table, n in rec.other_writes.items():
         units[table] += n
     mean_item = sum(item_bytes(i) for items in rec.journey_items.values() for i in items) / max(1, transitions)
     read_units = sum(rru(int(mean_item)) if t == "journeys" else 1 for t, n in rec.reads.items() for _ in range(n))
+    journeys_reads = rec.reads["journeys"] * rru(int(mean_item)) + sum(
+        n for t, n in rec.reads.items() if t.startswith("journeys/")
+    )
     per = max(1, transitions)
     return {
         "journeys": journeys,
@@ -232,18 +250,21 @@ def measure(rec: Recording, journeys: int) -> dict[str, Any]:
         "write_units_per_transition": round(sum(units.values()) / per, 3),
         "write_units_per_transition_by_resource": {k: round(v / per, 3) for k, v in units.items()},
         "read_units_per_transition": round(read_units / per, 3),
+        "journeys_table_read_units_per_transition": round(journeys_reads / per, 3),
         "calls": dict(rec.calls),
         "eventbridge_entries": rec.events,
         "put_events_calls_per_transition": round(rec.calls["events:PutEvents"] / per, 3),
         "lambda_invocations": rec.invocations,
-        "lambda_seconds_per_invocation": round(rec.lambda_seconds / max(1, rec.invocations), 4),
-        "lambda_seconds_per_transition": round(rec.lambda_seconds / per, 4),
+        "lambda_seconds_per_invocation": round(lambda_seconds / max(1, rec.invocations), 4),
+        "lambda_seconds_per_transition": round(lambda_seconds / per, 4),
+        "lambda_seconds_per_transition_by_consumer": {k.split(".")[-1]: round(v / per, 4) for k, v in seconds.items()},
         "log_bytes": rec.log_lines_bytes + LAMBDA_PLATFORM_LOG_BYTES * rec.invocations,
-        "stored_bytes_per_journey": round(
-            (sum(item_bytes(v[-1]) for v in rec.journey_items.values()) + sum(rec.log_bytes)) / journeys
+        "stored_journey_bytes_per_journey": round(
+            sum(item_bytes(v[-1]) for v in rec.journey_items.values()) / journeys
         ),
+        "stored_log_bytes_per_journey": round(sum(rec.log_bytes) / journeys),
         "_read_units": read_units,
-        "_lambda_seconds": rec.lambda_seconds,
+        "_lambda_seconds": lambda_seconds,
     }
 
 
@@ -253,12 +274,16 @@ def engine_cost(m: dict[str, Any]) -> dict[str, float]:
     sqs = sum(n for c, n in calls.items() if c.startswith("sqs:"))
     sns = sum(n for c, n in calls.items() if c.startswith("sns:"))
     lambda_billed = m["_lambda_seconds"] + 0.0005 * m["lambda_invocations"]  # rounded up to the ms
-    storage_gb = m["stored_bytes_per_journey"] * m["journeys"] / 1e9
+    journeys_gb = m["stored_journey_bytes_per_journey"] * m["journeys"] / 1e9
+    log_gb = m["stored_log_bytes_per_journey"] * m["journeys"] / 1e9
+    log_units = m["write_units"].get("transition_log", 0)
     return {
-        "dynamodb_writes": sum(m["write_units"].values()) * p["dynamodb_wru"],
+        "dynamodb_writes": (sum(m["write_units"].values()) - log_units) * p["dynamodb_wru"]
+        + log_units * p["dynamodb_ia_wru"],
         "dynamodb_reads": m["_read_units"] * p["dynamodb_rru"],
-        "dynamodb_storage": storage_gb * RETENTION_MONTHS * p["dynamodb_gb_month"],
-        "dynamodb_backups": storage_gb * RETENTION_MONTHS * p["dynamodb_pitr_gb_month"],
+        "dynamodb_storage": (journeys_gb * p["dynamodb_gb_month"] + log_gb * p["dynamodb_ia_gb_month"])
+        * RETENTION_MONTHS,
+        "dynamodb_backups": (journeys_gb + log_gb) * RETENTION_MONTHS * p["dynamodb_pitr_gb_month"],
         "sqs": sqs * p["sqs_request"],
         "sns": sns * p["sns_request"],
         "eventbridge": m["eventbridge_entries"] * p["eventbridge_event"],
@@ -352,7 +377,8 @@ def ceiling(m: dict[str, Any], share: float) -> dict[str, Any]:
     q = QUOTAS
     limits = {
         "journeys_table_write_units": q["dynamodb_table_wru_per_second"] / by.get("journeys_table", 1),
-        "journeys_table_read_units": q["dynamodb_table_rru_per_second"] / max(m["read_units_per_transition"], 1e-9),
+        "journeys_table_read_units": q["dynamodb_table_rru_per_second"]
+        / max(m["journeys_table_read_units_per_transition"], 1e-9),
         "transition_log_write_units": q["dynamodb_table_wru_per_second"] / by.get("transition_log", 1),
         "by_deadline_shard_partition": q["dynamodb_partition_wru_per_second"]
         / max(by.get("by_deadline_shard", 0) * share, 1e-9),
@@ -372,6 +398,13 @@ def ceiling(m: dict[str, Any], share: float) -> dict[str, Any]:
 
 
 def run_samples(rounds: int) -> list[tuple[Sample, dict[str, Any]]]:
+    """Every sample alone (for Lambda seconds per record), then `rounds` copies at once (for everything else)."""
+    alone = record_samples(1)
+    per_record = seconds_per_record([rec for _, rec in alone])
+    return [(sample, measure(rec, rounds, per_record)) for sample, rec in record_samples(rounds)]
+
+
+def record_samples(rounds: int) -> list[tuple[Sample, Recording]]:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     StaffDesk.PAUSE = 0
     out = []
@@ -381,28 +414,42 @@ def run_samples(rounds: int) -> list[tuple[Sample, dict[str, Any]]]:
         settings = stack.settings()
         tables = {settings.journeys_table: "journeys", settings.transition_log_table: "transition_log"}
         recorder.tables = tables
+        undo = []
         for module in (*CONSUMERS, consumers.watchdog):
-            module.consume = recorder.timed(module.consume)  # type: ignore[method-assign]
+            consume, std = module.consume, module.logger._logger
+            counter = LogBytes(recorder, std.handlers[0].formatter if std.handlers else None)
+            module.consume = recorder.timed(module.__name__, consume)  # type: ignore[method-assign]
             module.logger.setLevel("INFO")
-            std = module.logger._logger
-            std.addHandler(LogBytes(recorder, std.handlers[0].formatter if std.handlers else None))
-        for sample in [*SAMPLES, *PAYMENT_SAMPLES]:
-            stack.wait_quiet()
-            recorder.current = rec = Recording()
-            play(stack, [sample] * rounds, out=lambda _line: None)
-            recorder.current = None
-            out.append((sample, measure(rec, rounds)))
-            print(f"  {sample.title}: {out[-1][1]['write_units_per_transition']} WRU/transition", flush=True)
+            std.addHandler(counter)
+            undo.append((module, consume, std, counter))
+        try:
+            for sample in [*SAMPLES, *PAYMENT_SAMPLES]:
+                stack.wait_quiet()
+                recorder.current = rec = Recording()
+                play(stack, [sample] * rounds, out=lambda _line: None)
+                recorder.current = None
+                out.append((sample, rec))
+                print(f"  {sample.title} x{rounds}: {rec.invocations} invocations", flush=True)
+        finally:
+            for module, consume, std, counter in undo:
+                module.consume = consume  # type: ignore[method-assign]
+                std.removeHandler(counter)
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10, help="copies of each sample started at once (load)")
+    args = parser.parse_args(argv)
     compared = {row["title"]: row for row in json.loads((RESULTS / "compare.json").read_text())["samples"]}
     share = hottest_share()
     rows = []
-    for sample, m in run_samples(rounds=1):
+    for sample, m in run_samples(args.rounds):
         engine = engine_cost(m)
-        alt = alternatives(compared[sample.title], m)
+        alt = {  # compare.json's figures are per journey: as many journeys as the engine ran
+            name: {k: v * m["journeys"] for k, v in costs.items()}
+            for name, costs in alternatives(compared[sample.title], m).items()
+        }
         per_million = {k: round(sum(v.values()) / m["journeys"] * 1e6, 2) for k, v in {"engine": engine, **alt}.items()}
         rows.append(
             {
@@ -449,7 +496,10 @@ def main() -> int:
             "retention": "400 days (Definition.retention_days default) of storage and PITR for the engine; the same "
             "retention of checkpoint data for durable functions; Step Functions keeps history 90 days for free",
             "lambda": "duration measured per consumer invocation on the emulator (AWS calls there take 2-5 ms, as "
-            "on AWS), billed per ms at 512 MB arm64; one invocation per batch as delivered locally (no batching)",
+            "on AWS; threads of one process share its cores, so under load this is an upper bound), billed per ms "
+            "at 512 MB arm64; one invocation per batch as the local pollers deliver them (up to 10 messages, 100 "
+            "stream records)",
+            "load": "each sample's copies are started at once (--rounds), so batches fill as they do at scale",
             "xray": f"default sampling rule: {XRAY_SAMPLED:.0%} of invocations traced",
             "excluded": "free tiers; the customer's and staff's own API calls (as in bench/compare.py)",
         },

@@ -50,7 +50,9 @@ def _transition(record: dict[str, Any]) -> TransitionRecord | None:
     image = record.get("dynamodb", {}).get("NewImage") or {}
     if "last_transition" not in image:
         return None
-    return TransitionRecord.model_validate_json(image["last_transition"]["S"])
+    from router.adapters.dynamodb import unpacked  # boto3-free, but kept off the cold start path with the others
+
+    return TransitionRecord.model_validate_json(unpacked(image["last_transition"]))
 
 
 handler = lambda_handler(consume, logger)

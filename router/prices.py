@@ -29,6 +29,9 @@ PRICE_DATE = "2026-12-05"  # the pages below, as read on this date
 # https://aws.amazon.com/lambda/pricing/ (arm64; durable functions: operations, data written and retained).
 CAPACITY_PRICES = PRICES | {
     "dynamodb_gb_month": 0.25,
+    "dynamodb_ia_wru": 0.78125 / 1e6,  # Standard-Infrequent-Access table class (the transition log)
+    "dynamodb_ia_rru": 0.15625 / 1e6,
+    "dynamodb_ia_gb_month": 0.10,
     "dynamodb_pitr_gb_month": 0.20,
     "logs_ingest_gb": 0.50,
     "xray_trace": 5.00 / 1e6,

@@ -28,7 +28,7 @@ from devstack.intrinsics import translate
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LambdaContext, LocalStack
 from reliability.instruments import waited
-from router.adapters.dynamodb import DynamoJourneyStore, journey_item
+from router.adapters.dynamodb import DynamoJourneyStore, journey_item, unpacked
 from router.decide import Absorb
 from router.journal import Journal
 from router.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
@@ -400,7 +400,7 @@ def test_a_transition_whose_publish_failed_is_counted_once_across_the_replay() -
 def _last(stack: LocalStack, journey_id: str) -> str:
     client = stack.runtimes["JournalFunction"].client("dynamodb")
     table = stack.settings().journeys_table
-    return client.get_item(TableName=table, Key={"journey_id": {"S": journey_id}})["Item"]["last_transition"]["S"]
+    return unpacked(client.get_item(TableName=table, Key={"journey_id": {"S": journey_id}})["Item"]["last_transition"])
 
 
 # -- the dashboard shows only what the code emits

@@ -5,6 +5,7 @@ from __future__ import annotations
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import rewrapped, waited
+from router.adapters.dynamodb import record_from_item
 from router.loader import parse
 from router.model import JourneyStatus, StartJourney
 from router.registry import Registry
@@ -47,5 +48,5 @@ def test_a_finished_journey_and_its_timeline_carry_expires_at_from_retention_day
     assert int(done["expires_at"]["N"]) == int(finished_at + 30 * DAY)
     assert len(log) == 2 and all("expires_at" in item for item in log)
     for item in log:
-        written = float(item["record"]["S"].split('"at":')[1].split(",")[0])
+        written = record_from_item(item).at
         assert int(item["expires_at"]["N"]) == int(written + 30 * DAY)
