@@ -45,6 +45,7 @@ class Settings(BaseModel):
     approval_state_machine_arn: str = Field("", alias="APPROVAL_STATE_MACHINE_ARN")
     tickets_table: str = Field("", alias="TICKETS_TABLE")
     alerts_topic_arn: str = Field("", alias="ALERTS_TOPIC_ARN")
+    payload_bucket: str = Field("", alias="PAYLOAD_BUCKET")  # claim check: step outputs too large for a message
     region: str = Field("eu-west-1", alias="AWS_REGION")
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
 

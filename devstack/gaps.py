@@ -52,6 +52,11 @@ IGNORED_PROPERTIES: Mapping[str, Mapping[str, str]] = {
         "KmsDataKeyReusePeriodSeconds": _NO_KMS,
     },
     "AWS::SNS::Topic": {"KmsMasterKeyId": _NO_KMS},
+    "AWS::S3::Bucket": {
+        "BucketEncryption": _NO_KMS,
+        "PublicAccessBlockConfiguration": "nothing is public locally",
+        "LifecycleConfiguration": "moto never expires objects (as TTL never deletes items)",
+    },
     "AWS::DynamoDB::Table": {
         "SSESpecification": _NO_KMS,
         "PointInTimeRecoverySpecification": "no backups locally; moto keeps nothing across restarts",

@@ -182,6 +182,17 @@ def _table(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     return _Made(name, attrs)
 
 
+@_builds("AWS::S3::Bucket", "BucketName")
+def _bucket(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
+    name = ctx.name(lid, p, "BucketName").lower()[:63]  # S3 names are lower case
+    s3 = ctx.client("s3")
+    if ctx.region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": ctx.region})
+    return _Made(name, {"Arn": f"arn:aws:s3:::{name}"})
+
+
 @_builds("AWS::Events::EventBus", "Name")
 def _bus(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     arn = ctx.client("events").create_event_bus(Name=p["Name"])["EventBusArn"]

@@ -331,7 +331,7 @@ def test_schedules_and_state_machines_are_supported(endpoint: str, tmp_path: Pat
 @pytest.mark.parametrize(
     ("resource", "complaint"),
     [
-        ("Type: AWS::S3::Bucket", "AWS::S3::Bucket has no local equivalent"),
+        ("Type: AWS::EFS::FileSystem", "AWS::EFS::FileSystem has no local equivalent"),
         ("Type: AWS::SQS::Queue\n    Properties: {SqsManagedSseEnabled: true}", "['SqsManagedSseEnabled']"),
     ],
 )
