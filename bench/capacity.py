@@ -295,6 +295,7 @@ def engine_cost(m: dict[str, Any]) -> dict[str, float]:
         "lambda_duration": lambda_billed * LAMBDA_MEMORY_GB * p["lambda_gb_second_arm64"],
         "logs": m["log_bytes"] / 1e9 * p["logs_ingest_gb"],
         "xray": m["lambda_invocations"] * XRAY_SAMPLED * p["xray_trace"],
+        "s3_claim_check": calls["s3:PutObject"] * p["s3_put"] + calls["s3:GetObject"] * p["s3_get"],
     }
 
 
