@@ -342,8 +342,9 @@ def alternatives(compared: dict[str, Any], m: dict[str, Any]) -> dict[str, dict[
 
 def synthetic(steps: int) -> dict[str, Any]:
     """Write units per transition of one journey of `steps` task steps, through the real router and items."""
-    store, dispatcher = MemoryStore(), MemoryDispatcher()
-    router = Router(Registry([parse(LOOP)]), store, dispatcher, lambda: 1_000.0)
+    store, dispatcher, clock = MemoryStore(), MemoryDispatcher(), iter(range(1_000, 1_000_000))
+    # a second between transitions: each opens its activation with a new deadline, so the deadline index moves
+    router = Router(Registry([parse(LOOP)]), store, dispatcher, lambda: float(next(clock)))
     journey_id = f"syn-{uuid.uuid4().hex[:12]}"
     router.handle(StartJourney(journey_id=journey_id, definition_id="capacity-loop", input={}))
     units: Counter[str] = Counter()
