@@ -28,6 +28,7 @@ bench: $(STAMP)  ## AWS calls and latency per transition; prints figures
 	$(BIN)/python -m bench.cpu
 	$(BIN)/python -m bench.approvals
 	$(BIN)/python -m bench.compare
+	$(BIN)/python -m bench.capacity  # reads compare.json: after bench.compare
 	$(BIN)/python -m bench.throughput
 
 .PHONY: reliability

@@ -1,13 +1,13 @@
-"""Listing journeys for operators: filters, the by-status index, and keyset pagination.
+"""Listing journeys for operators: filters, the sharded by-status index, and keyset pagination.
 
-Each page queries the by-status index (one partition per status asked for) with the filters the item
-carries at its top level (definition, business key) as a FilterExpression, applies the rest to the
-journey documents, and orders by (created_at, id), which never change. The cursor is the last item's
-(created_at, id), base64-encoded JSON: a journey that moves on between pages neither repeats nor goes
-missing, and one started meanwhile appears on a later page. Cost: a page reads every matching journey
-of the statuses asked for, so ask for a status on a large table; when one status holds MAX_READ journeys
-matching the server-side filters (definition, business key) or more, the page is refused (422, TooMany)
-rather than silently missing some. Dates and the other filters apply after the read, so they do not help there.
+Every status is spread over SHARDS index partitions (router/shards.py). A page reads each shard asked for in
+(created_at, id) order, which never changes, and merges them (router/adapters/dynamodb.py status_page); the
+filters the index projects (definition, business key) apply on the server, the created_at range in the key
+condition, the rest on the journey documents, loaded by key. The cursor is one position in that shared order,
+(created_at, id) as base64-encoded JSON: a journey that moves on between pages neither repeats nor goes
+missing, and one started meanwhile appears on a later page. Cost is bounded per page: at most MAX_SCAN index
+entries are examined, so a narrow filter over millions of journeys answers a short page with a cursor to go
+on, never an error and never a silently short list. A cursor this API did not return is BadCursor (400).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.adapters.dynamodb import SWEEP, UNFINISHED, PartitionFull, journeys_by_status
+from router.adapters.dynamodb import SWEEP, UNFINISHED, Position, load_journeys, status_page
 from router.model import Journey, JourneyStatus
 from router.reasons import sla_breached, stuck_reason
 
-MAX_READ = 10_000
+MAX_SCAN = 2_000  # index entries one page may examine: bounded work, whatever the table holds
 
 
 class JourneyFilter(BaseModel):
@@ -45,16 +45,24 @@ class BadCursor(ValueError):
     pass
 
 
-def encode_cursor(journey: Journey) -> str:
-    return base64.urlsafe_b64encode(json.dumps([journey.created_at, journey.id]).encode()).decode()
+def encode_cursor(position: Position) -> str:
+    """A page's end as (created_at, journey id), one position in the order every shard shares."""
+    return base64.urlsafe_b64encode(json.dumps(list(position)).encode()).decode()
 
 
-def decode_cursor(cursor: str) -> tuple[float, str]:
+def decode_cursor(cursor: str) -> Position:
+    """The position a cursor names; BadCursor (answered 400) for anything this API did not return.
+    The message does not echo the cursor: it is caller input."""
     try:
         created_at, journey_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return float(created_at), str(journey_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise BadCursor(f"cursor {cursor!r} is not one this API returned") from None
+        if not isinstance(journey_id, str) or isinstance(created_at, bool) or not journey_id:
+            raise TypeError
+        position = float(created_at), journey_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadCursor("the cursor is not one this API returned: pass back the next_cursor of a page") from None
+    if position[0] != position[0] or position[0] in (float("inf"), float("-inf")):  # NaN or infinite
+        raise BadCursor("the cursor is not one this API returned: pass back the next_cursor of a page")
+    return position
 
 
 def matches(journey: Journey, f: JourneyFilter, now: float) -> bool:
@@ -71,29 +79,32 @@ def matches(journey: Journey, f: JourneyFilter, now: float) -> bool:
     return all(check() for check in checks)
 
 
-class TooMany(ValueError):
-    """More journeys of one status match than a page may read: answered 422, asking for narrower filters."""
-
-
 def find(
     client: Any, table: str, f: JourneyFilter, now: float, limit: int, cursor: str | None = None
 ) -> tuple[list[Journey], str | None]:
     """One page of matching journeys, oldest first, and the cursor of the next page (None on the last).
-    Raises TooMany when a status partition holds MAX_READ matching journeys or more: never a silently short list."""
+
+    Reads merged index pages until `limit` journeys match or MAX_SCAN entries were examined; then the page may
+    be short, and its cursor is the last position examined, so the next page goes on from there."""
     after = decode_cursor(cursor) if cursor else None
-    equal = {"definition_id": f.definition, "business_key": f.business_key}
-    try:
-        read = journeys_by_status(
-            client, table, _statuses(f), MAX_READ, {k: v for k, v in equal.items() if v is not None}
-        )
-    except PartitionFull as full:
-        raise TooMany(f"too many journeys match ({full}): narrow with status, definition or business_key") from None
-    journeys = sorted(
-        (j for j in read if matches(j, f, now) and (after is None or (j.created_at, j.id) > after)),
-        key=lambda j: (j.created_at, j.id),
-    )
-    page = journeys[:limit]
-    return page, (encode_cursor(page[-1]) if len(journeys) > limit else None)
+    equal = {k: v for k, v in {"definition_id": f.definition, "business_key": f.business_key}.items() if v}
+    statuses, found, scanned = _statuses(f), list[Journey](), 0
+    while True:
+        page = status_page(client, table, statuses, limit, after, (f.created_from, f.created_to), equal)
+        loaded = load_journeys(client, table, [journey_id for _, journey_id in page.positions])
+        for position in page.positions:
+            journey = loaded.get(position[1])
+            if journey is not None and journey.status in statuses and matches(journey, f, now):
+                found.append(journey)
+                if len(found) == limit:
+                    more = page.more or position != page.positions[-1]
+                    return found, (encode_cursor(position) if more else None)
+        scanned += len(page.positions)
+        if not page.more or not page.positions:
+            return found, None
+        after = page.positions[-1]
+        if scanned >= MAX_SCAN:
+            return found, encode_cursor(after)
 
 
 def _statuses(f: JourneyFilter) -> tuple[JourneyStatus, ...]:

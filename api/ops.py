@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api import schemas, views
-from api.deps import Client, Invalid, NotFound, Operator, Reader
-from api.listing import BadCursor, JourneyFilter, TooMany, find
+from api.deps import BadRequest, Client, Invalid, NotFound, Operator, Reader
+from api.listing import BadCursor, JourneyFilter, find
 from api.schemas import ERRORS, InterventionAccepted, JourneyDetail, Page
 from cli.client import JourneysClient
 from cli.preflight import check_move
@@ -55,8 +55,8 @@ def _page(client: JourneysClient, f: JourneyFilter, limit: int, cursor: str | No
         journeys, next_cursor = find(
             client.runtime.client("dynamodb"), client.settings.journeys_table, f, now, limit, cursor
         )
-    except (BadCursor, TooMany) as exc:
-        raise Invalid(str(exc)) from None
+    except BadCursor as exc:  # a malformed cursor is the caller's request, not a missing parameter: 400
+        raise BadRequest(str(exc)) from None
     return Page.model_validate(
         {"items": [views.summary(j, _known(client, j), now) for j in journeys], "next_cursor": next_cursor}
     )

@@ -43,6 +43,7 @@ from bench.machine import stamp
 from devstack.emulator import Emulator
 from devstack.samples import SAMPLES
 from devstack.stack import LocalStack
+from router.adapters.dynamodb import unpacked
 from router.model import StartJourney
 
 RESULTS = Path(__file__).parent / "results"
@@ -72,7 +73,7 @@ class Clocks:
 
     def before_put(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         if params.get("TableName") == self.table:
-            context["transition"] = params["Item"]["last_transition"]["S"]
+            context["transition"] = unpacked(params["Item"]["last_transition"])
 
     def after_put(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
         if "transition" not in context or http_response.status_code != 200:

@@ -45,7 +45,7 @@ class JourneysClient:
     def list(self, status: JourneyStatus | None = None) -> list[Journey]:
         statuses = (status,) if status else SWEEP
         journeys = journeys_by_status(self.runtime.client("dynamodb"), self.settings.journeys_table, statuses)
-        return sorted(journeys, key=lambda j: j.created_at)
+        return list(journeys)  # oldest first: the merged index order
 
     def submit(self, journey_id: str, data: dict[str, Any], actor: str = "customer") -> str:
         """Send customer data for the journey's open INPUT step, checked here first for a quick, clear error."""

@@ -141,4 +141,4 @@ def render(planned: MigrationPlan, verb: str) -> str:
 
 def _unfinished(runtime: Runtime) -> list[Journey]:
     """Running and stuck journeys, each once even if it escalated between the two partition reads."""
-    return journeys_by_status(runtime.client("dynamodb"), runtime.settings.journeys_table, UNFINISHED)
+    return list(journeys_by_status(runtime.client("dynamodb"), runtime.settings.journeys_table, UNFINISHED))

@@ -55,6 +55,7 @@ class Settings(BaseModel):
     # it), locally the development issuer's secret (`journeys up` writes it beside the settings).
     approver_issuer: str = Field("", alias="APPROVER_TOKEN_ISSUER")
     approver_secret: str = Field("", alias="APPROVER_TOKEN_SECRET", repr=False)
+    payload_bucket: str = Field("", alias="PAYLOAD_BUCKET")  # claim check: step outputs too large for a message
     region: str = Field("eu-west-1", alias="AWS_REGION")
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from consumers.batch import consume_sqs
 from consumers.runtime import Runtime, lambda_handler
+from router.adapters.claims import OutputTooLarge
 from router.circuits import Admit
 from router.limits import MESSAGE_BYTES, check_size
 from router.model import SendWork, StepFailed, StepSucceeded, token_reply
@@ -49,18 +50,40 @@ def executor(runtime: Runtime, workers: Workers, context: Any = None) -> Any:
     if context is not None:  # an in-progress record then expires with the invocation, not after an hour
         config.register_lambda_context(context)
 
+    from router.adapters.claims import S3Claims
+
+    bucket = runtime.settings.payload_bucket
+    claims = S3Claims(runtime.client("s3"), bucket) if bucket else None
+
     @idempotent_function(data_keyword_argument="work", persistence_store=store, config=config)
     def execute(work: dict[str, Any]) -> dict[str, Any]:
         ids = {"journey_id": work["journey_id"], "activation_id": work["activation_id"], "actor": work["worker"]}
         try:
-            output = workers.run(work["worker"], work["state"])
+            output = workers.run(work["worker"], claims.resolve(work["state"]) if claims else work["state"])
         except Exception as exc:
             if workers.is_retryable(exc):
                 raise Retryable(type(exc).__name__, str(exc)[:300]) from exc
             return StepFailed(**ids, error=type(exc).__name__, message=str(exc)[:500]).model_dump(mode="json")
+        try:  # inside the idempotent call: the saved answer holds the pointer, never the large output
+            output = checked_in(claims, work, output)
+        except OutputTooLarge as exc:
+            return StepFailed(**ids, error="OutputTooLarge", message=str(exc)).model_dump(mode="json")
         return StepSucceeded(**ids, output=output).model_dump(mode="json")
 
     return execute
+
+
+def checked_in(claims: Any, work: dict[str, Any], output: dict[str, Any]) -> dict[str, Any]:
+    """The output, or its claim-check pointer; OutputTooLarge past the hard limit, or past the claim threshold
+    when no payload bucket is configured (a message could not carry it)."""
+    from router.adapters.claims import CLAIM_BYTES
+
+    if claims is not None:
+        return dict(claims.check_in(work["journey_id"], work["activation_id"], output))
+    size = len(json.dumps(output, separators=(",", ":")).encode())
+    if size > CLAIM_BYTES:
+        raise OutputTooLarge(f"the step's output is {size} bytes and no payload bucket is configured for it")
+    return output
 
 
 def answer_for(execute: Any, work: SendWork, task_token: str | None) -> dict[str, Any]:

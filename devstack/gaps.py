@@ -53,10 +53,16 @@ IGNORED_PROPERTIES: Mapping[str, Mapping[str, str]] = {
         "KmsDataKeyReusePeriodSeconds": _NO_KMS,
     },
     "AWS::SNS::Topic": {"KmsMasterKeyId": _NO_KMS},
+    "AWS::S3::Bucket": {
+        "BucketEncryption": _NO_KMS,
+        "PublicAccessBlockConfiguration": "nothing is public locally",
+        "LifecycleConfiguration": "moto never expires objects (as TTL never deletes items)",
+    },
     "AWS::DynamoDB::Table": {
         "SSESpecification": _NO_KMS,
         "PointInTimeRecoverySpecification": "no backups locally; moto keeps nothing across restarts",
         "DeletionProtectionEnabled": "local tables must stay disposable",
+        "TableClass": "a storage price class: nothing behaves differently",
     },
     "AWS::Lambda::Function": {
         "Code": "the handler is imported from the working tree",
@@ -68,6 +74,10 @@ IGNORED_PROPERTIES: Mapping[str, Mapping[str, str]] = {
         "TracingConfig": "there is no tracing backend locally",
         "LoggingConfig": "consumers log to the local process",
         "Description": "documentation only",
+    },
+    "AWS::Lambda::EventSourceMapping": {
+        "ParallelizationFactor": "one local poller reads each stream shard, in order; parallel batches per shard "
+        "matter only at AWS write rates (bench/capacity.py sizes it)",
     },
     "AWS::StepFunctions::StateMachine": {
         "LoggingConfiguration": "executions are inspected through the local API",

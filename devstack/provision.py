@@ -33,6 +33,7 @@ class QueueSource:
     queue_arn: str
     batch_size: int
     report_failures: bool
+    max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency: at most this many local pollers
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,17 @@ def _table(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     return _Made(name, attrs)
 
 
+@_builds("AWS::S3::Bucket", "BucketName")
+def _bucket(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
+    name = ctx.name(lid, p, "BucketName").lower()[:63]  # S3 names are lower case
+    s3 = ctx.client("s3")
+    if ctx.region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": ctx.region})
+    return _Made(name, {"Arn": f"arn:aws:s3:::{name}"})
+
+
 @_builds("AWS::Events::EventBus", "Name")
 def _bus(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     arn = ctx.client("events").create_event_bus(Name=p["Name"])["EventBusArn"]
@@ -298,7 +310,7 @@ def _function(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
 @_builds(
     "AWS::Lambda::EventSourceMapping",
     "EventSourceArn FunctionName BatchSize FunctionResponseTypes Enabled "
-    "StartingPosition MaximumRetryAttempts BisectBatchOnFunctionError DestinationConfig",
+    "StartingPosition MaximumRetryAttempts BisectBatchOnFunctionError DestinationConfig ScalingConfig",
 )
 def _mapping(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
     """Not created in moto: an enabled SQS mapping makes moto consume (and fail) the messages itself."""
@@ -313,7 +325,10 @@ def _mapping(ctx: _Context, lid: str, p: dict[str, Any]) -> _Made:
 def _source(ctx: _Context, lid: str, p: dict[str, Any]) -> Source:
     arn, report = p["EventSourceArn"], "ReportBatchItemFailures" in p.get("FunctionResponseTypes", [])
     if arn in ctx.queue_urls:
-        return QueueSource(ctx.queue_urls[arn], arn, int(p.get("BatchSize", 10)), report)
+        concurrency = p.get("ScalingConfig", {}).get("MaximumConcurrency")
+        return QueueSource(
+            ctx.queue_urls[arn], arn, int(p.get("BatchSize", 10)), report, int(concurrency) if concurrency else None
+        )
     if arn not in ctx.stream_tables:
         raise TemplateError(f"{lid}: event source {arn} is neither a queue nor a table stream of this template")
     on_failure = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")

@@ -205,7 +205,7 @@ class LocalStack:
             if isinstance(source, QueueSource):
                 pollers += [
                     SqsPoller(f"{name}-{i}", invoke, self.client("sqs"), source, REGION)
-                    for i in range(self.consumers_per_queue)
+                    for i in range(min(self.consumers_per_queue, source.max_concurrency or self.consumers_per_queue))
                 ]
             elif isinstance(source, StreamSource):
                 pollers.append(StreamPoller(name, invoke, self.client("dynamodbstreams"), source, REGION))

@@ -26,6 +26,7 @@ from reliability import crash, workload
 from reliability.faults import FaultRates, Faults
 from reliability.instruments import Calls, scan_all
 from reliability.privacy import LogCapture, Outbound, leaks
+from router.adapters.dynamodb import journey_from_item, record_from_item
 from router.adapters.events import STEP_COMPLETED
 from router.definition import Definition
 from router.model import FINISHED, Journey, JourneyStatus, TransitionRecord
@@ -159,13 +160,13 @@ class Harness:
 
     def journeys(self) -> dict[str, Journey]:
         items = scan_all(self.stack.client("dynamodb"), self.client.settings.journeys_table)
-        return {j.id: j for j in (Journey.model_validate_json(i["doc"]["S"]) for i in items)}
+        return {j.id: j for j in map(journey_from_item, items)}
 
     def logs_by_journey(self) -> dict[str, list[TransitionRecord]]:
         items = scan_all(self.stack.client("dynamodb"), self.client.settings.transition_log_table)
         records: dict[str, list[TransitionRecord]] = defaultdict(list)
         for item in items:
-            record = TransitionRecord.model_validate_json(item["record"]["S"])
+            record = record_from_item(item)
             records[record.journey_id].append(record)
         return {j: sorted(r, key=lambda r: r.seq) for j, r in records.items()}
 

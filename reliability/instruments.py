@@ -359,6 +359,11 @@ def resources_of(service: str, params: dict[str, Any], physical: dict[str, str],
         return sorted({physical.get(e.get("EventBusName", "default"), "default bus") for e in params["Entries"]})
     if service == "stepfunctions" and "taskToken" in params:
         return ["*"]
+    if "RequestItems" in params:  # BatchGetItem / BatchWriteItem: the tables are the keys
+        return sorted(physical.get(name, f"unknown {name}") for name in params["RequestItems"])
+    if service == "s3" and "Bucket" in params:  # granted by prefix: claims/*
+        prefix = str(params.get("Key", "")).split("/", 1)[0]
+        return [f"{physical.get(params['Bucket'], 'unknown bucket')}/{prefix}/*"]
     named = [params[k] for k in ("TableName", "QueueUrl", "TopicArn", "stateMachineArn") if k in params]
     found = [physical.get(name, f"unknown {name}") for name in named] or ["unknown"]
     return [f"{found[0]}/index/{params['IndexName']}"] if "IndexName" in params else found

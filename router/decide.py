@@ -110,6 +110,18 @@ def _redo(definition: Definition, journey: Journey, seq: int, now: float, redeli
     return actions_for(definition, journey, seq, now) if redelivered else []
 
 
+CLOSED_WINDOW = 16
+"""Consumed activations the journey item remembers, newest last. An answer to one of them is a duplicate: absorbed,
+and when redelivered (a crash between commit and send) its transition's still-open actions are sent again. An
+older one is neither open nor remembered: absorbed as stale, so it is still never applied twice. Its transition is
+then at least CLOSED_WINDOW answers behind, so its actions were sent (the journey moved on from them), and the
+watchdog re-dispatches whatever passes its deadline anyway. Bounded, the item does not grow with the journey."""
+
+
+def recent_closures(closed_by: dict[str, int], activation_id: str, seq: int) -> dict[str, int]:
+    return dict(list({**closed_by, activation_id: seq}.items())[-CLOSED_WINDOW:])
+
+
 def _answer(definition: Definition, journey: Journey, event: Answer, now: float, redelivered: bool) -> Commit | Absorb:
     close = _close_token(event, success=True)
     if event.activation_id in journey.closed_by:
@@ -141,7 +153,7 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float,
     closed = journey.model_copy(
         update={
             "open": {k: v for k, v in journey.open.items() if k != activation.id},
-            "closed_by": {**journey.closed_by, activation.id: journey.version + 1},
+            "closed_by": recent_closures(journey.closed_by, activation.id, journey.version + 1),
             "status": JourneyStatus.RUNNING,  # a late answer un-sticks an escalated journey
         }
     )

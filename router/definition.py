@@ -224,6 +224,8 @@ class Definition(Model):
     on_cancel: Outcome | None = None  # published when an operator cancels a journey (CAP-090: withdrawn)
     start_at: str
     steps: list[Step] = Field(min_length=1)
+    # Days a finished journey and each transition record are kept before DynamoDB's TTL deletes them.
+    retention_days: int = Field(400, ge=1, le=3650)
 
     @field_validator("schedule")
     @classmethod

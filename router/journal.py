@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from router.model import TransitionRecord
 from router.ports import EventPublisher, TransitionLog
@@ -31,3 +31,18 @@ class Journal:
         self.publisher.publish(transition)
         self.counts["published"] += 1
         return appended
+
+    def record_many(
+        self, transitions: Sequence[TransitionRecord], on_new: Callable[[TransitionRecord], None] = _nothing
+    ) -> int:
+        """Append each (calling `on_new` for the new ones), then publish all their events together; the number of
+        leading transitions fully journaled. The rest come back from the stream and append nothing the second time,
+        so `on_new` still runs once per transition."""
+        for transition in transitions:
+            appended = self.log.append(transition)
+            self.counts["appended" if appended else "already logged"] += 1
+            if appended:
+                on_new(transition)
+        published = self.publisher.publish_many(transitions)
+        self.counts["published"] += published
+        return published

@@ -76,8 +76,8 @@ class Journey(Model):
     step: str | None  # where the journey waits (the PARALLEL step while its branches run)
     state: dict[str, Any]
     open: dict[str, Activation] = {}
-    closed_by: dict[str, int] = {}  # activation id -> sequence of the transition that consumed it
-    path: list[str] = []  # every step entered, in order
+    closed_by: dict[str, int] = {}  # the CLOSED_WINDOW most recently consumed activations -> consuming sequence
+    path: list[str] = []  # the most recent steps entered, in order (PATH_WINDOW; all of them in the log)
     initiator: str
     business_key: str | None = None
     error: dict[str, str] | None = None  # why it failed, or why it was escalated
@@ -86,6 +86,7 @@ class Journey(Model):
     cost_usd: float = 0.0  # the running sum of its transitions' cost_usd (router/usage.py)
     granted: dict[str, Grant] = {}  # APPROVAL steps passed, by step name, with what they certified
     override: Override | None = None  # a move past an approval gate proposed, not yet confirmed
+    expires_at: float | None = None  # once finished: when DynamoDB's TTL may delete it (definition retention_days)
 
     @property
     def next_deadline(self) -> float | None:
@@ -231,6 +232,7 @@ class TransitionRecord(Model):
     lasted: float | None = None  # seconds from the journey's start, on the transition that finished it
     usage: Usage | None = None  # the AWS usage this transition caused (router/usage.py)
     cost_usd: float = 0.0  # its list price
+    expires_at: float | None = None  # when DynamoDB's TTL may delete the record (definition retention_days)
 
 
 # Actions: what the consumer performs after the commit, all idempotent by activation id.

@@ -47,6 +47,11 @@ class EventPublisher(Protocol):
         """Publish the transition's CloudEvents; ids are deterministic, so a repeat is harmless."""
         ...
 
+    def publish_many(self, records: Sequence[TransitionRecord]) -> int:
+        """Publish the events of `records`, in order, packed into as few requests as the service allows; the
+        number of leading records whose events were all published (the rest are for a retry)."""
+        ...
+
 
 # Approvals: tickets, their task tokens and the events staff work queues read.
 

@@ -60,6 +60,11 @@ class MemoryPublisher:
     def publish(self, record: TransitionRecord) -> None:
         self.published.append(record)
 
+    def publish_many(self, records: Sequence[TransitionRecord]) -> int:
+        for record in records:
+            self.publish(record)
+        return len(records)
+
 
 class MemoryTickets:
     """The ticket store in memory; tokens kept apart from tickets, as the DynamoDB store keeps them unread."""

@@ -40,6 +40,12 @@ TIMER_GRACE = 60  # a timer this late is presumed lost and re-armed by the watch
 MAX_HOPS = 50  # steps entered in one transition before we call it a loop
 
 
+# The journey item keeps a bounded summary, so its size (and each transition's write units) does not grow with
+# the journey: the most recent PATH_WINDOW steps entered. The whole path is the transition log's `entered`.
+PATH_WINDOW = 32
+DAY = 86_400
+
+
 def transition(
     definition: Definition,
     journey: Journey,
@@ -98,7 +104,8 @@ def transition(
             "status": status,
             "step": current,
             "open": {} if finished else {**journey.open, **opened},
-            "path": journey.path + entered,
+            "path": (journey.path + entered)[-PATH_WINDOW:],
+            "expires_at": now + definition.retention_days * DAY if finished else None,
             "error": error,
             "updated_at": now,
         }
@@ -124,6 +131,7 @@ def transition(
         business_key=journey.business_key,
         waited=waited,
         lasted=now - journey.created_at if finished else None,
+        expires_at=now + definition.retention_days * DAY,  # retention counted from when each record was made
     )
     return Commit(journey=new, record=record, actions=actions_for(definition, new, seq, now))
 

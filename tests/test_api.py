@@ -233,7 +233,6 @@ def test_the_stuck_queue_lists_the_escalated_journey_and_why(world: World) -> No
         ({"limit": "1000"}, "query.limit"),
         ({"sla_breached": "perhaps"}, "query.sla_breached"),
         ({"created_from": "yesterday"}, "query.created_from"),
-        ({"cursor": "not-a-cursor"}, "cursor"),
         ({"created_from": "20", "created_to": "10"}, "created_from must be before created_to"),
     ],
 )
@@ -309,12 +308,28 @@ def test_a_journey_on_a_version_found_nowhere_is_listed_without_labels_and_its_d
     assert "0.0.1 is neither deployed nor published" in detail.json()["detail"]
 
 
-def test_a_status_holding_more_journeys_than_a_page_may_read_is_422(world: World, monkeypatch) -> None:
-    """Rather than a list silently missing journeys beyond MAX_READ: ask for narrower filters."""
-    monkeypatch.setattr(api.listing, "MAX_READ", 3)
-    response = world.http.get("/api/journeys", params={"definition": "kyc-uplift"}, headers=VIEWER)
-    assert response.status_code == 422 and "narrow with status, definition or business_key" in response.text
-    assert ids(listing(world, definition="payment-approval")) == [world.payment]  # fewer than 3 in every status
+@pytest.mark.parametrize("path", ["/api/journeys", "/api/journeys/stuck"])
+def test_a_malformed_cursor_is_400_saying_so(world: World, path: str) -> None:
+    """A cursor this API never returned is the caller's mistake (400), in words, without echoing it back."""
+    response = world.http.get(path, params={"cursor": "not-a-cursor"}, headers=VIEWER)
+    assert response.status_code == 400
+    says = "the cursor is not one this API returned: pass back the next_cursor of a page"
+    assert response.json() == {"error": "invalid", "detail": says}
+
+
+def test_a_page_examines_at_most_max_scan_index_entries_and_goes_on_from_there(world: World, monkeypatch) -> None:
+    """A listing never reads without bound: past MAX_SCAN the page is cut short with a cursor, and following
+    the cursors still lists every journey once."""
+    everyone = ids(listing(world, definition="kyc-uplift", limit=200))
+    monkeypatch.setattr(api.listing, "MAX_SCAN", 1)
+    pages, cursor = [], None
+    while True:
+        page = listing(world, definition="kyc-uplift", limit=3, **({"cursor": cursor} if cursor else {}))
+        pages.append(ids(page))
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert len(pages) > 1 and all(len(page) <= 3 for page in pages)
+    assert [j for page in pages for j in page] == everyone
 
 
 @pytest.mark.parametrize(

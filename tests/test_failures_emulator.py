@@ -13,12 +13,14 @@ from typing import Any
 from consumers import watchdog
 from devstack.stack import LocalStack
 from reliability.instruments import rewrapped, waited
+from router.adapters.dynamodb import DEADLINE_INDEX, DEADLINE_SHARDS
 from router.decide import Rejected
 from router.loader import parse
 from router.model import Command, Intervention, JourneyStatus, StartJourney, StepSucceeded
 from router.proofs import proof_for
 from router.reasons import why
 from router.registry import Registry
+from router.shards import due_key
 from workers.samples import SAMPLES
 from workers.step import RetryableError
 
@@ -130,6 +132,44 @@ def test_the_watchdog_catches_a_dropped_work_message_and_the_journey_completes(f
         swept = watchdog.consume(stack.runtimes["WatchdogFunction"], {})
         waited(lambda: journey(stack, "dropped").status is JourneyStatus.SUCCEEDED)
     assert swept == {"Commit": 1}
+
+
+def test_a_deadline_shard_that_cannot_be_read_does_not_stop_the_sweep(fresh_emulator):
+    """Each deadline shard is its own unit of work: one failing to read is counted as an error, and the overdue
+    journey in another shard is still re-dispatched and completes."""
+    dropped: list[str] = []
+    broken = next(key for key in DEADLINE_SHARDS if key != due_key("dropped"))
+    read: list[str] = []
+
+    def drop_first_work(params: dict[str, Any], **_: Any) -> Any:
+        request = json.loads(params["body"] or b"{}")
+        if not dropped and "SampleWorkQueue" in request.get("QueueUrl", "") and "send_work" in request["MessageBody"]:
+            dropped.append(request["MessageBody"])
+            return _http_ok(), {"MessageId": "lost", "ResponseMetadata": {"HTTPStatusCode": 200}}
+        return None
+
+    def fail_one_shard(params: dict[str, Any], **_: Any) -> None:
+        request = json.loads(params["body"] or b"{}")
+        if request.get("IndexName") == DEADLINE_INDEX:
+            shard = request["ExpressionAttributeValues"][":shard"]["S"]
+            read.append(shard)
+            if shard == broken:
+                raise ConnectionError("the shard's partition is unavailable")
+
+    skew = {"seconds": 0.0}
+    options = {
+        "hooks": [("before-call.sqs.SendMessage", drop_first_work), ("before-call.dynamodb.Query", fail_one_shard)],
+        "clock": lambda: time.time() + skew["seconds"],
+    }
+    with stack_with(fresh_emulator, Flaky({}), **options) as stack:
+        start(stack, "dropped", "Dora Dropped")
+        stack.wait_quiet()
+        skew["seconds"] = 6  # past the 5 s SLA
+        read.clear()
+        swept = watchdog.consume(stack.runtimes["WatchdogFunction"], {})
+        waited(lambda: journey(stack, "dropped").status is JourneyStatus.SUCCEEDED)
+    assert swept == {"Commit": 1, "errors": 1}
+    assert sorted(read) == sorted(DEADLINE_SHARDS)  # every shard asked once, the broken one included
 
 
 def test_an_intervention_racing_a_worker_result_has_exactly_one_winner(fresh_emulator):

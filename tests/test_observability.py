@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 import consumers.advance
 import consumers.approvals
@@ -29,7 +28,7 @@ from devstack.intrinsics import translate
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LambdaContext, LocalStack
 from reliability.instruments import waited
-from router.adapters.dynamodb import DynamoJourneyStore, journey_item
+from router.adapters.dynamodb import DynamoJourneyStore, journey_item, unpacked
 from router.decide import Absorb
 from router.journal import Journal
 from router.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
@@ -136,10 +135,10 @@ def test_cost_is_the_list_price_of_the_usage() -> None:
         write_units=3.0,
         sfn_transitions=7,
     )
-    # 2 SQS x $0.40/M + 1 SNS x $0.50/M + 3 WRU x $1.25/M + 0.5 RRU x $0.25/M + 7 transitions x $25/M
-    assert cost_usd(usage) == pytest.approx((0.80 + 0.50 + 3.75 + 0.125 + 175.0) / 1e6, rel=1e-12)
+    # 2 SQS x $0.40/M + 1 SNS x $0.50/M + 3 WRU x $0.625/M + 0.5 RRU x $0.125/M + 7 transitions x $25/M
+    assert cost_usd(usage) == pytest.approx((0.80 + 0.50 + 1.875 + 0.0625 + 175.0) / 1e6, rel=1e-12)
     assert cost_by_service(usage) == pytest.approx(
-        {"step_functions": 175e-6, "sqs": 0.8e-6, "sns": 0.5e-6, "dynamodb": 3.875e-6, "eventbridge": 0.0}, rel=1e-12
+        {"step_functions": 175e-6, "sqs": 0.8e-6, "sns": 0.5e-6, "dynamodb": 1.9375e-6, "eventbridge": 0.0}, rel=1e-12
     )
     assert (usage + usage).calls["sqs.SendMessage"] == 4
 
@@ -168,7 +167,7 @@ def test_the_benchmark_prices_calls_as_the_engine_does() -> None:
             "step_functions": 4 * 25e-6,
             "sqs": 4 * 0.40e-6,
             "sns": 0.50e-6,
-            "dynamodb": 2 * 1.25e-6 + 0.25e-6,
+            "dynamodb": 2 * 0.625e-6 + 0.125e-6,  # after the November 2024 price cut
             "eventbridge": 2 * 1.00e-6,
             "lambda": 5 * (0.20e-6 + 0.5 * 0.1 * 0.0000133334),  # 512 MB for 0.1 s each, arm64
         },
@@ -210,17 +209,17 @@ def test_a_journey_cost_is_the_running_sum_of_its_transitions() -> None:
         cost_usd=10e-6,  # what it had cost before these three
     )
     usages = [
-        Usage(calls={"sqs.SendMessage": 1}, write_units=1.0),  # $0.40/M + $1.25/M
+        Usage(calls={"sqs.SendMessage": 1}, write_units=1.0),  # $0.40/M + $0.625/M
         Usage(calls={"sqs.SendMessage": 2}, sfn_transitions=7),  # 2 x $0.40/M + 7 x $25/M
-        Usage(calls={"events.PutEvents": 1}, read_units=2.0),  # $1.00/M + 2 x $0.25/M
+        Usage(calls={"events.PutEvents": 1}, read_units=2.0),  # $1.00/M + 2 x $0.125/M
     ]
     records = []
     for n, usage in enumerate(usages, 1):
         journey, charged = charge(journey, record(seq=n), usage)
         records.append(charged)
     assert [r.usage for r in records] == usages
-    assert [r.cost_usd for r in records] == pytest.approx([1.65e-6, 175.8e-6, 1.5e-6], rel=1e-12)
-    assert journey.cost_usd == pytest.approx((10 + 1.65 + 175.8 + 1.5) / 1e6, rel=1e-12)
+    assert [r.cost_usd for r in records] == pytest.approx([1.025e-6, 175.8e-6, 1.25e-6], rel=1e-12)
+    assert journey.cost_usd == pytest.approx((10 + 1.025 + 175.8 + 1.25) / 1e6, rel=1e-12)
 
 
 # -- on the emulator: the usage a journey records is the usage it caused
@@ -394,7 +393,7 @@ def test_a_transition_whose_publish_failed_is_counted_once_across_the_replay() -
         ]
     }
 
-    with pytest.raises(BatchProcessingError):  # the whole batch failed: the stream hands the record over again
+    with pytest.raises(ConnectionError):  # the invocation failed: the stream hands the record over again
         consumers.journal.consume(runtime, event, LambdaContext("test"))
     assert publisher.published == [] and list(log.records) == [("j-1", 2)]
     consumers.journal.consume(runtime, event, LambdaContext("test"))
@@ -406,7 +405,7 @@ def test_a_transition_whose_publish_failed_is_counted_once_across_the_replay() -
 def _last(stack: LocalStack, journey_id: str) -> str:
     client = stack.runtimes["JournalFunction"].client("dynamodb")
     table = stack.settings().journeys_table
-    return client.get_item(TableName=table, Key={"journey_id": {"S": journey_id}})["Item"]["last_transition"]["S"]
+    return unpacked(client.get_item(TableName=table, Key={"journey_id": {"S": journey_id}})["Item"]["last_transition"])
 
 
 # -- the dashboard shows only what the code emits

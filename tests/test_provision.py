@@ -154,12 +154,12 @@ def test_every_bus_denies_approval_recorded_to_all_but_the_approval_service(stac
 
 
 def test_journeys_table_has_its_stream_indexes_and_ttl(stack: Stack, aws: Any) -> None:
-    """The journal's stream and the status and deadline indexes exist as declared."""
+    """The journal's stream and the sharded status and deadline indexes exist as declared."""
     ddb, name = aws("dynamodb"), stack.resources["JourneysTable"]
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
-    assert indexes == {"by-status": ["status", "updated_at"], "by-deadline": ["due_shard", "due"]}
+    assert indexes == {"by-status-shard": ["status_shard", "created_at"], "by-deadline-shard": ["due_shard", "due"]}
     ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expires_at", "ENABLED")
 
@@ -246,6 +246,9 @@ def test_functions_are_bound_to_the_sources_the_template_declares(cfn: dict[str,
     (stream,) = journal.sources
     assert isinstance(stream, StreamSource)
     assert stream.on_failure_queue_url == stack.resources["JournalDLQ"] and stream.bisect_on_error
+    queues = [s for f in stack.functions for s in f.sources if isinstance(s, QueueSource)]
+    defaults = {int(p["Default"]) for name, p in cfn["Parameters"].items() if name.endswith("MaxConcurrency")}
+    assert queues and {q.max_concurrency for q in queues} == defaults  # the back-pressure caps, resolved
 
 
 def test_function_environment_is_fully_resolved(stack: Stack) -> None:
@@ -375,7 +378,7 @@ def test_schedules_and_state_machines_are_supported(endpoint: str, tmp_path: Pat
 @pytest.mark.parametrize(
     ("resource", "complaint"),
     [
-        ("Type: AWS::S3::Bucket", "AWS::S3::Bucket has no local equivalent"),
+        ("Type: AWS::EFS::FileSystem", "AWS::EFS::FileSystem has no local equivalent"),
         ("Type: AWS::SQS::Queue\n    Properties: {SqsManagedSseEnabled: true}", "['SqsManagedSseEnabled']"),
     ],
 )

@@ -238,3 +238,45 @@ def test_a_definition_copied_with_changes_hashes_its_own_content():
     pinned = DEFINITION.content_hash
     assert DEFINITION.model_copy().content_hash == pinned
     assert DEFINITION.model_copy(update={"title": "changed"}).content_hash != pinned
+
+
+LOOP = """
+id: loop
+version: "1.0.0"
+owning_domain: bank-core
+input_schema: {type: object}
+start_at: poll
+steps:
+  - {name: poll, type: TASK, worker: kyc, sla_seconds: 60, next: again}
+  - name: again
+    type: DECISION
+    branches: [{when: "done == `true`", goto: finished}]
+    default: poll
+  - {name: finished, type: SUCCESS}
+"""
+
+
+def test_a_long_journey_keeps_a_bounded_item_and_still_absorbs_its_oldest_answers():
+    """Two hundred steps: the item remembers only the recent path and consumed activations, its size stays flat,
+    and the answer to the very first activation, long forgotten by the item, is still never applied twice."""
+    from router.adapters.dynamodb import item_bytes, journey_item
+    from router.decide import CLOSED_WINDOW
+    from router.transition import PATH_WINDOW
+
+    store, dispatcher, clock = MemoryStore(), MemoryDispatcher(), Clock()
+    router = Router(Registry([parse(LOOP)]), store, dispatcher, clock)
+    router.handle(StartJourney(journey_id="long", definition_id="loop", input={}))
+    sizes = []
+    for seq in range(1, 201):
+        answer = StepSucceeded(journey_id="long", activation_id=f"long.{seq}", output={"n": seq}, actor="kyc")
+        assert isinstance(router.handle(answer), Commit)
+        commit = store.journeys["long"]
+        sizes.append(item_bytes(journey_item(commit, store.records[-1])))
+    journey = store.journeys["long"]
+    assert journey.version == 201 and len(journey.path) == PATH_WINDOW and len(journey.closed_by) == CLOSED_WINDOW
+    assert sizes[-1] - sizes[40] < 64  # flat once the windows are full (a few digits more in the numbers)
+    first = StepSucceeded(journey_id="long", activation_id="long.1", output={"n": 1}, actor="kyc")
+    outcome = router.handle(first, redelivered=True)
+    assert isinstance(outcome, Absorb) and store.journeys["long"].version == 201
+    recent = StepSucceeded(journey_id="long", activation_id="long.200", output={"n": 200}, actor="kyc")
+    assert router.handle(recent).reason == "duplicate"  # type: ignore[union-attr]

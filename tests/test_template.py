@@ -374,3 +374,19 @@ def test_the_decision_rules_take_approval_recorded_only_from_the_approval_servic
         pattern = of_type(cfn, "AWS::Events::Rule")[name]["EventPattern"]
         assert pattern == {"source": [{"Ref": "ApprovalEventSource"}], "detail-type": ["approval_recorded"]}, name
     assert cfn["Parameters"]["ApprovalEventSource"]["Default"] == "bank.staff"
+
+
+def test_every_queue_mapping_has_a_maximum_concurrency_and_the_journal_a_parallelization_factor(
+    cfn: dict[str, Any],
+) -> None:
+    """Back-pressure: each SQS event source mapping caps its concurrency with a parameter (a burst waits in the
+    queue rather than throttling and using up receives); the journal reads each stream shard in parallel."""
+    mappings = of_type(cfn, "AWS::Lambda::EventSourceMapping")
+    queues = {n: m for n, m in mappings.items() if "StreamArn" not in json.dumps(m["EventSourceArn"])}
+    streams = {n: m for n, m in mappings.items() if n not in queues}
+    assert len(queues) == 5 and len(streams) == 1
+    for name, properties in queues.items():
+        parameter = cfn["Parameters"][properties["ScalingConfig"]["MaximumConcurrency"]["Ref"]]
+        assert parameter["Type"] == "Number" and 2 <= parameter["Default"] <= parameter["MaxValue"] <= 1000, name
+    (journal,) = streams.values()
+    assert cfn["Parameters"][journal["ParallelizationFactor"]["Ref"]]["Default"] == 10

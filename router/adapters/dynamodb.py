@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import base64
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -11,8 +14,13 @@ from router.limits import ITEM_BYTES, check_size
 from router.model import Journey, JourneyStatus, TransitionRecord
 from router.ports import VersionConflict
 from router.reasons import waiting_on
+from router.shards import due_key, due_keys, status_key, status_keys
 
-DUE_SHARD = "open"  # sparse index partition: only journeys with open activations carry it
+DOC_COMPRESSION = 6  # zlib's default level: most of the gain, a fraction of a millisecond per item
+
+# Index names carry their key schema: a GSI's keys cannot change in place, so a new schema is a new index.
+STATUS_INDEX = "by-status-shard"  # status_shard (RUNNING#07), created_at; projects definition_id, business_key
+DEADLINE_INDEX = "by-deadline-shard"  # due_shard (due#07), due; sparse and keys-only
 
 
 def journey_item(journey: Journey, record: TransitionRecord) -> dict[str, Any]:
@@ -22,19 +30,25 @@ def journey_item(journey: Journey, record: TransitionRecord) -> dict[str, Any]:
         "journey_id": {"S": journey.id},
         "version": {"N": str(journey.version)},
         "status": {"S": journey.status.value},
+        # Index keys that change only when the status does: an ordinary transition writes no by-status entry.
+        "status_shard": {"S": status_key(journey.status.value, journey.id)},
+        "created_at": {"N": repr(journey.created_at)},
         "definition_id": {"S": journey.definition_id},
         "updated_at": {"N": repr(journey.updated_at)},
-        "doc": {"S": doc},
+        # zlib: the documents are most of the item, and JSON halves; every write unit and stored byte counts
+        "doc": packed(doc),
         "waiting_on": {"S": waiting_on(journey)},  # for filtering lists by why journeys wait
-        "last_transition": {"S": record.model_dump_json()},
+        "last_transition": packed(record.model_dump_json()),
     }
     if journey.business_key:
         item["business_key"] = {"S": journey.business_key}
+    if journey.expires_at is not None:  # finished: the table's TTL deletes it after its retention
+        item["expires_at"] = {"N": str(int(journey.expires_at))}
     due = journey.next_deadline
     if due is not None:
         item["due"] = {"N": repr(due)}
-        item["due_shard"] = {"S": DUE_SHARD}
-    check_size(doc + item["last_transition"]["S"], ITEM_BYTES, f"journey {journey.id}")
+        item["due_shard"] = {"S": due_key(journey.id)}
+    check_size(doc + record.model_dump_json(), ITEM_BYTES, f"journey {journey.id}")
     return item
 
 
@@ -58,13 +72,58 @@ def item_bytes(item: dict[str, Any]) -> int:
     """An item's size as DynamoDB bills it: names and values in UTF-8, numbers about one byte per two digits."""
     size = 0
     for name, value in item.items():
-        ((kind, text),) = value.items()
-        size += len(name.encode()) + (len(text.encode()) if kind == "S" else (len(text) + 1) // 2 + 1)
+        ((kind, data),) = value.items()
+        if kind == "B":
+            size += len(name.encode()) + len(data)
+        else:
+            size += len(name.encode()) + (len(data.encode()) if kind == "S" else (len(data) + 1) // 2 + 1)
     return size
 
 
 def journey_from_item(item: dict[str, Any]) -> Journey:
-    return Journey.model_validate_json(item["doc"]["S"])
+    return Journey.model_validate_json(unpacked(item["doc"]))
+
+
+# A preset zlib dictionary: the key names and common values of journey documents and transition records, so a
+# small document compresses as well as a large one. Items hold the version byte of the dictionary they were packed
+# with: this text must never change; a better one is added as version 2, and both stay readable.
+_DICTIONARIES = {
+    1: (
+        b'"reason":null,"emits":[],"lifecycle":[],"waited":null,"business_key":null,"error":null,"expires_at":null,'
+        b'"usage":{"calls":{"dynamodb.GetItem":1,"dynamodb.PutItem":1,"sqs.SendMessage":1,"events.PutEvents":1},'
+        b'"read_units":1.0,"write_units":1.0,"sfn_transitions":0},"cost_usd":0.0,"owning_domain":"bank-core",'
+        b'"event":"step_succeeded","step_result":"succeeded","actor":"system","entered":[],"lifecycle":'
+        b'["journey_started","journey_completed","journey_failed"],"status":"SUCCEEDED","status":"FAILED",'
+        b'{"id":"","step":"","kind":"TASK","kind":"INPUT","kind":"TIMER","kind":"APPROVAL","opened_seq":1,'
+        b'"deadline":1,"worker":null,"branch":null,"wake_at":null,"retrying":false,"last_error":null,'
+        b'"reminded":false,"opened_at":1},"definition_hash":"","initiator":"","created_at":1,"updated_at":1,'
+        b'"closed_by":{},"path":[],"state":{},"open":{},"step":"","version":1,"status":"RUNNING",'
+        b'{"id":"","definition_id":"","definition_version":"1.0.0","journey_id":"","seq":1,"at":1,'
+        b'"definition_id":"","definition_version":"1.0.0","step_name":"","activation_id":"'
+    ),
+}
+_PACKING = 1
+
+
+def packed(text: str) -> dict[str, Any]:
+    """A JSON document as a binary attribute: the dictionary's version byte, then the zlib stream."""
+    compressor = zlib.compressobj(DOC_COMPRESSION, zdict=_DICTIONARIES[_PACKING])
+    return {"B": bytes([_PACKING]) + compressor.compress(text.encode()) + compressor.flush()}
+
+
+def unpacked(value: dict[str, Any]) -> str:
+    """The JSON a packed attribute holds (bytes from boto3; base64 text in a Lambda stream event); a plain string
+    attribute, as items written before packing hold, as it is."""
+    if "S" in value:
+        return str(value["S"])
+    data = value["B"]
+    data = base64.b64decode(data) if isinstance(data, str) else data
+    decompressor = zlib.decompressobj(zdict=_DICTIONARIES[data[0]])
+    return (decompressor.decompress(data[1:]) + decompressor.flush()).decode()
+
+
+def record_from_item(item: dict[str, Any]) -> TransitionRecord:
+    return TransitionRecord.model_validate_json(unpacked(item["record"]))
 
 
 class DynamoJourneyStore:
@@ -100,14 +159,17 @@ class DynamoTransitionLog:
         self.client, self.table = client, table
 
     def append(self, record: TransitionRecord) -> bool:
+        item = {
+            "journey_id": {"S": record.journey_id},
+            "seq": {"N": str(record.seq)},
+            "record": packed(record.model_dump_json()),
+        }
+        if record.expires_at is not None:
+            item["expires_at"] = {"N": str(int(record.expires_at))}
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item={
-                    "journey_id": {"S": record.journey_id},
-                    "seq": {"N": str(record.seq)},
-                    "record": {"S": record.model_dump_json()},
-                },
+                Item=item,
                 ConditionExpression="attribute_not_exists(seq)",
             )
         except ClientError as exc:
@@ -124,7 +186,7 @@ class DynamoTransitionLog:
             ExpressionAttributeValues={":j": {"S": journey_id}},
             ConsistentRead=True,
         )
-        return [TransitionRecord.model_validate_json(item["record"]["S"]) for item in items]
+        return [record_from_item(item) for item in items]
 
 
 def query(client: Any, limit: int | None = None, **request: Any) -> list[dict[str, Any]]:
@@ -134,61 +196,143 @@ def query(client: Any, limit: int | None = None, **request: Any) -> list[dict[st
     return [item for page in pages for item in page["Items"]]
 
 
-# Journeys move between the by-status partitions while they are read, one query each. Finished statuses are final
-# and read last; STUCK is read on both sides of RUNNING, which a journey may leave for STUCK or re-enter from it.
-# So a journey moving meanwhile is read at least once (journeys_by_status keeps its newest copy).
+# Journeys move between status partitions while they are read. Finished statuses are final and read last; STUCK is
+# read on both sides of RUNNING, which a journey may leave for STUCK or re-enter from it. So a journey moving
+# meanwhile is read at least once; its document is then loaded by key, so it is listed once, as it is now.
 UNFINISHED = (JourneyStatus.STUCK, JourneyStatus.RUNNING, JourneyStatus.STUCK)
 SWEEP = (*UNFINISHED, JourneyStatus.SUCCEEDED, JourneyStatus.FAILED, JourneyStatus.CANCELLED)
 
+Position = tuple[float, str]  # (created_at, journey_id): never changes, so a listing's order is stable
 
-class PartitionFull(Exception):
-    """A status partition held at least the `limit` asked for: what was read is not all there is."""
 
-    def __init__(self, status: JourneyStatus, limit: int) -> None:
-        super().__init__(f"more than {limit} journeys are {status.value}")
-        self.status, self.limit = status, limit
+@dataclass(frozen=True)
+class IndexPage:
+    """Positions of one merged page across shards, oldest first; `more` when any shard may hold later ones."""
+
+    positions: list[Position]
+    more: bool
+
+
+def status_page(
+    client: Any,
+    table: str,
+    statuses: Iterable[JourneyStatus],
+    limit: int,
+    after: Position | None = None,
+    created: tuple[float | None, float | None] = (None, None),
+    equal: dict[str, str] | None = None,
+) -> IndexPage:
+    """The next `limit` journeys after `after` across every shard of `statuses`, merged by (created_at, id).
+
+    Each shard is read up to `limit` entries past `after`; a shard that returned that many may hold more, so the
+    merge keeps only what is no later than the earliest such shard's last entry (the horizon): nothing between
+    two pages is skipped, whatever the shards hold. `created` bounds created_at in the key condition; `equal`
+    filters projected, never-changing attributes (definition_id, business_key) on the server."""
+    sources = [
+        _shard_positions(client, table, key, limit, after, created, equal)
+        for status in statuses
+        for key in status_keys(status.value)
+    ]
+    full = [positions[-1] for positions in sources if len(positions) >= limit]
+    horizon = min(full) if full else None
+    merged = sorted({p for positions in sources for p in positions if horizon is None or p <= horizon})
+    return IndexPage(merged[:limit], more=len(merged) > limit or horizon is not None)
+
+
+def _shard_positions(
+    client: Any,
+    table: str,
+    key: str,
+    limit: int,
+    after: Position | None,
+    created: tuple[float | None, float | None],
+    equal: dict[str, str] | None,
+) -> list[Position]:
+    names, values = {"#k": "status_shard", "#c": "created_at"}, {":k": {"S": key}}
+    lower = max(x for x in (created[0], after[0] if after else None, float("-inf")) if x is not None)
+    condition = "#k = :k"
+    if lower != float("-inf") and created[1] is not None:
+        condition += " AND #c BETWEEN :lo AND :hi"
+        values[":lo"], values[":hi"] = {"N": repr(lower)}, {"N": repr(created[1])}
+    elif lower != float("-inf"):
+        condition += " AND #c >= :lo"
+        values[":lo"] = {"N": repr(lower)}
+    elif created[1] is not None:
+        condition += " AND #c <= :hi"
+        values[":hi"] = {"N": repr(created[1])}
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": STATUS_INDEX,
+        "KeyConditionExpression": condition,
+        "ProjectionExpression": "journey_id, #c",
+    }
+    for i, (attribute, value) in enumerate((equal or {}).items()):
+        names[f"#f{i}"], values[f":f{i}"] = attribute, {"S": value}
+    if equal:
+        request["FilterExpression"] = " AND ".join(f"#f{i} = :f{i}" for i in range(len(equal)))
+    request.update(ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    pages = client.get_paginator("query").paginate(**request, PaginationConfig={"PageSize": limit})
+    positions: list[Position] = []
+    for page in pages:  # lazy: later pages are read only while this shard has not given `limit` entries yet
+        for item in page["Items"]:
+            position = (float(item["created_at"]["N"]), item["journey_id"]["S"])
+            if after is None or position > after:
+                positions.append(position)
+        if len(positions) >= limit:
+            return sorted(positions)[:limit]
+    return sorted(positions)
+
+
+def load_journeys(client: Any, table: str, journey_ids: list[str]) -> dict[str, Journey]:
+    """The journeys named, read by key (strongly consistent), a hundred a request; unprocessed keys retried."""
+    found: dict[str, Journey] = {}
+    for at in range(0, len(journey_ids), 100):
+        keys = [{"journey_id": {"S": j}} for j in dict.fromkeys(journey_ids[at : at + 100])]
+        request: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(table, []):
+                journey = _journey(item)
+                if journey is not None:
+                    found[journey.id] = journey
+            request = response.get("UnprocessedKeys") or {}
+    return found
 
 
 def journeys_by_status(
     client: Any,
     table: str,
     statuses: Iterable[JourneyStatus],
-    limit: int | None = None,
     equal: dict[str, str] | None = None,
-) -> list[Journey]:
-    """The journeys of the by-status partitions of `statuses`, read in that order, each journey once at its newest
-    version. `equal` narrows by top-level string attributes (definition_id, business_key) on the server side.
-    With a `limit`, a partition returning that many items raises PartitionFull rather than losing the rest."""
-    names, values = {"#s": "status"}, {}
-    for i, (attribute, value) in enumerate((equal or {}).items()):
-        names[f"#f{i}"], values[f":f{i}"] = attribute, {"S": value}
-    request: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": "by-status",
-        "KeyConditionExpression": "#s = :s",
-        "ExpressionAttributeNames": names,
-    }
-    if equal:
-        request["FilterExpression"] = " AND ".join(f"#f{i} = :f{i}" for i in range(len(equal)))
-    newest: dict[str, Journey] = {}
-    for status in statuses:
-        items = query(client, limit, **request, ExpressionAttributeValues={**values, ":s": {"S": status.value}})
-        if limit is not None and len(items) >= limit:
-            raise PartitionFull(status, limit)
-        for journey in map(journey_from_item, items):
-            if journey.id not in newest or journey.version > newest[journey.id].version:
-                newest[journey.id] = journey
-    return list(newest.values())
+    page_size: int = 100,
+) -> Iterator[Journey]:
+    """Every journey now in one of `statuses`, oldest first, each once, page after merged page: bounded memory
+    whatever the table holds (the migration plan and the command line walk all of them)."""
+    statuses = tuple(statuses)
+    after: Position | None = None
+    while True:
+        page = status_page(client, table, statuses, page_size, after, equal=equal)
+        loaded = load_journeys(client, table, [journey_id for _, journey_id in page.positions])
+        for _, journey_id in page.positions:
+            journey = loaded.get(journey_id)
+            if journey is not None and journey.status in statuses:
+                yield journey
+        if not page.more or not page.positions:
+            return
+        after = page.positions[-1]
 
 
-def overdue_journeys(client: Any, table: str, now: float, limit: int) -> list[str]:
-    """Journey ids with an open activation due by `now`, from the sparse deadline index: no scans."""
+def overdue_journeys(client: Any, table: str, now: float, limit: int, shard_key: str) -> list[str]:
+    """Journey ids of one deadline shard with an open activation due by `now`: a sparse index, no scans."""
     items = query(
         client,
         limit,
         TableName=table,
-        IndexName="by-deadline",
-        KeyConditionExpression="due_shard = :open AND due <= :now",
-        ExpressionAttributeValues={":open": {"S": DUE_SHARD}, ":now": {"N": repr(now)}},
+        IndexName=DEADLINE_INDEX,
+        KeyConditionExpression="due_shard = :shard AND due <= :now",
+        ExpressionAttributeValues={":shard": {"S": shard_key}, ":now": {"N": repr(now)}},
     )
     return list(dict.fromkeys(item["journey_id"]["S"] for item in items))
+
+
+DEADLINE_SHARDS = due_keys()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
@@ -13,6 +14,7 @@ from router.approvals import Ticket
 from router.limits import MESSAGE_BYTES, check_size
 from router.model import TransitionRecord
 
+PUT_EVENTS_ENTRIES = 10  # the most entries one PutEvents request takes
 SOURCE = "bank.platform"
 STEP_COMPLETED = "bank.platform.workflow_step_completed"
 _FORMAT = JSONFormat()
@@ -103,8 +105,40 @@ class EventBridgePublisher:
     def withdrawn(self, ticket: Ticket, domain: str, reason: str) -> None:
         self.send([ticket_event(ticket, "approval_withdrawn", reason)], domain)
 
+    def publish_many(self, records: Sequence[TransitionRecord]) -> int:
+        """Every record's events, ten entries a PutEvents (the service's limit), each entry on its own domain's
+        bus: a stream batch of many transitions costs a few requests, not one each. A request refused (wholly,
+        or an entry of it) stops there: the records before its first are done, the rest are for a retry."""
+        entries = [
+            (n, entry_for(event, self.bus_for(record.owning_domain)))
+            for n, record in enumerate(records)
+            for event in cloudevents_for(record)
+        ]
+        for chunk in _requests(entries):
+            try:
+                failed = self.client.put_events(Entries=[entry for _, entry in chunk]).get("FailedEntryCount", 0)
+            except ClientError:  # throttled or refused: the stream hands these records over again
+                failed = len(chunk)
+            if failed:
+                return chunk[0][0]
+        return len(records)
+
     def send(self, events: list[CloudEvent], domain: str) -> None:
         bus = self.bus_for(domain)
         response = self.client.put_events(Entries=[entry_for(event, bus) for event in events])
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"EventBridge refused {response['FailedEntryCount']} entries on {bus}")
+
+
+def _requests(entries: list[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:
+    """Entries packed, in order, into PutEvents requests of at most ten entries and MESSAGE_BYTES in all."""
+    requests: list[list[tuple[int, dict[str, Any]]]] = []
+    size = 0
+    for numbered in entries:
+        entry_size = sum(len(str(value).encode()) for value in numbered[1].values())
+        if not requests or len(requests[-1]) == PUT_EVENTS_ENTRIES or size + entry_size > MESSAGE_BYTES:
+            requests.append([])
+            size = 0
+        requests[-1].append(numbered)
+        size += entry_size
+    return requests

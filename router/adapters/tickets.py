@@ -18,12 +18,14 @@ from router.adapters.tokens import close_token
 from router.approvals import AuditEntry, Ticket, TicketStatus
 from router.limits import ITEM_BYTES, check_size
 from router.ports import TicketConflict
+from router.shards import open_ticket_key, open_ticket_keys
 
-STATUS_INDEX = "by-status"
+OPEN_INDEX = "open-by-deadline"  # sparse and sharded: open_shard (open#NN) only while OPEN; keys only
 _FIELDS = [name for name in Ticket.model_fields]
 _NAMES = {f"#f{i}": name for i, name in enumerate(_FIELDS)}
 _PROJECTION = ", ".join(_NAMES)
 _SERIALIZE, _DESERIALIZE = TypeSerializer(), TypeDeserializer()
+_NOW = ":now"
 
 
 def _attribute(value: Any) -> dict[str, Any]:
@@ -35,6 +37,8 @@ def ticket_item(ticket: Ticket, token: str) -> dict[str, Any]:
     fields = ticket.model_dump(mode="json", exclude_none=True)
     item = {name: _attribute(value) for name, value in fields.items()}
     item["task_token"] = {"S": token}
+    if ticket.status is TicketStatus.OPEN:
+        item["open_shard"] = {"S": open_ticket_key(ticket.ticket_id)}
     check_size(json.dumps(item), ITEM_BYTES, f"ticket {ticket.ticket_id}")
     return item
 
@@ -119,7 +123,8 @@ class DynamoTicketStore:
             response = self.client.update_item(
                 TableName=self.table,
                 Key=self._key(ticket_id),
-                UpdateExpression=update + ", audit = list_append(audit, :entry)",
+                # leaving OPEN leaves the sparse open-ticket index
+                UpdateExpression=update + ", audit = list_append(audit, :entry) REMOVE open_shard",
                 ConditionExpression="#status = :open",
                 ExpressionAttributeNames={"#status": "status", **names},
                 ExpressionAttributeValues={
@@ -162,31 +167,50 @@ class DynamoTicketStore:
                 raise  # else noted already, by an earlier delivery
 
     def open_tickets(self, now: float, limit: int = 100) -> list[Ticket]:
-        items = query(
-            self.client,
-            limit,
-            TableName=self.table,
-            IndexName=STATUS_INDEX,
-            KeyConditionExpression="#s = :open AND deadline > :now",
-            ProjectionExpression=_PROJECTION,
-            ExpressionAttributeNames={**_NAMES, "#s": "status"},
-            ExpressionAttributeValues={":open": {"S": TicketStatus.OPEN.value}, ":now": _attribute(now)},
-        )
-        return [ticket_from_item(item) for item in items]
+        """OPEN tickets still due, soonest deadline first: every shard's soonest, merged, then read by key."""
+        keys = self._due(f"deadline > {_NOW}", now, limit)
+        return self._read([ticket_id for _, ticket_id in keys])
 
     def lapsed(self, now: float, limit: int = 100) -> list[str]:
         """OPEN tickets past their deadline (what the watchdog sweeps), oldest deadline first."""
-        items = query(
-            self.client,
-            limit,
-            TableName=self.table,
-            IndexName=STATUS_INDEX,
-            KeyConditionExpression="#s = :open AND deadline <= :now",
-            ProjectionExpression="ticket_id",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":open": {"S": TicketStatus.OPEN.value}, ":now": _attribute(now)},
-        )
-        return [item["ticket_id"]["S"] for item in items]
+        return [ticket_id for _, ticket_id in self._due(f"deadline <= {_NOW}", now, limit)]
+
+    def _due(self, deadline: str, now: float, limit: int) -> list[tuple[float, str]]:
+        """The first `limit` (deadline, ticket id) across the open-ticket shards: each shard's first `limit`
+        holds every entry of the merged first `limit`."""
+        found: list[tuple[float, str]] = []
+        for shard in open_ticket_keys():
+            items = query(
+                self.client,
+                limit,
+                TableName=self.table,
+                IndexName=OPEN_INDEX,
+                KeyConditionExpression=f"open_shard = :shard AND {deadline}",
+                ExpressionAttributeValues={":shard": {"S": shard}, _NOW: _attribute(now)},
+            )
+            found += [(float(item["deadline"]["N"]), item["ticket_id"]["S"]) for item in items]
+        return sorted(found)[:limit]
+
+    def _read(self, ticket_ids: list[str]) -> list[Ticket]:
+        """Tickets by key, without their tokens, in the order asked; one gone meanwhile is left out."""
+        read: dict[str, Ticket] = {}
+        for at in range(0, len(ticket_ids), 100):
+            keys = [self._key(t) for t in ticket_ids[at : at + 100]]
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": _PROJECTION,
+                    "ExpressionAttributeNames": _NAMES,
+                }
+            }
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table, []):
+                    ticket = ticket_from_item(item)
+                    read[ticket.ticket_id] = ticket
+                request = response.get("UnprocessedKeys") or {}
+        return [read[t] for t in ticket_ids if t in read and read[t].status is TicketStatus.OPEN]
 
     @staticmethod
     def _key(ticket_id: str) -> dict[str, Any]:
