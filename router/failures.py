@@ -188,7 +188,12 @@ def _input_overdue(definition: Definition, journey: Journey, activation: Activat
             "error": None if step.on_expiry else {"error": "InputExpired", "message": "", "step": step.name},
         }
     )
-    common: dict[str, Any] = {"event": "input_expired", "actor": "engine", "step_name": step.name, "activation_id": activation.id}
+    common: dict[str, Any] = {
+        "event": "input_expired",
+        "actor": "engine",
+        "step_name": step.name,
+        "activation_id": activation.id,
+    }
     if step.on_expiry:
         return transition(definition, expired, now, enter=step.on_expiry, step_result="expired", **common)
     return transition(

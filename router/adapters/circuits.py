@@ -44,7 +44,8 @@ class DynamoCircuits:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            old = cast(dict[str, Any], exc.response).get("Item")  # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            old = cast(dict[str, Any], exc.response).get("Item")
             raise CircuitConflict(_circuit(old) or Circuit(worker=circuit.worker)) from None
 
     def all(self, workers: Iterable[str]) -> list[Circuit]:

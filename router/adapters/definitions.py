@@ -45,7 +45,8 @@ class DynamoDefinitionStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            old = cast(dict[str, Any], exc.response)["Item"]  # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            old = cast(dict[str, Any], exc.response)["Item"]
             current = Definition.model_validate_json(old["definition"]["S"])
             if current.content_hash != definition.content_hash:
                 raise DefinitionConflict(current, definition) from None

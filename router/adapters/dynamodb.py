@@ -145,7 +145,8 @@ class DynamoJourneyStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            old = cast(dict[str, Any], exc.response).get("Item")  # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            old = cast(dict[str, Any], exc.response).get("Item")
             raise VersionConflict(_journey(old)) from None
 
 

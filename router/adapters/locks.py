@@ -50,7 +50,8 @@ class DynamoLocks:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            current = _holder(cast(dict[str, Any], exc.response).get("Item"))  # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            current = _holder(cast(dict[str, Any], exc.response).get("Item"))
             raise Held(*(current or ("nobody", 0.0))) from None
 
 

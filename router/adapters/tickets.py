@@ -139,7 +139,8 @@ class DynamoTicketStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            old = cast(dict[str, Any], exc.response).get("Item")  # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            old = cast(dict[str, Any], exc.response).get("Item")
             raise TicketConflict(ticket_from_item(old) if old else None) from None
         return ticket_from_item(response["Attributes"])
 
