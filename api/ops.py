@@ -62,7 +62,7 @@ def _page(client: JourneysClient, f: JourneyFilter, limit: int, cursor: str | No
     )
 
 
-def _definition(client: JourneysClient, journey: Journey) -> Any:
+def _definition(client: JourneysClient, journey: Journey) -> Definition:
     return client.runtime.registry.get(journey.definition_id, journey.definition_version)
 
 
