@@ -55,6 +55,7 @@ class _LineDict(dict[str, Any]):
 
 
 class _LineLoader(yaml.SafeLoader):
+    # ignore[override]: the stubs return dict[Hashable, Any]; ours is that dict with string keys and line numbers
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _LineDict:  # type: ignore[override]
         # cast: PyYAML types keys as Hashable; a definition's keys are strings, and the schema rejects any other
         mapping = _LineDict(cast(dict[str, Any], super().construct_mapping(node, deep=True)))
