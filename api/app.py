@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api import approvals, circuits, customer, ops, start
 from api.auth import Authenticator, Forbidden, Unauthenticated
@@ -120,7 +123,24 @@ def _readable(exc: RequestValidationError) -> list[str]:
     return problems
 
 
+def _allowed(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves at the request's path: one path may be served by two routers (GET and
+    POST /api/journeys), and Starlette's own 405 names only the first route's."""
+    methods: set[str] = set()
+    for route in app.routes:
+        match, _ = route.matches({**request.scope, "method": "__none__"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _errors(app: FastAPI) -> None:
+    async def not_allowed(request: Request, exc: Exception) -> Any:
+        if not isinstance(exc, StarletteHTTPException) or exc.status_code != 405:
+            return await http_exception_handler(request, exc)  # type: ignore[arg-type]  # checked just above
+        return JSONResponse({"detail": "Method Not Allowed"}, 405, {"Allow": ", ".join(_allowed(app, request))})
+
+    app.add_exception_handler(StarletteHTTPException, not_allowed)
     def handle(exc_type: type[Exception], status: int, error: str, **headers: str) -> None:
         async def handler(_: Request, exc: Exception) -> JSONResponse:
             return _body(status, error, str(exc), headers or None)

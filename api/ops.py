@@ -86,7 +86,10 @@ Limit = Annotated[int, Query(ge=1, le=200, description="items per page")]
 MAX_TEXT = 200  # a filter's words; a business key is a DynamoDB index key, which AWS caps at 2 KB
 
 
-@router.get("", response_model=Page, summary="List and filter journeys, oldest first")
+BAD_CURSOR = {400: {"model": schemas.Error, "description": "a cursor this API did not return"}}
+
+
+@router.get("", response_model=Page, responses=BAD_CURSOR, summary="List and filter journeys, oldest first")
 def list_journeys(
     _: Reader,
     client: Client,
@@ -118,7 +121,9 @@ def list_journeys(
     return _page(client, f, limit, cursor)
 
 
-@router.get("/stuck", response_model=Page, summary="Journeys escalated or past an SLA, oldest first")
+@router.get(
+    "/stuck", response_model=Page, responses=BAD_CURSOR, summary="Journeys escalated or past an SLA, oldest first"
+)
 def stuck(_: Reader, client: Client, limit: Limit = 50, cursor: str | None = None) -> Page:
     return _page(client, JourneyFilter(stuck_only=True), limit, cursor)
 

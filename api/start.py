@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import OPERATOR, STARTER, Principal
-from api.deps import Caller, Client
+from api.deps import Caller, Client, NotFound
 from api.schemas import ERRORS, Error
 from cli.client import JourneysClient
 from router.decide import schema_errors
@@ -150,6 +150,7 @@ def _refuse_if_busy(client: JourneysClient, request: StartRequest, journey_id: s
     summary="Start a journey; refused synchronously (422, nothing stored) when the input breaks its schema",
     responses={
         200: {"model": Started, "description": "the Idempotency-Key's journey, started earlier"},
+        404: {"model": Error, "description": "no such definition is deployed"},
         409: {
             "model": Error,
             "description": "the Idempotency-Key was used for a different request, or another MODIFY or TERMINATE "
@@ -164,6 +165,10 @@ def start(
     response: Response,
     idempotency_key: Annotated[str | None, Header(pattern=_KEY_PATTERN)] = None,
 ) -> Started:
+    try:
+        client.runtime.registry.get(body.definition_id)
+    except UnknownDefinition:  # a resource the request names that does not exist: 404, like a missing journey
+        raise NotFound(f"no definition {body.definition_id!r} is deployed: `journeys definitions` lists them") from None
     started = start_journey(client, body, caller.name, idempotency_key)
     response.headers["Location"] = started.link
     if not started.created:

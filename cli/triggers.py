@@ -127,7 +127,8 @@ def block(definitions: Iterable[Definition], buses: dict[str, str]) -> str:
         "                aws:SourceArn:\n"
         + arns
         + "          # Nothing else starts a journey: not any principal of the account with sqs:SendMessage\n"
-        "          # (a Deny no identity policy outweighs), only the roles named in JourneyStarterRoleArns.\n"
+        "          # (a Deny no identity policy outweighs), only the API (POST /api/journeys, which validates\n"
+        "          # first) and the roles named in JourneyStarterRoleArns.\n"
         "          - Sid: OnlyTriggerRulesAndStartersStartJourneys\n"
         "            Effect: Deny\n"
         '            Principal: "*"\n'
@@ -135,7 +136,11 @@ def block(definitions: Iterable[Definition], buses: dict[str, str]) -> str:
         "            Resource: !GetAtt StartQueue.Arn\n"
         "            Condition:\n"
         "              ArnNotEquals:\n"
-        "                aws:SourceArn:\n" + arns + "              ArnNotLike: !If\n"
+        "                aws:SourceArn:\n"
+        + arns
+        + "                aws:PrincipalArn:\n"
+        "                  - !GetAtt ApiFunctionRole.Arn\n"
+        "              ArnNotLike: !If\n"
         "                - HasJourneyStarterRoles\n"
         "                - aws:PrincipalArn: !Ref JourneyStarterRoleArns\n"
         "                - !Ref AWS::NoValue\n"

@@ -13,6 +13,7 @@ offers a decision that would go nowhere (`journeys retry JOURNEY` reopens the ap
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -44,9 +45,20 @@ def save(client: Any, resources: dict[str, str], path: Path, now: float | None =
         snapshot[logical] = items
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps({"saved_at": now or time.time(), "tables": snapshot}))
+    partial.write_text(json.dumps({"saved_at": now or time.time(), "tables": snapshot}, default=_binary))
     os.replace(partial, path)
     return sum(len(items) for items in snapshot.values())
+
+
+def _binary(value: Any) -> Any:
+    """Binary attributes (packed journey documents, router/adapters/dynamodb.py) as base64 in the snapshot."""
+    if isinstance(value, bytes | bytearray):
+        return {"$b64": base64.b64encode(value).decode()}
+    raise TypeError(f"{type(value).__name__} cannot go in a snapshot")
+
+
+def _unbinary(value: dict[str, Any]) -> Any:
+    return base64.b64decode(value["$b64"]) if value.keys() == {"$b64"} else value
 
 
 def restore(client: Any, resources: dict[str, str], path: Path) -> dict[str, int]:
@@ -55,7 +67,7 @@ def restore(client: Any, resources: dict[str, str], path: Path) -> dict[str, int
     if not path.exists():
         return {}
     try:
-        snapshot = json.loads(path.read_text())["tables"]
+        snapshot = json.loads(path.read_text(), object_hook=_unbinary)["tables"]
     except (ValueError, KeyError, TypeError) as exc:
         raise RuntimeError(f"{path} is not a snapshot this stack wrote ({exc}): start with --fresh") from None
     names = tables(client, resources)

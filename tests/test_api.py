@@ -380,7 +380,12 @@ def test_an_operator_skips_the_stuck_step_and_the_log_names_them_and_why(world: 
     version = world.engine.get(world.stuck).version
     response = world.http.post(
         f"/api/journeys/{world.stuck}/interventions",
-        json={"command": "skip", "reason": "validated by phone", "expected_version": version, "output": {}},
+        json={
+            "command": "skip",
+            "reason": "validated by phone",
+            "expected_version": version,
+            "output": {"application": {"eligible": True, "reason": None, "reference": "APP-PHONE"}},  # what it'd give
+        },
         headers=OPERATOR,
     )
     assert response.status_code == 202
@@ -406,7 +411,7 @@ def test_an_operator_skips_the_stuck_step_and_the_log_names_them_and_why(world: 
 @pytest.mark.parametrize(
     ("command", "journey", "fields", "after"),
     [
-        ("goto", "kyc4", {"target": "verify-identity"}, lambda j: j.step != "request-details"),
+        ("goto", "kyc4", {"target": "request-details"}, lambda j: j.version > 1),  # asked again, afresh
         ("patch", "kyc5", {"patch": {"email": "ida5@example.org"}}, lambda j: j.state["email"] == "ida5@example.org"),
         ("cancel", "kyc6", {}, lambda j: j.status is JourneyStatus.CANCELLED),
         ("retry", "stuck1", {}, lambda j: j.status is JourneyStatus.RUNNING),
@@ -432,6 +437,19 @@ def test_every_intervention_is_accepted_and_audited_with_its_actor(
             break
         time.sleep(0.1)
     assert [(r.actor, r.reason, r.event) for r in logged] == [("olga", body["reason"], f"intervention_{command}")]
+
+
+def test_a_goto_to_a_step_whose_inputs_were_never_produced_is_409_naming_them_and_changes_nothing(
+    world: World,
+) -> None:
+    """The API checks what the target needs, as the CLI does: not a worker's TerminalError later."""
+    journey_id = world.kyc[7]
+    before = world.engine.get(journey_id)
+    body = {"command": "goto", "reason": "try the end", "target": "verify-identity"}
+    response = world.http.post(f"/api/journeys/{journey_id}/interventions", json=body, headers=OPERATOR)
+    assert response.status_code == 409 and "date_of_birth" in response.json()["detail"], response.text
+    world.stack.wait_quiet()
+    assert world.engine.get(journey_id).version == before.version
 
 
 # ------------------------------------------------------------------ approvals

@@ -191,6 +191,7 @@ LC = {
     "requested_by": "rm-rosa",
 }
 LC_GRANTED = {"approve": {"outcome": "granted", "approvers": ["tom"]}}
+LC_LARGE_GRANTED = {"outcome": "granted", "approvers": ["tom", "cleo"]}  # two levels: two different people
 
 
 class Scenario(NamedTuple):
@@ -271,7 +272,7 @@ SCENARIOS = [
              ("check-documents", "compliance-screening", "approve", "issue")),
     Scenario("lc-discrepancy-then-large", "letter-of-credit",
              {**LC, "amount": 900_000, "documents": ["commercial_invoice", "insurance_certificate"]},
-             {"documents-discrepancy": {"documents": ["bill_of_lading"]}, "approve-large": LC_GRANTED["approve"]},
+             {"documents-discrepancy": {"documents": ["bill_of_lading"]}, "approve-large": LC_LARGE_GRANTED},
              JourneyStatus.SUCCEEDED, "lc-issued", ("documents-discrepancy", "approve-large")),
     Scenario("lc-sanctioned", "letter-of-credit", {**LC, "beneficiary": {"name": "Sam Sanction", "country": "FR"}},
              {}, JourneyStatus.FAILED, "compliance-refused"),
@@ -376,7 +377,7 @@ def test_a_documents_discrepancy_goes_back_to_the_applicant_and_is_checked_again
     """The missing bill of lading is asked for, the documents are checked a second time, and the credit above
     250,000 takes the two-level approval; the below-threshold one takes the single level."""
     short = {**LC, "amount": 900_000, "documents": ["commercial_invoice", "insurance_certificate"]}
-    answers = {"documents-discrepancy": {"documents": ["bill_of_lading"]}, "approve-large": LC_GRANTED["approve"]}
+    answers = {"documents-discrepancy": {"documents": ["bill_of_lading"]}, "approve-large": LC_LARGE_GRANTED}
     journey = driver.run("letter-of-credit", short, answers)
     assert journey.path.count("check-documents") == 2 and "approve" not in journey.path
     assert journey.state["document_check"] == {"result": "COMPLIANT", "missing": []}

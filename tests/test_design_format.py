@@ -57,11 +57,12 @@ def test_the_design_excerpt_is_told_exactly_what_to_add_once_per_gap() -> None:
     with pytest.raises(DefinitionError) as caught:
         load_file(EXCERPT, WORKERS.names() - {"run-kyc"})
     problems = [(p.line, p.message) for p in caught.value.problems]
-    assert [line for line, _ in problems] == [5, 7, 11, 19]
+    assert [line for line, _ in problems] == [5, 7, 11, 19, 19]
     assert "undefined step 'collect-application'" in problems[0][1]
     assert "add `worker:`" in problems[1][1]
     assert "undefined step 'credit-check'" in problems[2][1]
     assert "add `levels: [{role: <approver role>, timeout_seconds: 43050}]`" in problems[3][1]
+    assert "undefined step 'provision-account'" in problems[4][1]  # the same step's link, checked all the same
 
 
 def test_the_completed_design_definition_validates_unchanged_in_its_format() -> None:

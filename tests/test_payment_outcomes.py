@@ -185,8 +185,9 @@ def test_a_release_whose_retries_run_out_emits_rejected_instead_of_escalating() 
     router = Router(Registry([definition]), store, MemoryDispatcher(), FakeClock())
     payment = {"payment_id": "P-1", "amount": 10, "currency": "GBP", "beneficiary": BENEFICIARY, "initiated_by": "mo"}
     router.handle(StartJourney(journey_id="j-1", definition_id="payment-approval", input=payment))
-    approval = next(iter(store.load("j-1").open))  # type: ignore[union-attr]
-    router.handle(ApprovalOutcome(journey_id="j-1", activation_id=approval, outcome="granted", approvers=["a", "b"]))
+    (approval,) = store.load("j-1").open.values()  # type: ignore[union-attr]
+    granted = {"outcome": "granted", "approvers": ["a", "b"], "digest": approval.digest}
+    router.handle(ApprovalOutcome(journey_id="j-1", activation_id=approval.id, **granted))
     release = next(iter(store.load("j-1").open))  # type: ignore[union-attr]
     records: list[TransitionRecord] = []
     for _ in range(2):

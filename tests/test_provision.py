@@ -138,9 +138,12 @@ def test_start_queue_carries_its_policy(cfn: dict[str, Any], stack: Stack, aws: 
     rules = logical(cfn, "AWS::Events::Rule").items()
     starting = {stack.resources[n] for n, r in rules if "StartQueue" in {target(t["Arn"]) for t in r["Targets"]}}
     assert {arn.rsplit("/", 1)[1] for arn in allow["Condition"]["ArnEquals"]["aws:SourceArn"]} == starting
-    assert len(starting) == 6  # five triggers and one SYSTEM journey's schedule
+    assert len(starting) == 7  # six triggers and one SYSTEM journey's schedule
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sqs:SendMessage")
-    assert deny["Condition"] == {"ArnNotEquals": {"aws:SourceArn": allow["Condition"]["ArnEquals"]["aws:SourceArn"]}}
+    rules = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert deny["Condition"]["ArnNotEquals"]["aws:SourceArn"] == rules
+    (api,) = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]  # POST /api/journeys, which validates first
+    assert api.endswith("ApiFunctionRole")
 
 
 def test_every_bus_denies_approval_recorded_to_all_but_the_approval_service(stack: Stack, aws: Any) -> None:

@@ -332,16 +332,17 @@ def test_decisions_reach_the_approval_queue_only_from_the_decision_rules(cfn: di
 
 
 def test_journeys_start_only_through_their_rules_or_named_starters(cfn: dict[str, Any]) -> None:
-    """No function of the engine sends to the start queue; the trigger and schedule rules do, and the roles given
-    in JourneyStarterRoleArns (none by default)."""
-    assert senders(cfn, "StartQueue") == set()
+    """Of the engine's functions only the API sends to the start queue (POST /api/journeys validates first); the
+    trigger and schedule rules do, and the roles given in JourneyStarterRoleArns (none by default)."""
+    assert senders(cfn, "StartQueue") == {"ApiFunctionRole"}
     condition = denial(cfn, "StartQueue")["Condition"]
+    assert {target(arn) for arn in condition["ArnNotEquals"]["aws:PrincipalArn"]} == {"ApiFunctionRole"}
     starting = {
         name
         for name, rule in of_type(cfn, "AWS::Events::Rule").items()
         if any(target(t["Arn"]) == "StartQueue" for t in rule.get("Targets", []))
     }
-    assert {target(arn) for arn in condition["ArnNotEquals"]["aws:SourceArn"]} == starting and len(starting) == 6
+    assert {target(arn) for arn in condition["ArnNotEquals"]["aws:SourceArn"]} == starting and len(starting) == 7
     assert condition["ArnNotLike"]["Fn::If"][0] == "HasJourneyStarterRoles"
 
 

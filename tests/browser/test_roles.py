@@ -153,6 +153,15 @@ SAMPLE_INPUT: dict[str, dict[str, Any]] = {
     "kyc-uplift": KIM,
     "payment-approval": EUR_PAYMENT | {"payment_id": "PAY-UI-GRAPH"},
     "subscription-reconciliation": {},
+    "letter-of-credit": {
+        "applicant": "Babbage Instruments Ltd",
+        "beneficiary": {"name": "Lyon Precision SA", "country": "FR"},
+        "amount": 120000,
+        "currency": "EUR",
+        "goods": "calibrated lathes",
+        "documents": ["commercial_invoice", "bill_of_lading", "insurance_certificate"],
+        "requested_by": "rm-rachel",
+    },
 }
 
 # Every label's box and the drawing's, as the browser lays them out.
