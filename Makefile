@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed (set PYTHON=...)"; exit 1; }
@@ -17,11 +17,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the local stack with the sample journeys; ARGS=--once exits when they end
 	$(BIN)/journeys up --demo $(ARGS)
 
-test: $(STAMP) lint  ## every test: unit, emulator integration, template checks
+test: $(STAMP) lint typecheck  ## every test: unit, emulator integration, template checks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+typecheck: $(STAMP)  ## mypy --strict over the shipped packages ([tool.mypy] in pyproject.toml)
+	$(BIN)/mypy
 
 bench: $(STAMP)  ## AWS calls and latency per transition; prints figures
 	$(BIN)/python -m bench.critical_path

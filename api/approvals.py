@@ -14,7 +14,10 @@ from router.approvals import Decision, Verdict
 from router.identity import canonical
 
 router = APIRouter(prefix="/api/approvals", tags=["approvals"], responses=ERRORS)
-DECIDED = {404: {"model": Error}, 409: {"model": Error, "description": "the ticket was decided or expired"}}
+DECIDED: dict[int | str, dict[str, Any]] = {
+    404: {"model": Error},
+    409: {"model": Error, "description": "the ticket was decided or expired"},
+}
 
 
 class DecisionBody(BaseModel):

@@ -33,7 +33,8 @@ BEARER = HTTPBearer(auto_error=False, description="a JWT: Cognito's on AWS, `jou
 
 def principal(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> Principal:
     """Who the authentication middleware (api/app.py) found the caller to be."""
-    return request.state.principal
+    found: Principal = request.state.principal  # Starlette's request state holds Any
+    return found
 
 
 def client(request: Request) -> JourneysClient:
@@ -41,7 +42,8 @@ def client(request: Request) -> JourneysClient:
     state = request.app.state
     if getattr(state, "client", None) is None:
         state.client = JourneysClient(state.runtime_factory())
-    return state.client
+    built: JourneysClient = state.client  # Starlette's app state holds Any
+    return built
 
 
 Caller = Annotated[Principal, Depends(principal)]

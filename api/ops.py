@@ -62,7 +62,7 @@ def _page(client: JourneysClient, f: JourneyFilter, limit: int, cursor: str | No
     )
 
 
-def _definition(client: JourneysClient, journey: Journey) -> Any:
+def _definition(client: JourneysClient, journey: Journey) -> Definition:
     return client.runtime.registry.get(journey.definition_id, journey.definition_version)
 
 
@@ -86,7 +86,9 @@ Limit = Annotated[int, Query(ge=1, le=200, description="items per page")]
 MAX_TEXT = 200  # a filter's words; a business key is a DynamoDB index key, which AWS caps at 2 KB
 
 
-BAD_CURSOR = {400: {"model": schemas.Error, "description": "a cursor this API did not return"}}
+BAD_CURSOR: dict[int | str, dict[str, Any]] = {
+    400: {"model": schemas.Error, "description": "a cursor this API did not return"}
+}
 
 
 @router.get("", response_model=Page, responses=BAD_CURSOR, summary="List and filter journeys, oldest first")

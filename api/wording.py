@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -115,9 +115,11 @@ def _located(error: ValidationError) -> list[tuple[str, str]]:
     at = f"{base}." if base else ""
     instance = error.instance if isinstance(error.instance, dict) else {}
     if error.validator == "required":
-        return [(f"{at}{name}", "required") for name in error.validator_value if name not in instance]
+        required = cast(list[str], error.validator_value)  # the stubs allow Unset; "required" always carries its names
+        return [(f"{at}{name}", "required") for name in required if name not in instance]
     if error.validator == "additionalProperties":
-        allowed = set(error.schema.get("properties", {}))
+        schema = error.schema if isinstance(error.schema, Mapping) else {}  # an object schema, for this keyword
+        allowed = set(schema.get("properties", {}))
         return [(f"{at}{name}", "additionalProperties") for name in instance if name not in allowed]
     rule = "format" if error.validator == "format" else str(error.validator)
     return [(base, rule)]

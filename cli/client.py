@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from functools import cached_property
 from typing import Any
@@ -80,12 +81,12 @@ class JourneysClient:
             handoff=QueuedAnswers(self.runtime.client("sqs"), self.settings.approval_queue_url),
         )
 
-    def approvals(self) -> list[Ticket]:
+    def approvals(self) -> builtins.list[Ticket]:  # `list` here is the method above
         """Open approval tickets, soonest deadline first; tokens are never read."""
         return self.desk.open_tickets()
 
     def decide(
-        self, ticket_id: str, verdict: str, approver: str, roles: list[str], reason: str | None = None
+        self, ticket_id: str, verdict: str, approver: str, roles: builtins.list[str], reason: str | None = None
     ) -> Recorded:
         decision = Decision(
             ticket_id=ticket_id, decision=Verdict(verdict), approver=approver, roles=roles, reason=reason, channel="cli"

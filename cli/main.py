@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli import lifecycle
 from cli.errors import run_safely
@@ -18,6 +18,9 @@ from cli.output import emit_json, iso, nothing, relative, table
 from router.loader import load_all
 from router.model import Command
 from router.reasons import why
+
+if TYPE_CHECKING:  # imported when a command needs it: `journeys validate` never loads boto3
+    from cli.client import JourneysClient
 
 EXIT_USAGE, EXIT_INVALID = 2, 1
 
@@ -162,7 +165,7 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _client(args: argparse.Namespace) -> JourneysClient:
     from cli import connect
     from cli.client import JourneysClient
 

@@ -7,7 +7,7 @@ journey to a step whose inputs were never produced only fails it later, far from
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jmespath
 
@@ -31,11 +31,16 @@ def missing_inputs(definition: Definition, step_name: str, state: dict[str, Any]
             if e and jmespath.search(e, state) is None
         ]
     if isinstance(step, DecisionStep):
-        paths = dict.fromkeys(p for b in step.branches for p in _paths(jmespath.compile(b.when).parsed))
+        paths = dict.fromkeys(p for b in step.branches for p in _paths(_tree(b.when)))
         absent = [p for p in paths if jmespath.search(p, state) is None]
         # one condition may test for absence on purpose; a decision none of whose inputs exist is a mistake
         return [f"{p} (read by the decision)" for p in absent] if absent and len(absent) == len(paths) else []
     return []
+
+
+def _tree(expression: str) -> dict[str, Any]:
+    """The expression's parse tree; jmespath's stubs name it a TypedDict, which _paths walks as a plain dict."""
+    return cast(dict[str, Any], jmespath.compile(expression).parsed)
 
 
 def _paths(node: dict[str, Any]) -> list[str]:

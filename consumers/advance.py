@@ -13,7 +13,7 @@ from router.decide import Absorb
 from router.model import ApprovalOutcome, InputSubmitted, StepFailed, StepSucceeded, TimerFired
 
 logger = Logger(service="journeys-advance")
-ANSWER = TypeAdapter(
+ANSWER: TypeAdapter[StepSucceeded | StepFailed | InputSubmitted | TimerFired | ApprovalOutcome] = TypeAdapter(
     Annotated[StepSucceeded | StepFailed | InputSubmitted | TimerFired | ApprovalOutcome, Field(discriminator="kind")]
 )
 

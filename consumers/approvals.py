@@ -54,18 +54,18 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
             metrics.count("TicketsWithdrawn", withdrawn)
             logger.info("approval withdrawn", extra={"activation_id": action.activation_id, "tickets": withdrawn})
         elif kind == "close_token":
-            action = CloseToken.model_validate(message)
-            logger.append_keys(journey_id=action.journey_id)
-            metrics.annotate(journey_id=action.journey_id)
+            close = CloseToken.model_validate(message)
+            logger.append_keys(journey_id=close.journey_id)
+            metrics.annotate(journey_id=close.journey_id)
             closed = close_token(
                 runtime.client("stepfunctions"),
-                action.task_token,
-                action.success,
-                output=action.output,
-                error=action.error,
-                cause=action.cause,
+                close.task_token,
+                close.success,
+                output=close.output,
+                error=close.error,
+                cause=close.cause,
             )
-            logger.info("task token answered", extra={"activation_id": action.activation_id, "was_open": closed})
+            logger.info("task token answered", extra={"activation_id": close.activation_id, "was_open": closed})
         else:
             decision = decision_from_event(message, runtime.vouch)
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
@@ -87,7 +87,7 @@ def consume_sqs(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
         metrics.count("MessagesFailed", len(response.get("batchItemFailures", [])))
-        return response
+        return cast(dict[str, Any], response)  # Powertools' TypedDict, as the plain dict Lambda serializes
     except Exception:  # every record failed (Powertools raises): all of them come back
         metrics.count("MessagesFailed", len(event.get("Records", [])))
         raise

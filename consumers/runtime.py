@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -69,9 +69,6 @@ class Settings(BaseModel):
         return cls.model_validate(dict(environ))
 
 
-_RETRIES = {"retries": {"mode": "standard", "max_attempts": 5}, "connect_timeout": 5, "read_timeout": 30}
-
-
 def _sample_workers() -> Workers:
     from workers.samples import SAMPLES
 
@@ -99,11 +96,13 @@ class Runtime:
         if service not in self._clients:
             from botocore.config import Config
 
-            self._clients[service] = self.session.client(
+            # boto3-stubs type client() per literal service name; this cache serves any name, as Any
+            make = cast(Callable[..., Any], self.session.client)
+            self._clients[service] = make(
                 service,
                 region_name=self.settings.region,
                 endpoint_url=self.settings.endpoint_url,
-                config=Config(**_RETRIES),
+                config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30),
             )
         return self._clients[service]
 
@@ -126,7 +125,7 @@ class Runtime:
             alerts_topic=self.settings.alerts_topic_arn,
         )
         clients = [self.client(name) for name in ("dynamodb", "sqs", "stepfunctions", "sns")]
-        dispatcher = AwsDispatcher(*clients[1:], targets)
+        dispatcher = AwsDispatcher(clients[1], clients[2], clients[3], targets)
         if not self.settings.proof_key:
             raise RuntimeError("PROOF_KEY is not set: the router cannot prove its work or verify answers")
         gate = SubscriptionGate(DynamoLocks(clients[0], self.settings.journeys_table), store)
@@ -228,7 +227,8 @@ def lambda_handler(consume: Consume, logger: Logger) -> Callable[[dict[str, Any]
         if runtime.tracer is None:
             return invoke
         invoke.__name__ = logger.service  # the invocation's subsegment: "## journeys-start"
-        return runtime.tracer.capture_lambda_handler(invoke, capture_response=False)
+        traced = runtime.tracer.capture_lambda_handler(invoke, capture_response=False)
+        return cast(Callable[[dict[str, Any], Any], dict[str, Any]], traced)  # Powertools returns it as Any
 
     @logger.inject_lambda_context
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -11,10 +11,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from router.metrics import NAMESPACE, Point, for_outcome
 from router.outcomes import Absorb, Commit
+
+if TYPE_CHECKING:
+    from router.service import Router
 
 Emit = Callable[[str], None]
 
@@ -33,7 +36,7 @@ class Telemetry:
     def add(self, points: Iterable[Point]) -> None:
         self.points.extend(points)
 
-    def route(self, router: Any, event: Any, redelivered: bool = False) -> Commit | Absorb:
+    def route(self, router: Router, event: Any, redelivered: bool = False) -> Commit | Absorb:
         """router.handle, timed and counted, in a trace span annotated with the journey and its definition."""
         with self.span("## route", journey_id=event.journey_id) as span:
             conflicts, began = router.counts["conflicts"], time.perf_counter()

@@ -55,7 +55,10 @@ def executor(runtime: Runtime, workers: Workers, context: Any = None) -> Any:
     bucket = runtime.settings.payload_bucket
     claims = S3Claims(runtime.client("s3"), bucket) if bucket else None
 
-    @idempotent_function(data_keyword_argument="work", persistence_store=store, config=config)
+    # Powertools leaves idempotent_function's decorator unannotated; execute keeps the signature below
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="work", persistence_store=store, config=config
+    )
     def execute(work: dict[str, Any]) -> dict[str, Any]:
         ids = {"journey_id": work["journey_id"], "activation_id": work["activation_id"], "actor": work["worker"]}
         try:
@@ -91,8 +94,15 @@ def answer_for(execute: Any, work: SendWork, task_token: str | None) -> dict[str
         answer = execute(work=work.model_dump(mode="json"))
     except Retryable as exc:
         error, message = exc.args
-        ids = {"journey_id": work.journey_id, "activation_id": work.activation_id, "actor": work.worker}
-        answer = StepFailed(**ids, error=error, message=message, retryable=True).model_dump(mode="json")
+        failed = StepFailed(
+            journey_id=work.journey_id,
+            activation_id=work.activation_id,
+            actor=work.worker,
+            error=error,
+            message=message,
+            retryable=True,
+        )
+        answer = failed.model_dump(mode="json")
     answer = {**answer, "proof": work.proof}  # the router's proof for this activation, handed back with the answer
     return {**answer, "task_token": task_token} if task_token else answer
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -21,7 +21,17 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from devstack import sqs_scans
 
 REGION = "eu-west-1"
-CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": REGION}
+
+
+class Credentials(TypedDict):
+    """boto3.Session's keyword arguments for the emulator, typed so `Session(**CREDENTIALS)` type-checks."""
+
+    aws_access_key_id: str
+    aws_secret_access_key: str
+    region_name: str
+
+
+CREDENTIALS: Credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": REGION}
 
 
 class QuietHandler(MotoRequestHandler):

@@ -49,7 +49,8 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    template: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    return template
 
 
 def translate(template_path: Path, region: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -68,7 +69,8 @@ def translate(template_path: Path, region: str, parameters: Mapping[str, str] | 
     session = boto3.Session(region_name=region)  # only tells the translator its region and partition
     translator = Translator(get_bundled_managed_policy_map("aws"), Parser(), boto_session=session)
     try:
-        return translator.translate(sam, parameter_values=dict(parameters or {}))
+        translated: dict[str, Any] = translator.translate(sam, parameter_values=dict(parameters or {}))  # untyped
+        return translated
     except InvalidDocumentException as error:
         raise TemplateError("; ".join(cause.message for cause in error.causes)) from error
     finally:

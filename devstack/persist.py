@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from router.adapters.tickets import DynamoTicketStore, TicketConflict
+from router.adapters.tickets import DynamoTicketStore
 from router.approvals import AuditEntry, TicketStatus
+from router.ports import TicketConflict
 
 BATCH = 25  # BatchWriteItem's limit
 RESTARTED = "the local stack restarted: the approval chain waiting on this ticket was not kept"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 
@@ -107,7 +107,9 @@ class _Context:
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
-            self.clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)
+            # boto3-stubs type client() per literal service name; this cache serves any name, as Any
+            make = cast(Callable[..., Any], self.session.client)
+            self.clients[service] = make(service, endpoint_url=self.endpoint_url)
         return self.clients[service]
 
     def name(self, logical_id: str, props: dict[str, Any], key: str) -> str:

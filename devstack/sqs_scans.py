@@ -35,7 +35,9 @@ def _not_visible(queue: Queue) -> int:
 
 
 def _within_retention(backend: SQSBackend, queue_name: str, message: Message) -> bool:
-    retention = int(backend.get_queue(queue_name).message_retention_period)
+    # moto sets a queue's attributes at run time from its defaults, so its class does not declare them
+    retention = int(backend.get_queue(queue_name).message_retention_period)  # type: ignore[attr-defined]
+    assert message.sent_timestamp is not None  # set when moto accepted the message
     return retention + message.sent_timestamp / 1000 > unix_time()
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 
@@ -162,7 +162,9 @@ class LocalStack:
     # -- wiring
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.emulator.url, region_name=REGION)
+        # boto3-stubs type client() per literal service name; this serves any name, as Any
+        make = cast(Callable[..., Any], self.session.client)
+        return make(service, endpoint_url=self.emulator.url, region_name=REGION)
 
     def settings(self) -> Settings:
         """Settings as the consumers see them; any function's environment names the shared resources."""

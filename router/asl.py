@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import jmespath
 
@@ -249,7 +249,7 @@ def _approval(definition: Definition, step: ApprovalStep, urls: Mapping[str, str
         ]
         states[decided] = {"Type": "Choice", "Choices": ended, "Default": following}
     for outcome in ("granted", "rejected", "expired"):
-        decided_by = {"approvers.$": "$.answer.approvers"} if outcome != "expired" else {"approvers": []}
+        decided_by: Json = {"approvers.$": "$.answer.approvers"} if outcome != "expired" else {"approvers": []}
         result = {step.store_as: {"outcome": outcome, **decided_by}}
         states[f"{step.name}/{outcome}"] = {
             "Type": "Pass",
@@ -284,7 +284,7 @@ def condition(expression: str) -> Json:
         parsed = jmespath.compile(expression).parsed
     except jmespath.exceptions.ParseError as exc:
         raise UnsupportedExpression(f"not JMESPath: {exc}") from None
-    return _rule(parsed)
+    return _rule(cast(Json, parsed))  # jmespath's stubs name its AST node a TypedDict; we walk it as a dict
 
 
 def _rule(node: Json) -> Json:

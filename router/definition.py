@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -249,7 +250,7 @@ class Definition(Model):
         canonical = json.dumps(_pinned(self.model_dump(mode="json")), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Definition:
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Definition:
         copy = super().model_copy(update=update, deep=deep)
         copy.__dict__.pop("content_hash", None)  # a copy with updates hashes its own content
         return copy

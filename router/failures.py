@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from router.definition import Catch, Definition, InputStep, TaskStep
 from router.model import (
+    Action,
     Activation,
     ActivationKind,
     Alert,
@@ -28,7 +31,7 @@ def retryable_failure(
 ) -> Commit | Absorb:
     """The first retryable failure starts the activation's retry chain; later ones tell the chain to go on."""
     if task_token is not None or activation.retrying:
-        actions = (
+        actions: list[Action] = (
             [
                 CloseToken(
                     activation_id=activation.id,
@@ -185,7 +188,12 @@ def _input_overdue(definition: Definition, journey: Journey, activation: Activat
             "error": None if step.on_expiry else {"error": "InputExpired", "message": "", "step": step.name},
         }
     )
-    common = {"event": "input_expired", "actor": "engine", "step_name": step.name, "activation_id": activation.id}
+    common: dict[str, Any] = {
+        "event": "input_expired",
+        "actor": "engine",
+        "step_name": step.name,
+        "activation_id": activation.id,
+    }
     if step.on_expiry:
         return transition(definition, expired, now, enter=step.on_expiry, step_result="expired", **common)
     return transition(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jmespath
 import yaml
@@ -55,8 +55,10 @@ class _LineDict(dict[str, Any]):
 
 
 class _LineLoader(yaml.SafeLoader):
+    # ignore[override]: the stubs return dict[Hashable, Any]; ours is that dict with string keys and line numbers
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _LineDict:  # type: ignore[override]
-        mapping = _LineDict(super().construct_mapping(node, deep=True))
+        # cast: PyYAML types keys as Hashable; a definition's keys are strings, and the schema rejects any other
+        mapping = _LineDict(cast(dict[str, Any], super().construct_mapping(node, deep=True)))
         mapping.line = node.start_mark.line + 1
         mapping.key_lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
         return mapping
@@ -64,7 +66,7 @@ class _LineLoader(yaml.SafeLoader):
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
 
-_STEP = TypeAdapter(Step)
+_STEP: TypeAdapter[Step] = TypeAdapter(Step)
 
 
 def _line_of(raw: Any, loc: Iterable[Any]) -> int:

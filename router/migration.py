@@ -60,7 +60,7 @@ def plan(
         if journey.definition_hash != old.content_hash:
             reason = f"pinned to content {journey.definition_hash}, not {old.content_hash}"
             left.append(Leftover(journey_id=journey.id, step=journey.step, reason=reason))
-        elif journey.step not in mapping:
+        elif journey.step is None or journey.step not in mapping:
             left.append(Leftover(journey_id=journey.id, step=journey.step, reason=f"no mapping for {journey.step}"))
         else:
             to_step = mapping[journey.step]

@@ -290,9 +290,10 @@ def token_reply(answer: StepSucceeded | StepFailed, task_token: str) -> CloseTok
     whether a state machine's Retry may try again, the worker's error and message in the cause."""
     ids = {"activation_id": answer.activation_id, "journey_id": answer.journey_id, "task_token": task_token}
     if isinstance(answer, StepSucceeded):
-        return CloseToken(**ids, success=True, output=answer.output)
+        return CloseToken.model_validate({**ids, "success": True, "output": answer.output})
     error = RETRYABLE_ERROR if answer.retryable else TERMINAL_ERROR
-    return CloseToken(**ids, success=False, error=error, cause=f"{answer.error}: {answer.message}"[:32768])
+    cause = f"{answer.error}: {answer.message}"[:32768]
+    return CloseToken.model_validate({**ids, "success": False, "error": error, "cause": cause})
 
 
 class StartApproval(Model):

@@ -22,8 +22,10 @@ def why(journey: Journey, now: float) -> str:
         error = f": {journey.error['error']} at {journey.error['step']}" if journey.error else ""
         return f"{journey.status.value.lower()}{error}"
     if journey.status is JourneyStatus.STUCK:
-        error = journey.error or {}
-        return f"escalated at step {error.get('step', journey.step)}: {error.get('message', 'no error recorded')}"
+        recorded = journey.error or {}
+        return (
+            f"escalated at step {recorded.get('step', journey.step)}: {recorded.get('message', 'no error recorded')}"
+        )
     if not journey.open:
         return "orphaned: nothing in flight and nothing to wait for"
     return "; ".join(_describe(a, now) for a in sorted(journey.open.values(), key=lambda a: a.deadline))

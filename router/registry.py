@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from router.definition import Definition
@@ -38,7 +38,7 @@ class Registry:
             raise UnknownDefinition(f"definition {definition_id!r} has no version {version!r}")
         return versions[version]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Definition]:
         return (self.get(i) for i in sorted(self._by_id))
 
 

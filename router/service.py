@@ -8,6 +8,7 @@ from collections.abc import Callable
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from router.decide import Absorb, Commit, Rejected, decide
+from router.definition import Definition
 from router.model import (
     FINISHED,
     Action,
@@ -144,7 +145,7 @@ class Router:
         journey, record = charge(commit.journey, commit.record, usage)
         return commit.model_copy(update={"journey": journey, "record": record})
 
-    def _definition(self, event: Event, journey: Journey | None):  # type: ignore[no-untyped-def]
+    def _definition(self, event: Event, journey: Journey | None) -> Definition:
         try:
             if journey is None:
                 if not isinstance(event, StartJourney):

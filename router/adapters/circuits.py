@@ -7,7 +7,7 @@ probe agree on one outcome. The items carry no `expiration`, so the table's TTL 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -44,7 +44,9 @@ class DynamoCircuits:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            raise CircuitConflict(_circuit(exc.response.get("Item")) or Circuit(worker=circuit.worker)) from None
+            # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            old = cast(dict[str, Any], exc.response).get("Item")
+            raise CircuitConflict(_circuit(old) or Circuit(worker=circuit.worker)) from None
 
     def all(self, workers: Iterable[str]) -> list[Circuit]:
         """The circuits of these workers (closed for a worker that never failed), by name."""

@@ -6,7 +6,7 @@ and the journal (which reads the table's stream) all pass them by.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -45,7 +45,9 @@ class DynamoDefinitionStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            current = Definition.model_validate_json(exc.response["Item"]["definition"]["S"])
+            # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            old = cast(dict[str, Any], exc.response)["Item"]
+            current = Definition.model_validate_json(old["definition"]["S"])
             if current.content_hash != definition.content_hash:
                 raise DefinitionConflict(current, definition) from None
             return Published.UNCHANGED

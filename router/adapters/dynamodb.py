@@ -6,7 +6,7 @@ import base64
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -145,7 +145,9 @@ class DynamoJourneyStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            raise VersionConflict(_journey(exc.response.get("Item"))) from None
+            # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            old = cast(dict[str, Any], exc.response).get("Item")
+            raise VersionConflict(_journey(old)) from None
 
 
 def _journey(item: dict[str, Any] | None) -> Journey | None:

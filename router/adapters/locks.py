@@ -8,7 +8,7 @@ so the listings' indexes never see them, and no `last_transition`, so the journa
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -50,7 +50,8 @@ class DynamoLocks:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            current = _holder(exc.response.get("Item"))
+            # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            current = _holder(cast(dict[str, Any], exc.response).get("Item"))
             raise Held(*(current or ("nobody", 0.0))) from None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -30,7 +30,8 @@ _NOW = ":now"
 
 def _attribute(value: Any) -> dict[str, Any]:
     """One DynamoDB attribute; floats go through Decimal as DynamoDB numbers must."""
-    return _SERIALIZE.serialize(json.loads(json.dumps(value), parse_float=Decimal))
+    # cast: the stubs type it as their AttributeValue TypedDict; our requests are plain dicts
+    return cast(dict[str, Any], _SERIALIZE.serialize(json.loads(json.dumps(value), parse_float=Decimal)))
 
 
 def ticket_item(ticket: Ticket, token: str) -> dict[str, Any]:
@@ -79,7 +80,7 @@ class DynamoTicketStore:
         response = self.client.get_item(
             TableName=self.table, Key=self._key(ticket_id), ConsistentRead=True, ProjectionExpression="task_token"
         )
-        return response.get("Item", {}).get("task_token", {}).get("S")
+        return cast(str | None, response.get("Item", {}).get("task_token", {}).get("S"))  # a string attribute
 
     def audit(self, ticket_id: str, entry: AuditEntry) -> None:
         try:
@@ -138,7 +139,8 @@ class DynamoTicketStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            old = exc.response.get("Item")
+            # botocore's stubs omit the Item that ReturnValuesOnConditionCheckFailure adds
+            old = cast(dict[str, Any], exc.response).get("Item")
             raise TicketConflict(ticket_from_item(old) if old else None) from None
         return ticket_from_item(response["Attributes"])
 
