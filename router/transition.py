@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import jmespath
-
 from router.approvals import chain_timeout
 from router.definition import (
     ApprovalStep,
@@ -21,6 +19,7 @@ from router.definition import (
     TaskStep,
     WaitStep,
 )
+from router.expressions import search
 from router.gates import covered_paths, digest
 from router.model import (
     Action,
@@ -169,8 +168,8 @@ def approval_for(definition: Definition, journey: Journey, activation: Activatio
     """The approval chain's input: its levels numbered, the amount and the maker read from the state now."""
     step = definition.step(activation.step)
     assert isinstance(step, ApprovalStep)
-    amount = jmespath.search(step.amount, journey.state) if step.amount else None
-    maker = jmespath.search(step.initiator, journey.state) if step.initiator else None
+    amount = search(step.amount, journey.state, f"step {step.name!r}'s amount") if step.amount else None
+    maker = search(step.initiator, journey.state, f"step {step.name!r}'s initiator") if step.initiator else None
     return StartApproval(
         activation_id=activation.id,
         journey_id=journey.id,
@@ -265,7 +264,7 @@ def backoff(policy: RetryPolicy, activation_id: str) -> list[int]:
 
 def _branch(step: DecisionStep, state: dict[str, Any]) -> str:
     for branch in step.branches:
-        if jmespath.search(branch.when, state):
+        if search(branch.when, state, f"a `when` of step {step.name!r}"):  # its error never quotes the state
             return branch.goto
     return step.default
 

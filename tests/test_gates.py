@@ -197,3 +197,25 @@ def test_a_confirmation_after_the_journey_moved_on_is_refused() -> None:
     world.act(Command.PATCH, patch={"note": "changed"}, actor="olga")  # any later transition drops the proposal
     with pytest.raises(GateRefused, match="four-eyes"):
         world.act(Command.CONFIRM, actor="pete")
+
+
+def test_a_decision_failing_on_the_state_says_why_without_quoting_the_customers_value() -> None:
+    """A `when` comparing a number with a string the customer typed: refused, and the value stays out of it."""
+    from router.expressions import ExpressionError
+
+    text = """
+id: compare
+version: "1.0.0"
+owning_domain: bank-core
+start_at: route
+steps:
+  - name: route
+    type: DECISION
+    branches: [{when: "abs(iban) > `5`", goto: done}]
+    default: done
+  - {name: done, type: SUCCESS}
+"""
+    router = Router(Registry([parse(text)]), MemoryStore(), MemoryDispatcher(), FakeClock())
+    with pytest.raises(ExpressionError) as refused:
+        router.handle(StartJourney(journey_id="x", definition_id="compare", input={"iban": "GB82SECRET"}))
+    assert "SECRET" not in str(refused.value) and "route" in str(refused.value)
