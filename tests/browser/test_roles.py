@@ -208,6 +208,6 @@ def test_every_samples_graph_has_no_overlapping_or_cut_off_label(console: Consol
     branches = svg.locator("g.node.branch")
     if definition_id in ("account-opening", "credit-application"):
         expect(branches).to_have_count(2)
-        tops = {round(branches.nth(i).bounding_box()["y"]) for i in range(2)}
-        assert len(tops) == 1  # side by side: run at once, not one after the other
+        tops = [branches.nth(i).bounding_box()["y"] for i in range(2)]
+        assert abs(tops[0] - tops[1]) < 2  # side by side (to a pixel's rounding): at once, not one after the other
     screenshot(page, f"graph-{definition_id}")
