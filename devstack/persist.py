@@ -45,7 +45,11 @@ def save(client: Any, resources: dict[str, str], path: Path, now: float | None =
         snapshot[logical] = items
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps({"saved_at": now or time.time(), "tables": snapshot}, default=_binary))
+    # The tables hold customers' data: the snapshot is private to its owner, like the token secret beside it.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)  # an older partial file of wider mode is narrowed too
+        out.write(json.dumps({"saved_at": now or time.time(), "tables": snapshot}, default=_binary))
     os.replace(partial, path)
     return sum(len(items) for items in snapshot.values())
 

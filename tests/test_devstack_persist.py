@@ -44,6 +44,7 @@ def test_a_restart_keeps_the_journeys_of_the_previous_run(fresh_emulator: Emulat
         stack.wait_quiet()
         logged = len(client.timeline(done))
     assert state.exists() and json.loads(state.read_text())["tables"]["JourneysTable"]
+    assert state.stat().st_mode & 0o777 == 0o600  # customers' data: readable by its owner only
 
     fresh_emulator.reset()  # what a restart of `journeys up` does: a new emulator starts empty
     with LocalStack(fresh_emulator, state_file=state) as stack:
