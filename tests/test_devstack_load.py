@@ -36,7 +36,7 @@ def test_a_deep_queue_counts_and_delivers_visible_in_flight_and_delayed_messages
     sqs, url = _queue(emulator, VisibilityTimeout="60")
     sqs.send_message(QueueUrl=url, MessageBody="in flight")
     (taken,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
-    sqs.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=1)
+    sqs.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=10)  # outlasts 500 sends under load
     for at in range(0, 500, 10):
         sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"{at + i}"} for i in range(10)])
     assert _counts(sqs, url) == [500, 1, 1]
@@ -47,7 +47,7 @@ def test_a_deep_queue_counts_and_delivers_visible_in_flight_and_delayed_messages
     assert sorted(bodies, key=int) == [str(n) for n in range(500)]  # neither the one in flight nor the delayed one
     assert _counts(sqs, url) == [0, 501, 1]
 
-    time.sleep(1.1)
+    time.sleep(10.1)
     (late,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert late["Body"] == "delayed"
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=taken["ReceiptHandle"], VisibilityTimeout=0)
