@@ -24,6 +24,7 @@ from reliability.instruments import rewrapped
 from router.approvals import Ticket, TicketStatus
 from router.model import Journey, JourneyStatus
 from router.proofs import proof_for
+from tests.test_approvals_emulator import waited
 from workers.samples import SAMPLES
 from workers.step import Workers
 
@@ -95,16 +96,6 @@ class Bank:
 
     def settle(self) -> None:
         self.stack.wait_quiet()
-
-
-def waited(probe: Callable[[], T | None], timeout: float = 20) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value is not None:
-            return value
-        time.sleep(0.1)
-    raise TimeoutError("the local stack did not get there in time")
 
 
 @pytest.fixture(scope="module")

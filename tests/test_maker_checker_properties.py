@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from router.approval_desk import ApprovalDesk
 from router.approvals import Decision, NotRecorded, TicketMessage, TicketStatus, Verdict
 from router.identity import canonical
-from router.loader import parse
 from router.model import (
     ApprovalOutcome,
     Command,
@@ -36,32 +35,9 @@ from router.registry import Registry
 from router.service import Router
 from router.testing import MemoryDispatcher, MemoryStore, MemoryTicketEvents, MemoryTickets, MemoryTokens
 from tests.journey_driver import FakeClock
+from tests.test_approvals import DEFINITION
 
-PAYMENT = parse(
-    """
-id: pay
-version: "1.0.0"
-owning_domain: bank-payments
-start_at: approve
-steps:
-  - name: approve
-    type: APPROVAL
-    amount: payment.amount
-    initiator: payment.maker
-    sla_seconds: 7500
-    levels:
-      - {role: officer, limit: 10000, timeout_seconds: 3600}
-      - {role: manager, timeout_seconds: 3600}
-    next: outcome
-  - name: outcome
-    type: DECISION
-    branches: [{when: "approval.outcome == 'granted'", goto: release}]
-    default: rejected
-  - {name: release, type: TASK, worker: pay, sla_seconds: 60, next: released}
-  - {name: released, type: SUCCESS}
-  - {name: rejected, type: FAIL, error: PaymentRejected}
-"""
-)
+PAYMENT = DEFINITION  # the two-level payment of the approval tests
 KEY = b"property-test-proof-key"
 ROLES = ["officer", "manager", "OFFICER", "Manager", "operator", "auditor"]
 STEPS = [step.name for step in PAYMENT.steps]
