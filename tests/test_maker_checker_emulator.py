@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,7 +29,6 @@ from workers.samples import SAMPLES
 from workers.step import Workers
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
-T = TypeVar("T")
 BENEFICIARY = {"name": "Difference Engines plc", "iban": "GB82WEST12345698765432"}
 
 
