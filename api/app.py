@@ -17,12 +17,12 @@ from api import approvals, circuits, customer, ops, start
 from api.auth import Authenticator, Forbidden, Unauthenticated
 from api.deps import BadRequest, Invalid, NotFound, RuntimeFactory
 from api.edges import MAX_BODY_BYTES, StrictBodies
-from router.approvals import Refused, TicketClosed
-from router.gates import GateRefused
-from router.outcomes import Rejected
+from router.core.approvals import Refused, TicketClosed
+from router.core.gates import GateRefused
+from router.core.outcomes import Rejected
+from router.core.subscriptions import SubscriptionBusy
+from router.language.registry import UnknownDefinition
 from router.ports import PayloadTooLarge
-from router.registry import UnknownDefinition
-from router.subscriptions import SubscriptionBusy
 
 CONSOLE = Path(__file__).parent / "console"
 
@@ -76,7 +76,7 @@ def known_query(request: Request) -> None:
         raise Invalid(f"query: unknown parameter {names}; this route takes {', '.join(sorted(known)) or 'none'}")
 
 
-MAX_ID = 200  # journey ids are at most 64 characters (router/model.py), ticket ids a few more; DynamoDB keys 2 KB
+MAX_ID = 200  # journey ids are at most 64 characters (router/core/model.py), ticket ids a few more; DynamoDB keys 2 KB
 
 
 def possible_ids(request: Request) -> None:

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import views
 from api.deps import Approver, Client, Invalid, NotFound
 from api.schemas import ERRORS, DecisionRecorded, Error, TicketView
-from router.approvals import Decision, Verdict
-from router.identity import canonical
+from router.core.approvals import Decision, Verdict
+from router.core.identity import canonical
 
 router = APIRouter(prefix="/api/approvals", tags=["approvals"], responses=ERRORS)
 DECIDED: dict[int | str, dict[str, Any]] = {

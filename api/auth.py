@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import jwt
 from fastapi import Request
 
-from router.identity import canonical, holds, suspicious
+from router.core.identity import canonical, holds, suspicious
 
 VIEWER, OPERATOR, CUSTOMER, STARTER = "viewer", "operator", "customer", "starter"
 STAFF = frozenset({VIEWER, OPERATOR, STARTER})  # every other staff role is an approval role

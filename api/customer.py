@@ -15,10 +15,10 @@ from api.auth import Principal
 from api.deps import BadRequest, Client, Customer, NotFound
 from api.schemas import ERRORS, Accepted, Error, Progress
 from cli.client import JourneysClient
-from router import labels
-from router.definition import InputStep
-from router.model import ActivationKind, Journey
-from router.outcomes import Rejected
+from router.core.model import ActivationKind, Journey
+from router.core.outcomes import Rejected
+from router.language import labels
+from router.language.definition import InputStep
 
 router = APIRouter(prefix="/api/customer/journeys", tags=["customers"], responses={**ERRORS, 404: {"model": Error}})
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from router.limits import MESSAGE_BYTES
+from router.adapters.limits import MESSAGE_BYTES
 
 MAX_BODY_BYTES = MESSAGE_BYTES  # SQS message and EventBridge entry size: what the engine can carry
 MAX_DEPTH = 32  # DynamoDB's limit on nested attributes; no journey's data needs more

@@ -1,6 +1,6 @@
 """Listing journeys for operators: filters, the sharded by-status index, and keyset pagination.
 
-Every status is spread over SHARDS index partitions (router/shards.py). A page reads each shard asked for in
+Every status is spread over SHARDS index partitions (router/core/shards.py). A page reads each shard asked for in
 (created_at, id) order, which never changes, and merges them (router/adapters/dynamodb.py status_page); the
 filters the index projects (definition, business key) apply on the server, the created_at range in the key
 condition, the rest on the journey documents, loaded by key. The cursor is one position in that shared order,
@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from router.adapters.dynamodb import SWEEP, UNFINISHED, Position, load_journeys, status_page
-from router.model import Journey, JourneyStatus
-from router.reasons import sla_breached, stuck_reason
+from router.core.model import Journey, JourneyStatus
+from router.core.reasons import sla_breached, stuck_reason
 
 MAX_SCAN = 2_000  # index entries one page may examine: bounded work, whatever the table holds
 

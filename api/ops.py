@@ -13,12 +13,12 @@ from api.listing import BadCursor, JourneyFilter, find
 from api.schemas import ERRORS, InterventionAccepted, JourneyDetail, Page
 from cli.client import JourneysClient
 from cli.preflight import check_move
-from router.decide import Commit
-from router.definition import Definition
-from router.identity import canonical
-from router.interventions import intervene as intervene_dry_run
-from router.model import Command, Intervention, Journey, JourneyStatus
-from router.registry import UnknownDefinition
+from router.core.decide import Commit
+from router.core.identity import canonical
+from router.core.interventions import intervene as intervene_dry_run
+from router.core.model import Command, Intervention, Journey, JourneyStatus
+from router.language.definition import Definition
+from router.language.registry import UnknownDefinition
 
 router = APIRouter(prefix="/api/journeys", tags=["operations"], responses=ERRORS)
 

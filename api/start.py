@@ -26,11 +26,11 @@ from api.auth import OPERATOR, STARTER, Principal
 from api.deps import Caller, Client, NotFound
 from api.schemas import ERRORS, Error
 from cli.client import JourneysClient
-from router.decide import schema_errors
-from router.definition import LOCKING
-from router.model import StartJourney
-from router.registry import UnknownDefinition
-from router.subscriptions import SubscriptionBusy, lock_key
+from router.core.decide import schema_errors
+from router.core.model import StartJourney
+from router.core.subscriptions import SubscriptionBusy, lock_key
+from router.language.definition import LOCKING
+from router.language.registry import UnknownDefinition
 
 _KEYS = uuid.UUID("0b8f6f4e-61c2-4b8e-9d55-3f1c8a7e2d41")
 _KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # printable ASCII, as the IETF draft and the gateways' docs allow
@@ -132,7 +132,7 @@ def start_journey(client: JourneysClient, request: StartRequest, actor: str, key
 
 def _refuse_if_busy(client: JourneysClient, request: StartRequest, journey_id: str) -> None:
     """A MODIFY or TERMINATE of a subscription another such journey is changing: refused now, naming it.
-    The start consumer takes the lock itself (router/subscriptions.py), so a race past this check is refused there.
+    The start consumer takes the lock itself (router/core/subscriptions.py), so a race past this check is refused there.
     """
     gate = client.runtime.router.gate
     definition = client.runtime.registry.get(request.definition_id)

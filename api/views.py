@@ -10,15 +10,15 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 
 from api import wording
-from router.approvals import Ticket
-from router.definition import ApprovalStep, Definition, ParallelStep
-from router.graph import edges, mermaid
-from router.identity import holds, same
-from router.labels import Catalogues, label
-from router.model import FINISHED, Journey, TransitionRecord
-from router.progress import needed, percent
-from router.reasons import sla_breached, stuck_reason, waiting_on, why
-from router.registry import UnknownDefinition
+from router.core.approvals import Ticket
+from router.core.identity import holds, same
+from router.core.model import FINISHED, Journey, TransitionRecord
+from router.core.progress import needed, percent
+from router.core.reasons import sla_breached, stuck_reason, waiting_on, why
+from router.language.definition import ApprovalStep, Definition, ParallelStep
+from router.language.graph import edges, mermaid
+from router.language.labels import Catalogues, label
+from router.language.registry import UnknownDefinition
 
 
 def summary(journey: Journey, definition: Definition | None, now: float) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The customer's words: journey titles, form fields, choices and validation messages in their language.
 
-Step labels come from the definitions (router/labels.py); everything else a customer reads is in
+Step labels come from the definitions (router/language/labels.py); everything else a customer reads is in
 definitions/labels/customer/<locale>.yaml. A form is described to the page field by field (its name in the
 customer's words, the kind of input, the choices) rather than as a JSON Schema, and what the schema refuses
 comes back per field in the same words. Messages never echo what was typed. Pure: no I/O but `load`.
@@ -16,7 +16,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from router.labels import LABELS_DIR
+from router.language.labels import LABELS_DIR
 
 WORDING_DIR = LABELS_DIR / "customer"
 SOURCE = "en"  # the definitions' own language: what a customer gets when no catalogue speaks theirs

@@ -10,7 +10,7 @@ not state transitions. Transitions are counted from each execution's history
 (`get_execution_history`: every *StateEntered event is one billed state transition), and the latency
 is from the answer to the outcome on the advance queue.
 
-Price: router/prices.py's, $0.025 per 1,000 state transitions for Standard workflows (AWS Step Functions
+Price: router/core/prices.py's, $0.025 per 1,000 state transitions for Standard workflows (AWS Step Functions
 pricing page, US East (N. Virginia); the first 4,000 a month are free and are ignored here).
 """
 
@@ -28,9 +28,9 @@ import boto3
 from bench.machine import stamp
 from devstack.approval_chain import approval_machine, receive, states_entered
 from devstack.emulator import CREDENTIALS, Emulator
-from router.prices import PRICE_SOURCE, PRICES
+from router.core.prices import PRICE_SOURCE, PRICES
 
-PRICE_PER_TRANSITION = PRICES["states_transition"]  # USD, Standard workflows (router/prices.py)
+PRICE_PER_TRANSITION = PRICES["states_transition"]  # USD, Standard workflows (router/core/prices.py)
 RESULTS = Path(__file__).parent / "results"
 OUTCOMES = {"granted": "granted", "rejected": "rejected", "lapsed": "expired", "backstop": "expired"}
 

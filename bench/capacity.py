@@ -12,11 +12,11 @@ Writes bench/results/capacity.json:
   timed in-process); logs are the bytes the consumers' loggers wrote, plus Lambda's START/END/REPORT lines.
 - write units per transition for synthetic journeys of 5, 50 and 500 steps (a loop definition, through the
   real decide/transition and journey_item): flat, since the item keeps a bounded summary.
-- the hottest index key's share (write-sharded keys over router/shards.py SHARDS, measured on 100,000 ids), and
+- the hottest index key's share (write-sharded keys over router/core/shards.py SHARDS, measured on 100,000 ids), and
   the projected ceiling of one deployment under default quotas, each resource's own ceiling, the binding one.
 - cost per million journeys, engine against Step Functions Standard, Express and Lambda durable functions; their
   state transitions and Lambda invocations are the ones bench/compare.py measured (bench/results/compare.json).
-Prices: router/prices.py, dated.
+Prices: router/core/prices.py, dated.
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ from devstack.run import StaffDesk, play
 from devstack.samples import PAYMENT_SAMPLES, SAMPLES, Sample
 from devstack.stack import LocalStack
 from router.adapters.dynamodb import item_bytes, journey_item
-from router.loader import parse
-from router.model import StartJourney, StepSucceeded
-from router.prices import CAPACITY_PRICES, PRICE_DATE, PRICE_SOURCE
-from router.registry import Registry
-from router.service import Router
-from router.shards import SHARDS, status_key
-from router.testing import MemoryDispatcher, MemoryStore
-from router.transition import DAY
+from router.core.model import StartJourney, StepSucceeded
+from router.core.prices import CAPACITY_PRICES, PRICE_DATE, PRICE_SOURCE
+from router.core.shards import SHARDS, status_key
+from router.core.transition import DAY
+from router.language.loader import parse
+from router.language.registry import Registry
+from router.ports.memory import MemoryDispatcher, MemoryStore
+from router.runtime.service import Router
 
 RESULTS = Path(__file__).parent / "results"
 CONSUMERS = (consumers.advance, consumers.approvals, consumers.journal, consumers.start, consumers.worker)

@@ -5,7 +5,7 @@
 Every sample journey (devstack/samples.py: SAMPLES and PAYMENT_SAMPLES, which cover every definition in
 definitions/) runs both ways, one sample at a time so each one's calls are its own:
 (a) the engine: devstack.run.play on the local stack; the customer answers INPUT steps and staff decide
-approval levels as soon as they see them. (b) the definition compiled by router/asl.py into a Standard
+approval levels as soon as they see them. (b) the definition compiled by router/language/asl.py into a Standard
 state machine, started with the sample's input; its tasks are answered by the same worker consumer
 through task tokens (reply "token", closed by the approvals consumer); an INPUT step is a
 `.waitForTaskToken` the customer's answer closes, an approval level one the approver's decision closes
@@ -52,14 +52,14 @@ from devstack.emulator import Emulator
 from devstack.run import StaffDesk, play
 from devstack.samples import PAYMENT_SAMPLES, SAMPLES, Sample
 from devstack.stack import LocalStack
-from router.asl import APPROVAL_QUEUE, INPUT_QUEUE, compile_definition
-from router.prices import PRICE_SOURCE, PRICES
-from router.usage import DYNAMODB_READS, DYNAMODB_WRITES, Usage, cost_by_service
+from router.core.prices import PRICE_SOURCE, PRICES
+from router.core.usage import DYNAMODB_READS, DYNAMODB_WRITES, Usage, cost_by_service
+from router.language.asl import APPROVAL_QUEUE, INPUT_QUEUE, compile_definition
 
 RESULTS = Path(__file__).parent / "results"
 ROLE = "arn:aws:iam::123456789012:role/journeys-compare"
 
-# The one price table is router/prices.py. DynamoDB here: every item assumed under 1 KB, so one write is 1 WRU
+# The one price table is router/core/prices.py. DynamoDB here: every item assumed under 1 KB, so one write is 1 WRU
 # and one strongly consistent read (or query page) 1 RRU; journey items holding a large state are bigger, which
 # makes (a) dearer than modelled here (the engine's own per-journey cost counts the units the service returns).
 LAMBDA_MEMORY_GB = 0.5  # 512 MB, arm64
@@ -108,7 +108,7 @@ class Tally:
         return Usage(calls=dict(calls), sfn_transitions=self.transitions, **units)
 
     def cost(self) -> dict[str, float]:
-        """USD for all the journeys, by service: the engine's own pricing (router/usage.py), plus Lambda."""
+        """USD for all the journeys, by service: the engine's own pricing (router/core/usage.py), plus Lambda."""
         lambda_each = PRICES["lambda_request"] + LAMBDA_MEMORY_GB * LAMBDA_SECONDS * PRICES["lambda_gb_second_arm64"]
         return cost_by_service(self.usage()) | {"lambda": self.invocations * lambda_each}
 

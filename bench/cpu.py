@@ -20,10 +20,10 @@ from collections import deque
 from pathlib import Path
 
 from bench.machine import stamp
-from router.model import ArmTimer, SendWork, StartJourney, StepSucceeded, TimerFired
-from router.registry import Registry
-from router.service import Router
-from router.testing import MemoryDispatcher, MemoryStore
+from router.core.model import ArmTimer, SendWork, StartJourney, StepSucceeded, TimerFired
+from router.language.registry import Registry
+from router.ports.memory import MemoryDispatcher, MemoryStore
+from router.runtime.service import Router
 from workers.samples import SAMPLES
 
 CONSUMERS = ("start", "advance", "journal", "worker", "retry", "approvals", "watchdog")

@@ -26,8 +26,8 @@ from devstack.emulator import Emulator
 from devstack.run import play
 from devstack.samples import SAMPLES
 from devstack.stack import LocalStack
-from router.decide import Commit
-from router.model import StartJourney, StepSucceeded
+from router.core.decide import Commit
+from router.core.model import StartJourney, StepSucceeded
 
 CRITICAL = ("StartFunction", "AdvanceFunction")
 RESULTS = Path(__file__).parent / "results"

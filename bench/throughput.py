@@ -44,7 +44,7 @@ from devstack.emulator import Emulator
 from devstack.samples import SAMPLES
 from devstack.stack import LocalStack
 from router.adapters.dynamodb import unpacked
-from router.model import StartJourney
+from router.core.model import StartJourney
 
 RESULTS = Path(__file__).parent / "results"
 ANSWERS = {"step_succeeded", "step_failed", "timer_fired", "input_submitted", "approval_outcome"}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from cli.client import JourneysClient
 from router.adapters.circuits import DynamoCircuits
-from router.circuits import CircuitState
+from router.core.circuits import CircuitState
 
 
 def render_circuits(client: JourneysClient) -> str:

@@ -9,14 +9,14 @@ from typing import Any
 
 from consumers.runtime import Runtime
 from router.adapters.dynamodb import SWEEP, DynamoJourneyStore, DynamoTransitionLog, journeys_by_status
+from router.adapters.limits import MESSAGE_BYTES, check_size
 from router.adapters.tickets import DynamoTicketStore, QueuedAnswers
-from router.approval_desk import ApprovalDesk, Recorded
-from router.approvals import Decision, Ticket, Verdict
-from router.decide import Rejected, schema_errors
-from router.definition import InputStep
-from router.limits import MESSAGE_BYTES, check_size
-from router.model import ActivationKind, InputSubmitted, Journey, JourneyStatus, StartJourney, TransitionRecord
-from router.proofs import proof_for
+from router.core.approvals import Decision, Ticket, Verdict
+from router.core.decide import Rejected, schema_errors
+from router.core.model import ActivationKind, InputSubmitted, Journey, JourneyStatus, StartJourney, TransitionRecord
+from router.core.proofs import proof_for
+from router.language.definition import InputStep
+from router.runtime.approval_desk import ApprovalDesk, Recorded
 
 
 class JourneysClient:

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 
 from consumers.runtime import Runtime, Settings, with_published_definitions
-from router.registry import Registry
+from router.language.registry import Registry
 from workers.samples import SAMPLES
 
 LOCAL_FILE = Path(os.environ.get("JOURNEYS_LOCAL_FILE", ".journeys/local.json"))

@@ -21,8 +21,8 @@ from botocore.exceptions import (
 )
 from pydantic import ValidationError
 
-from router.loader import DefinitionError
-from router.registry import UnknownDefinition
+from router.language.loader import DefinitionError
+from router.language.registry import UnknownDefinition
 
 EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PIPE = 1, 130, 141  # 130 and 141: how a shell reports SIGINT and SIGPIPE
 

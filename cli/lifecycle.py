@@ -9,12 +9,12 @@ from typing import Any
 from consumers.runtime import Runtime
 from router.adapters.definitions import DynamoDefinitionStore
 from router.adapters.dynamodb import UNFINISHED, journeys_by_status
-from router.loader import definition_files, load_all
-from router.migration import MigrationPlan, plan
-from router.migrator import execute
-from router.model import Journey
-from router.registry import DEFINITIONS_DIR
-from router.versions import publish
+from router.core.migration import MigrationPlan, plan
+from router.core.model import Journey
+from router.language.files import definition_files, load_all
+from router.language.registry import DEFINITIONS_DIR
+from router.language.versions import publish
+from router.runtime.migrator import execute
 
 
 def add_commands(commands: Any) -> None:
@@ -88,7 +88,7 @@ def definitions(args: argparse.Namespace) -> str:
 
 def triggers_command(args: argparse.Namespace) -> str:
     from cli.triggers import TEMPLATE, synced
-    from router.registry import Registry
+    from router.language.registry import Registry
 
     current = TEMPLATE.read_text()
     wanted = synced(current, list(Registry.from_directory()))

@@ -15,9 +15,9 @@ from cli.errors import run_safely
 from cli.operations import add_commands as add_interventions
 from cli.operations import intervene
 from cli.output import emit_json, iso, nothing, relative, table
-from router.loader import load_all
-from router.model import Command
-from router.reasons import why
+from router.core.model import Command
+from router.core.reasons import why
+from router.language.files import load_all
 
 if TYPE_CHECKING:  # imported when a command needs it: `journeys validate` never loads boto3
     from cli.client import JourneysClient
@@ -127,16 +127,16 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from router.graph import mermaid
-    from router.registry import Registry
+    from router.language.graph import mermaid
+    from router.language.registry import Registry
 
     print(mermaid(Registry.from_directory().get(args.definition_id)))
     return 0
 
 
 def _asl(args: argparse.Namespace) -> int:
-    from router.asl import compile_definition
-    from router.registry import Registry
+    from router.language.asl import compile_definition
+    from router.language.registry import Registry
 
     print(json.dumps(compile_definition(Registry.from_directory().get(args.definition_id)), indent=2))
     return 0
@@ -177,7 +177,7 @@ def _client(args: argparse.Namespace) -> JourneysClient:
 def _start(args: argparse.Namespace) -> int:
     from api.start import InputRefused, StartRequest, start_journey
     from cli.waiting import outcome, settled, wait_for
-    from router.subscriptions import SubscriptionBusy
+    from router.core.subscriptions import SubscriptionBusy
 
     client = _client(args)
     request = StartRequest(definition_id=args.definition_id, input=args.input, business_key=args.business_key)
@@ -235,7 +235,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from router.model import JourneyStatus
+    from router.core.model import JourneyStatus
 
     status = JourneyStatus(args.status) if args.status else None
     journeys = _client(args).list(status)
@@ -320,7 +320,7 @@ def _approvals(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace) -> int:
-    from router.approvals import Refused
+    from router.core.approvals import Refused
 
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     try:

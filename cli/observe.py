@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from router.model import Journey, TransitionRecord
+from router.core.model import Journey, TransitionRecord
 
 
 @dataclass

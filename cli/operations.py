@@ -8,12 +8,12 @@ from typing import Any
 from cli.output import emit_json, table
 from cli.preflight import check_move
 from consumers.runtime import Runtime
-from router.decide import Commit, Rejected
-from router.definition import Definition
-from router.identity import canonical
-from router.interventions import intervene as dry_run
-from router.model import Command, Intervention, Journey
-from router.reasons import why
+from router.core.decide import Commit, Rejected
+from router.core.identity import canonical
+from router.core.interventions import intervene as dry_run
+from router.core.model import Command, Intervention, Journey
+from router.core.reasons import why
+from router.language.definition import Definition
 
 
 def add_commands(commands: Any, json_arg: Any) -> None:

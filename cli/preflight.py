@@ -11,9 +11,9 @@ from typing import Any, cast
 
 import jmespath
 
-from router.definition import ApprovalStep, DecisionStep, Definition, InputStep, ParallelStep, TaskStep
-from router.model import Command, Journey
-from router.outcomes import Rejected
+from router.core.model import Command, Journey
+from router.core.outcomes import Rejected
+from router.language.definition import ApprovalStep, DecisionStep, Definition, InputStep, ParallelStep, TaskStep
 from workers.step import Workers
 
 

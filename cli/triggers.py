@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from router.definition import Definition
+from router.language.definition import Definition
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "template.yaml"
 BEGIN = "  # BEGIN GENERATED TRIGGERS: `journeys triggers` writes this block from definitions/; do not edit it.\n"

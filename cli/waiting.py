@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from cli.client import JourneysClient
-from router.model import FINISHED, ActivationKind, Journey, JourneyStatus
+from router.core.model import FINISHED, ActivationKind, Journey, JourneyStatus
 
 POLL_SECONDS = 0.5
 PEOPLE = (ActivationKind.INPUT, ActivationKind.APPROVAL)  # a customer or an approver must act

@@ -9,8 +9,8 @@ from pydantic import Field, TypeAdapter
 
 from consumers.batch import consume_sqs, redelivered
 from consumers.runtime import Runtime, lambda_handler
-from router.decide import Absorb
-from router.model import ApprovalOutcome, InputSubmitted, StepFailed, StepSucceeded, TimerFired
+from router.core.decide import Absorb
+from router.core.model import ApprovalOutcome, InputSubmitted, StepFailed, StepSucceeded, TimerFired
 
 logger = Logger(service="journeys-advance")
 ANSWER: TypeAdapter[StepSucceeded | StepFailed | InputSubmitted | TimerFired | ApprovalOutcome] = TypeAdapter(

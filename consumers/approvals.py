@@ -7,7 +7,7 @@ application (decide through the approval desk),
 `lapse_ticket` from the watchdog (a level nobody decided by its deadline: the chain is told "expired"),
 `withdraw_approval` from the router (the journey stopped waiting on an approval: its tickets are withdrawn),
 and `close_token` from the router (a retry-chain attempt answered by a worker) or from a worker told to
-reply by token (a step of a compiled every-step-a-state machine, `router/asl.py`, with the worker's output).
+reply by token (a step of a compiled every-step-a-state machine, `router/language/asl.py`, with the worker's output).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from aws_lambda_powertools import Logger
 from consumers.batch import consume_sqs
 from consumers.runtime import Runtime, lambda_handler
 from router.adapters.tokens import close_token
-from router.approvals import NotRecorded, TicketMessage, decision_from_event
-from router.decide import Rejected
-from router.model import CloseToken, WithdrawApproval
+from router.core.approvals import NotRecorded, TicketMessage, decision_from_event
+from router.core.decide import Rejected
+from router.core.model import CloseToken, WithdrawApproval
 
 logger = Logger(service="journeys-approvals")
 

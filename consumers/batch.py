@@ -11,10 +11,10 @@ from pydantic import ValidationError
 
 from consumers.runtime import Runtime
 from consumers.telemetry import Telemetry
-from router.decide import Rejected
-from router.limits import MESSAGE_BYTES, check_size
+from router.adapters.limits import MESSAGE_BYTES, check_size
+from router.core.decide import Rejected
+from router.language.registry import UnknownDefinition
 from router.ports import PayloadTooLarge
-from router.registry import UnknownDefinition
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

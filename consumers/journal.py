@@ -13,8 +13,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from consumers.runtime import Runtime, lambda_handler
-from router.metrics import for_transition
-from router.model import TransitionRecord
+from router.core.metrics import for_transition
+from router.core.model import TransitionRecord
 
 logger = Logger(service="journeys-journal")
 

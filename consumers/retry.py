@@ -8,8 +8,8 @@ from aws_lambda_powertools import Logger
 
 from consumers.batch import consume_sqs, redelivered
 from consumers.runtime import Runtime, lambda_handler
-from router.decide import Commit
-from router.model import JourneyStatus, RetriesExhausted
+from router.core.decide import Commit
+from router.core.model import JourneyStatus, RetriesExhausted
 
 logger = Logger(service="journeys-retry")
 ESCALATED = "journey escalated"  # the template's StuckJourneys metric counts this message

@@ -23,11 +23,11 @@ from workers.step import Workers
 if TYPE_CHECKING:
     import boto3
 
-    from router.approval_desk import ApprovalDesk
-    from router.circuits import Breaker
-    from router.journal import Journal
-    from router.registry import Registry
-    from router.service import Router
+    from router.core.circuits import Breaker
+    from router.language.registry import Registry
+    from router.runtime.approval_desk import ApprovalDesk
+    from router.runtime.journal import Journal
+    from router.runtime.service import Router
 
 
 class Settings(BaseModel):
@@ -40,7 +40,7 @@ class Settings(BaseModel):
     advance_queue_url: str = Field(alias="ADVANCE_QUEUE_URL")
     dead_letter_queue_url: str = Field("", alias="DEAD_LETTER_QUEUE_URL")
     worker_queues: dict[str, str] = Field(default_factory=dict, alias="WORKER_QUEUES")
-    # worker -> its circuit breaker's policy (router/circuits.py BreakerPolicy fields); unnamed workers have none
+    # worker -> its circuit breaker's policy (router/core/circuits.py BreakerPolicy fields); unnamed workers have none
     circuit_breakers: dict[str, dict[str, float]] = Field(default_factory=dict, alias="CIRCUIT_BREAKERS")
     domain_buses: dict[str, str] = Field(default_factory=dict, alias="DOMAIN_BUSES")
     approval_queue_url: str = Field("", alias="APPROVAL_QUEUE_URL")
@@ -48,7 +48,7 @@ class Settings(BaseModel):
     approval_state_machine_arn: str = Field("", alias="APPROVAL_STATE_MACHINE_ARN")
     tickets_table: str = Field("", alias="TICKETS_TABLE")
     alerts_topic_arn: str = Field("", alias="ALERTS_TOPIC_ARN")
-    # The key of the router's proofs (router/proofs.py): every answer on a queue must carry one. On AWS a Secrets
+    # The key of the router's proofs (router/core/proofs.py): every answer on a queue must carry one. On AWS a Secrets
     # Manager secret (infra/template.yaml ProofKeySecret); locally the stack's own, per run.
     proof_key: str = Field("", alias="PROOF_KEY", repr=False)
     # Who signs the tokens approval_recorded events carry: on AWS the user pool (issuer URL; its JWKS is read from
@@ -112,8 +112,8 @@ class Runtime:
         from router.adapters.dynamodb import DynamoJourneyStore
         from router.adapters.locks import DynamoLocks
         from router.adapters.usage import AwsUsageMeter
-        from router.service import Router
-        from router.subscriptions import SubscriptionGate
+        from router.core.subscriptions import SubscriptionGate
+        from router.runtime.service import Router
 
         store = DynamoJourneyStore(self.client("dynamodb"), self.settings.journeys_table)
         targets = Targets(
@@ -144,9 +144,9 @@ class Runtime:
 
     @cached_property
     def breaker(self) -> Breaker:
-        """Circuit breakers per worker, shared through the idempotency table (router/circuits.py)."""
+        """Circuit breakers per worker, shared through the idempotency table (router/core/circuits.py)."""
         from router.adapters.circuits import DynamoCircuits
-        from router.circuits import Breaker, BreakerPolicy
+        from router.core.circuits import Breaker, BreakerPolicy
 
         circuits = DynamoCircuits(self.client("dynamodb"), self.settings.idempotency_table)
         policies = {w: BreakerPolicy.model_validate(p) for w, p in self.settings.circuit_breakers.items()}
@@ -162,7 +162,7 @@ class Runtime:
         from router.adapters.dynamodb import DynamoJourneyStore
         from router.adapters.events import EventBridgePublisher
         from router.adapters.tickets import DynamoTicketStore, StepFunctionsTokens
-        from router.approval_desk import ApprovalDesk
+        from router.runtime.approval_desk import ApprovalDesk
 
         return ApprovalDesk(
             DynamoTicketStore(self.client("dynamodb"), self.settings.tickets_table),
@@ -177,7 +177,7 @@ class Runtime:
     def journal(self) -> Journal:
         from router.adapters.dynamodb import DynamoTransitionLog
         from router.adapters.events import EventBridgePublisher
-        from router.journal import Journal
+        from router.runtime.journal import Journal
 
         log = DynamoTransitionLog(self.client("dynamodb"), self.settings.transition_log_table)
         return Journal(log, EventBridgePublisher(self.client("events"), self.settings.domain_buses))
@@ -194,7 +194,7 @@ class Runtime:
 def runtime_from_env(environ: Mapping[str, str]) -> Runtime:
     import boto3
 
-    from router.registry import Registry
+    from router.language.registry import Registry
 
     return with_published_definitions(Runtime(Settings.from_env(environ), boto3.Session(), Registry([])))
 
@@ -203,7 +203,7 @@ def with_published_definitions(runtime: Runtime, known_workers: set[str] | None 
     """Definitions from definitions/, then the published copies in the journeys table: a journey pinned to a
     version this deploy no longer carries still runs on it."""
     from router.adapters.definitions import DynamoDefinitionStore
-    from router.versions import PublishedRegistry
+    from router.language.versions import PublishedRegistry
 
     store = DynamoDefinitionStore(runtime.client("dynamodb"), runtime.settings.journeys_table)
     runtime.registry = PublishedRegistry.deployed_and_published(store, known_workers=known_workers)

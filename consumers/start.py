@@ -10,8 +10,8 @@ from aws_lambda_powertools import Logger
 
 from consumers.batch import consume_sqs, redelivered
 from consumers.runtime import Runtime, lambda_handler
-from router.decide import Rejected
-from router.model import StartJourney
+from router.core.decide import Rejected
+from router.core.model import StartJourney
 
 logger = Logger(service="journeys-start")
 _IDS = uuid.UUID("6f1d3c52-7a0e-4d8b-9c1e-2b5a4f7e9d10")

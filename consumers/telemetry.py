@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from router.metrics import NAMESPACE, Point, for_outcome
-from router.outcomes import Absorb, Commit
+from router.core.metrics import NAMESPACE, Point, for_outcome
+from router.core.outcomes import Absorb, Commit
 
 if TYPE_CHECKING:
-    from router.service import Router
+    from router.runtime.service import Router
 
 Emit = Callable[[str], None]
 

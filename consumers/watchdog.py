@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 
 from consumers.runtime import Runtime, lambda_handler
 from router.adapters.dynamodb import DEADLINE_SHARDS, overdue_journeys
-from router.model import DeadlinePassed
+from router.core.model import DeadlinePassed
 
 logger = Logger(service="journeys-watchdog")
 MAX_PER_TICK = 500  # the rest wait for the next tick rather than risk the function's timeout

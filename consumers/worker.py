@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 from consumers.batch import consume_sqs
 from consumers.runtime import Runtime, lambda_handler
 from router.adapters.claims import OutputTooLarge
-from router.circuits import Admit
-from router.limits import MESSAGE_BYTES, check_size
-from router.model import SendWork, StepFailed, StepSucceeded, token_reply
+from router.adapters.limits import MESSAGE_BYTES, check_size
+from router.core.circuits import Admit
+from router.core.model import SendWork, StepFailed, StepSucceeded, token_reply
 from workers.step import Workers
 
 logger = Logger(service="journeys-worker")
@@ -24,7 +24,7 @@ MAX_DELAY = 900  # SQS DelaySeconds limit; an open circuit's wait is re-checked 
 class Attempt(BaseModel):
     """Work sent with a task token. reply "router": a retry chain's attempt, whose answer goes to the router
     with the token, and the router has it closed. reply "token": a compiled state machine's step
-    (router/asl.py), whose answer closes the token directly, through the approvals consumer."""
+    (router/language/asl.py), whose answer closes the token directly, through the approvals consumer."""
 
     work: SendWork
     task_token: str = Field(repr=False)

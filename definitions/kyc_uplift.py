@@ -1,7 +1,7 @@
 """kyc-uplift declared in Python: the twin of kyc-uplift.yaml, loading to the identical definition."""
 
-from router.dsl import decision, init, input_step, success, task, workflow
-from router.dsl import fail as fail_step
+from router.language.dsl import decision, init, input_step, success, task, workflow
+from router.language.dsl import fail as fail_step
 
 DETAILS = {
     "type": "object",

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from router.adapters.tickets import DynamoTicketStore
-from router.approvals import AuditEntry, TicketStatus
+from router.core.approvals import AuditEntry, TicketStatus
 from router.ports import TicketConflict
 
 BATCH = 25  # BatchWriteItem's limit

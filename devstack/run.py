@@ -16,9 +16,9 @@ from consumers.start import journey_id_for
 from devstack.emulator import Emulator
 from devstack.samples import FAILURE_SAMPLES, PAYMENT_SAMPLES, SAMPLES, TRADE_SAMPLES, Sample
 from devstack.stack import LocalStack
-from router.approvals import NotRecorded, Ticket
-from router.model import FINISHED, ActivationKind, Intervention, Journey, JourneyStatus
-from router.reasons import why
+from router.core.approvals import NotRecorded, Ticket
+from router.core.model import FINISHED, ActivationKind, Intervention, Journey, JourneyStatus
+from router.core.reasons import why
 
 Print = Callable[[str], None]
 

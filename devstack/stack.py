@@ -26,8 +26,8 @@ from devstack.pollers import Poller, RuleSchedulePoller, SchedulePoller, SqsPoll
 from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
 from router.adapters.definitions import DynamoDefinitionStore
 from router.adapters.tickets import DynamoTicketStore
-from router.registry import Registry
-from router.versions import PublishedRegistry
+from router.language.registry import Registry
+from router.language.versions import PublishedRegistry
 from workers.samples import SAMPLES
 from workers.step import Workers
 
@@ -88,7 +88,7 @@ class LocalStack:
         self._emit_lock = threading.Lock()
         self.api: ApiServer | None = None
         # What the template keeps in Secrets Manager and the user pool on AWS, made per stack here: the router's
-        # proof key (router/proofs.py) and the development issuer that signs people's tokens, approvers' included.
+        # proof key (router/core/proofs.py) and the development issuer that signs people's tokens, approvers' included.
         self.proof_key = secrets.token_urlsafe(32)
         self.issuer = DevIssuer(secrets.token_urlsafe(32))
         self.state_file = state_file  # the tables, saved on stop and restored on start (devstack/persist.py)

@@ -12,12 +12,12 @@ from devstack.emulator import Emulator
 from reliability import workload
 from reliability.harness import Check, Harness
 from reliability.scenarios import Result
-from router.approvals import NotRecorded, Ticket
-from router.decide import Absorb, Rejected
-from router.loader import parse
-from router.model import Command, Intervention, Journey, StepSucceeded
+from router.core.approvals import NotRecorded, Ticket
+from router.core.decide import Absorb, Rejected
+from router.core.model import Command, Intervention, Journey, StepSucceeded
+from router.core.proofs import proof_for
+from router.language.loader import parse
 from router.ports import PayloadTooLarge
-from router.proofs import proof_for
 
 APPROVAL = """
 id: reliability-approval{suffix}

@@ -28,9 +28,9 @@ from reliability.instruments import Calls, scan_all
 from reliability.privacy import LogCapture, Outbound, leaks
 from router.adapters.dynamodb import journey_from_item, record_from_item
 from router.adapters.events import STEP_COMPLETED
-from router.definition import Definition
-from router.model import FINISHED, Journey, JourneyStatus, TransitionRecord
-from router.registry import Registry
+from router.core.model import FINISHED, Journey, JourneyStatus, TransitionRecord
+from router.language.definition import Definition
+from router.language.registry import Registry
 from workers.samples import SAMPLES
 
 NO_FAULTS = FaultRates()

@@ -29,7 +29,7 @@ from workers.step import Workers
 
 if TYPE_CHECKING:
     from cli.client import JourneysClient
-    from router.model import Journey
+    from router.core.model import Journey
 
 T = TypeVar("T")
 Hook = tuple[str, Callable[..., Any]]

@@ -8,9 +8,9 @@ import zlib
 from collections import Counter
 from typing import Any
 
-from router.definition import Definition
-from router.loader import parse
-from router.model import StartJourney
+from router.core.model import StartJourney
+from router.language.definition import Definition
+from router.language.loader import parse
 from workers.step import RetryableError, Workers
 
 # Canary personal data: a fake IBAN and name that must never leave the journey's own state.

@@ -11,8 +11,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from router.definition import Definition
-from router.model import (
+from router.core.model import (
     Action,
     ActivationKind,
     ApprovalOutcome,
@@ -29,9 +28,10 @@ from router.model import (
     TimerFired,
     WithdrawApproval,
 )
-from router.registry import Registry
-from router.service import Router
-from router.testing import MemoryDispatcher, MemoryStore
+from router.language.definition import Definition
+from router.language.registry import Registry
+from router.ports.memory import MemoryDispatcher, MemoryStore
+from router.runtime.service import Router
 from workers.step import Workers
 
 MAX_EVENTS = 200  # far more than any sample needs; more means the journey loops

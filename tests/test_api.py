@@ -34,8 +34,8 @@ from devstack.stack import LocalStack
 from reliability.instruments import gateway_event, resources_of, settled
 from router.adapters.definitions import DynamoDefinitionStore
 from router.adapters.dynamodb import journey_item
-from router.model import JourneyStatus, StartJourney
-from router.registry import Registry
+from router.core.model import JourneyStatus, StartJourney
+from router.language.registry import Registry
 from tests.test_policies import ALWAYS_BUSY, IAM_ACTION, IAM_PREFIX, failing
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 

@@ -20,7 +20,7 @@ from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import settled
-from router.model import JourneyStatus
+from router.core.model import JourneyStatus
 
 ISSUER = DevIssuer("a-test-secret-of-at-least-thirty-two-bytes")
 CUSTOMER_ID = "CUST-000777"

@@ -14,8 +14,8 @@ from api.listing import BadCursor, JourneyFilter, decode_cursor, encode_cursor, 
 from cli.lifecycle import _unfinished
 from devstack.emulator import CREDENTIALS, Emulator
 from router.adapters.dynamodb import journey_item
-from router.model import Journey, JourneyStatus, TransitionRecord
-from router.shards import SHARDS
+from router.core.model import Journey, JourneyStatus, TransitionRecord
+from router.core.shards import SHARDS
 from tests import tables
 
 TABLE = "journeys"

@@ -24,7 +24,7 @@ from consumers.runtime import Runtime
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import settled
-from router.model import JourneyStatus
+from router.core.model import JourneyStatus
 
 MAX_EXAMPLES = 30
 ISSUER = DevIssuer("a-test-secret-of-at-least-thirty-two-bytes")

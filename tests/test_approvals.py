@@ -9,10 +9,7 @@ from typing import Any
 import pytest
 
 from router.adapters.events import cloudevents_for, entry_for, ticket_event
-from router.approval_desk import ApprovalDesk
-from router.approvals import (
-    LAPSE_SLACK,
-    SWEEP_SLACK,
+from router.core.approvals import (
     Decision,
     Refused,
     Ticket,
@@ -23,9 +20,8 @@ from router.approvals import (
     authorize,
     decision_from_event,
 )
-from router.decide import Commit
-from router.loader import DefinitionError, parse
-from router.model import (
+from router.core.decide import Commit
+from router.core.model import (
     ApprovalOutcome,
     Command,
     Intervention,
@@ -35,10 +31,11 @@ from router.model import (
     StartJourney,
     StepSucceeded,
 )
-from router.outcomes import Rejected
-from router.registry import Registry
-from router.service import Router
-from router.testing import (
+from router.core.outcomes import Rejected
+from router.language.definition import LAPSE_SLACK, SWEEP_SLACK
+from router.language.loader import DefinitionError, parse
+from router.language.registry import Registry
+from router.ports.memory import (
     MemoryDispatcher,
     MemoryHandoff,
     MemoryStore,
@@ -46,6 +43,8 @@ from router.testing import (
     MemoryTickets,
     MemoryTokens,
 )
+from router.runtime.approval_desk import ApprovalDesk
+from router.runtime.service import Router
 from tests.journey_driver import FakeClock
 
 PAYMENT = """

@@ -16,10 +16,10 @@ from devstack.pollers import SchedulePoller
 from devstack.stack import LocalStack
 from reliability.instruments import Calls
 from router.adapters.dispatch import execution_name
-from router.approvals import Refused, Ticket, TicketClosed, TicketStatus
-from router.loader import parse
-from router.model import Command, Intervention, Journey, JourneyStatus
-from router.registry import Registry
+from router.core.approvals import Refused, Ticket, TicketClosed, TicketStatus
+from router.core.model import Command, Intervention, Journey, JourneyStatus
+from router.language.loader import parse
+from router.language.registry import Registry
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")

@@ -8,10 +8,18 @@ import boto3
 import pytest
 
 from devstack.emulator import CREDENTIALS, Emulator
-from router.asl import UnsupportedExpression, choice, compile_definition, condition, placeholder, queues_of, retry
-from router.definition import DecisionStep, RetryPolicy
-from router.model import RETRYABLE_ERROR, TERMINAL_ERROR, StepFailed, StepSucceeded, token_reply
-from router.registry import Registry
+from router.core.model import RETRYABLE_ERROR, TERMINAL_ERROR, StepFailed, StepSucceeded, token_reply
+from router.language.asl import (
+    UnsupportedExpression,
+    choice,
+    compile_definition,
+    condition,
+    placeholder,
+    queues_of,
+    retry,
+)
+from router.language.definition import DecisionStep, RetryPolicy
+from router.language.registry import Registry
 
 DEFINITIONS = list(Registry.from_directory())
 ROLE = "arn:aws:iam::123456789012:role/journeys-asl"

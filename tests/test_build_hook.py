@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from router.loader import DefinitionError, parse
+from router.language.loader import DefinitionError, parse
 from workers.samples import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,13 +11,13 @@ from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import settled
-from router.asl import UnsupportedExpression, compile_definition
-from router.definition import Definition
-from router.loader import DefinitionError, parse
-from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepFailed, StepSucceeded
-from router.registry import Registry
-from router.service import Router
-from router.testing import MemoryDispatcher, MemoryStore
+from router.core.model import JourneyStatus, RetriesExhausted, StartJourney, StepFailed, StepSucceeded
+from router.language.asl import UnsupportedExpression, compile_definition
+from router.language.definition import Definition
+from router.language.loader import DefinitionError, parse
+from router.language.registry import Registry
+from router.ports.memory import MemoryDispatcher, MemoryStore
+from router.runtime.service import Router
 from tests.journey_driver import FakeClock, JourneyDriver
 from tests.routing import template_with_workers
 from workers.step import RetryableError, TerminalError, Workers

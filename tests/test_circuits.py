@@ -18,11 +18,11 @@ from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import SideEffects, rewrapped, settled
 from router.adapters.circuits import DynamoCircuits
-from router.circuits import Admit, Breaker, BreakerPolicy, Circuit, CircuitState, admission, recorded
-from router.loader import parse
-from router.model import JourneyStatus
-from router.registry import Registry
-from router.testing import MemoryCircuits
+from router.core.circuits import Admit, Breaker, BreakerPolicy, Circuit, CircuitState, admission, recorded
+from router.core.model import JourneyStatus
+from router.language.loader import parse
+from router.language.registry import Registry
+from router.ports.memory import MemoryCircuits
 from tests.routing import template_with_workers
 from workers.step import RetryableError, TerminalError, Workers
 

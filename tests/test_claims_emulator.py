@@ -11,9 +11,9 @@ from devstack.stack import LocalStack
 from reliability.instruments import rewrapped, waited
 from router.adapters.claims import CLAIM, CLAIM_BYTES, OUTPUT_LIMIT
 from router.adapters.dynamodb import item_bytes
-from router.loader import parse
-from router.model import JourneyStatus, StartJourney
-from router.registry import Registry
+from router.core.model import JourneyStatus, StartJourney
+from router.language.loader import parse
+from router.language.registry import Registry
 from workers.samples import SAMPLES
 
 FLOW = """

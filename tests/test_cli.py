@@ -20,8 +20,8 @@ from devstack.emulator import Emulator
 from devstack.run import EUR_PAYMENT
 from devstack.stack import LocalStack
 from reliability.instruments import settled, waited
-from router.model import ActivationKind
-from router.registry import Registry
+from router.core.model import ActivationKind
+from router.language.registry import Registry
 from workers.samples import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]

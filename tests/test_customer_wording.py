@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from api import wording
-from router.definition import InputStep
-from router.labels import label, load_catalogues
-from router.registry import Registry
+from router.language.definition import InputStep
+from router.language.labels import label, load_catalogues
+from router.language.registry import Registry
 
 WORDING = wording.load()
 DEFINITIONS = list(Registry.from_directory())

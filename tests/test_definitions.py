@@ -8,11 +8,11 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from router.decide import Rejected
-from router.definition import Definition, StepType
-from router.loader import DefinitionError, load_file, parse
-from router.model import InputSubmitted, JourneyStatus
-from router.registry import DEFINITIONS_DIR
+from router.core.decide import Rejected
+from router.core.model import InputSubmitted, JourneyStatus
+from router.language.definition import Definition, StepType
+from router.language.loader import DefinitionError, load_file, parse
+from router.language.registry import DEFINITIONS_DIR
 from tests.journey_driver import JourneyDriver
 from workers.samples import SAMPLES
 

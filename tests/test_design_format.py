@@ -12,11 +12,11 @@ from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import settled
-from router.asl import compile_definition
-from router.definition import TaskStep
-from router.loader import DefinitionError, load_file, parse
-from router.model import JourneyStatus
-from router.registry import Registry
+from router.core.model import JourneyStatus
+from router.language.asl import compile_definition
+from router.language.definition import TaskStep
+from router.language.loader import DefinitionError, load_file, parse
+from router.language.registry import Registry
 from tests.routing import template_with_workers
 from workers.step import Workers
 

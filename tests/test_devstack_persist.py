@@ -13,8 +13,8 @@ from devstack.emulator import Emulator
 from devstack.run import EUR_PAYMENT
 from devstack.stack import LocalStack
 from reliability.instruments import settled, waited
-from router.approvals import TicketStatus
-from router.model import FINISHED, ActivationKind, Command, Intervention
+from router.core.approvals import TicketStatus
+from router.core.model import FINISHED, ActivationKind, Command, Intervention
 
 KIM = {"customer_id": "CUST-000042", "full_name": "Kim Keeper", "email": "kim@example.com"}
 ANSWER = {

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from router.dsl import decision, init, load_module, success, task, workflow
-from router.loader import DefinitionError, definition_files, load_all, load_file, parse
-from router.model import ActivationKind, InputSubmitted, StartJourney, StepSucceeded
-from router.registry import DEFINITIONS_DIR, Registry
-from router.service import Router
-from router.testing import MemoryDispatcher, MemoryStore
+from router.core.model import ActivationKind, InputSubmitted, StartJourney, StepSucceeded
+from router.language.dsl import decision, init, load_module, success, task, workflow
+from router.language.files import definition_files, load_all
+from router.language.loader import DefinitionError, load_file, parse
+from router.language.registry import DEFINITIONS_DIR, Registry
+from router.ports.memory import MemoryDispatcher, MemoryStore
+from router.runtime.service import Router
 from workers.samples import SAMPLES
 
 YAML, PYTHON = DEFINITIONS_DIR / "kyc-uplift.yaml", DEFINITIONS_DIR / "kyc_uplift.py"
@@ -88,8 +89,8 @@ def test_python_mistakes_are_reported_at_their_file_and_line() -> None:
 
 def test_a_python_definition_that_does_not_run_is_a_problem_at_its_line(tmp_path: Path) -> None:
     """A SyntaxError or NameError in definitions/*.py is reported like any definition mistake, not as a traceback."""
-    (tmp_path / "typo.py").write_text("from router.dsl import workflow\n\ndef broken(:\n    pass\n")
-    (tmp_path / "undefined.py").write_text("from router.dsl import workflow\n\n\nstep = taks('x')\n")
+    (tmp_path / "typo.py").write_text("from router.language.dsl import workflow\n\ndef broken(:\n    pass\n")
+    (tmp_path / "undefined.py").write_text("from router.language.dsl import workflow\n\n\nstep = taks('x')\n")
     with pytest.raises(DefinitionError) as caught:
         load_all(definition_files(tmp_path))
     assert [(p.file, p.line) for p in caught.value.problems] == [
@@ -160,7 +161,7 @@ def test_a_missing_fragment_is_reported_at_the_include(tmp_path: Path) -> None:
 
 def test_labels_translate_with_a_fallback_to_the_definitions_text() -> None:
     """A catalogue translates a step's label; an untranslated locale or step shows the definition's own label."""
-    from router.labels import label, load_catalogues, orphans
+    from router.language.labels import label, load_catalogues, orphans
 
     catalogues = load_catalogues()
     kyc = load_file(YAML)

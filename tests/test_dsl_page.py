@@ -11,11 +11,11 @@ from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import SideEffects, rewrapped, settled
-from router.definition import Kind, StepType
-from router.dsl import Target, Workflow, done, init, load_module, step, steps_of, task, workflow
-from router.loader import DefinitionError
-from router.model import JourneyStatus
-from router.registry import Registry
+from router.core.model import JourneyStatus
+from router.language.definition import Kind, StepType
+from router.language.dsl import Target, Workflow, done, init, load_module, step, steps_of, task, workflow
+from router.language.loader import DefinitionError
+from router.language.registry import Registry
 from tests.journey_driver import JourneyDriver
 from tests.routing import template_with_workers
 from workers.samples import SAMPLES

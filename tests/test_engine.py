@@ -32,10 +32,10 @@ from reliability.instruments import (
     scan_all,
 )
 from router.adapters.events import SOURCE, STEP_COMPLETED
-from router.decide import Absorb, Commit
-from router.model import Journey, JourneyStatus, StartJourney, StepSucceeded, TransitionRecord
-from router.proofs import proof_for
-from router.service import Router
+from router.core.decide import Absorb, Commit
+from router.core.model import Journey, JourneyStatus, StartJourney, StepSucceeded, TransitionRecord
+from router.core.proofs import proof_for
+from router.runtime.service import Router
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 
 # In-process consumers have no Lambda context, so Powertools cannot bound an in-progress record by it.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from router.decide import Absorb, Commit, Rejected
-from router.loader import parse
-from router.model import (
+from router.core.decide import Absorb, Commit, Rejected
+from router.core.model import (
     Alert,
     CloseToken,
     Command,
@@ -20,10 +19,11 @@ from router.model import (
     StepSucceeded,
     TimerFired,
 )
-from router.registry import Registry
-from router.service import Router
-from router.testing import MemoryDispatcher, MemoryStore
-from router.transition import backoff
+from router.core.transition import backoff
+from router.language.loader import parse
+from router.language.registry import Registry
+from router.ports.memory import MemoryDispatcher, MemoryStore
+from router.runtime.service import Router
 from tests.journey_driver import FakeClock
 
 FLOW = """
@@ -138,7 +138,7 @@ def test_watchdog_rearms_a_lost_timer(world):
     """A WAIT whose timer message never came back is re-armed, then completes when it fires."""
     router, store, _dispatcher, clock = world
     router.handle(StepSucceeded(journey_id="j", activation_id="j.1", output={}, actor="kyc"))
-    from router.model import InputSubmitted
+    from router.core.model import InputSubmitted
 
     router.handle(InputSubmitted(journey_id="j", activation_id="j.2", data={"passport": "P1"}))
     clock.advance(30 + 61)
@@ -223,7 +223,7 @@ def test_patch_must_keep_the_state_valid_and_goto_needs_a_real_step(world):
 
 def test_every_unfinished_journey_says_why_it_waits(world):
     """Waiting on a worker, retrying with the last error, escalated, and overdue read plainly."""
-    from router.reasons import waiting_on, why
+    from router.core.reasons import waiting_on, why
 
     router, store, _, clock = world
     assert why(store.journeys["j"], clock()).startswith("waiting on worker kyc at step check")

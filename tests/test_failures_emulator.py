@@ -14,13 +14,13 @@ from consumers import watchdog
 from devstack.stack import LocalStack
 from reliability.instruments import rewrapped, waited
 from router.adapters.dynamodb import DEADLINE_INDEX, DEADLINE_SHARDS
-from router.decide import Rejected
-from router.loader import parse
-from router.model import Command, Intervention, JourneyStatus, StartJourney, StepSucceeded
-from router.proofs import proof_for
-from router.reasons import why
-from router.registry import Registry
-from router.shards import due_key
+from router.core.decide import Rejected
+from router.core.model import Command, Intervention, JourneyStatus, StartJourney, StepSucceeded
+from router.core.proofs import proof_for
+from router.core.reasons import why
+from router.core.shards import due_key
+from router.language.loader import parse
+from router.language.registry import Registry
 from workers.samples import SAMPLES
 from workers.step import RetryableError
 

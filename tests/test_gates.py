@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from router.decide import Commit
-from router.gates import GateRefused, digest, gates_before
-from router.loader import parse
-from router.model import (
+from router.core.decide import Commit
+from router.core.gates import GateRefused, digest, gates_before
+from router.core.model import (
     ApprovalOutcome,
     Command,
     Intervention,
@@ -19,9 +18,10 @@ from router.model import (
     StepSucceeded,
     WithdrawApproval,
 )
-from router.registry import Registry
-from router.service import Router
-from router.testing import MemoryDispatcher, MemoryStore
+from router.language.loader import parse
+from router.language.registry import Registry
+from router.ports.memory import MemoryDispatcher, MemoryStore
+from router.runtime.service import Router
 from tests.journey_driver import FakeClock
 
 GATED = """
@@ -201,7 +201,7 @@ def test_a_confirmation_after_the_journey_moved_on_is_refused() -> None:
 
 def test_a_decision_failing_on_the_state_says_why_without_quoting_the_customers_value() -> None:
     """A `when` comparing a number with a string the customer typed: refused, and the value stays out of it."""
-    from router.expressions import ExpressionError
+    from router.language.expressions import ExpressionError
 
     text = """
 id: compare

@@ -1,4 +1,5 @@
-"""The import contract: shipped code never imports the test harness, and router/'s pure core does no I/O.
+"""The import contract: shipped code never imports the test harness, router/'s layers import only the layers
+before them, no module of router/ imports itself round a circle, and nothing but the adapters does I/O.
 
 Read from the source with `ast` (no import runs), so a violation fails here even on a code path no test executes.
 """
@@ -86,6 +87,98 @@ def core_io_violations() -> list[str]:
         if bad:
             found.append(f"{path.relative_to(ROOT)}: {', '.join(bad)}")
     return found
+
+
+# router/'s layers (router/__init__.py): each imports only itself and those before it; the adapters import any.
+LAYERS = ("language", "core", "ports", "runtime", "adapters")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[0] == "router" and parts[1] in LAYERS else None
+
+
+def _router_graph() -> dict[str, set[str]]:
+    """router module -> the router modules it imports (a `from package import name` counts as the module)."""
+    paths = _modules("router")
+    known = {_module_name(path) for path in paths}
+    graph: dict[str, set[str]] = {}
+    for path in paths:
+        names = _imported(ast.parse(path.read_text(), filename=str(path)), path)
+        graph[_module_name(path)] = {name for name in names if name in known} - {_module_name(path)}
+    return graph
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for module, imports in sorted(graph.items()):
+        own = _layer(module)
+        if own is None:
+            if module != "router":
+                found.append(f"{module}: outside every layer")
+            continue
+        for name in sorted(imports):
+            other = _layer(name)
+            if other is not None and other > own:
+                found.append(f"{module} imports {name} ({LAYERS[own]} may not import {LAYERS[other]})")
+    return found
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle, each once, found by depth-first search (a package importing its own modules is not
+    a circle: `router.ports` and its `router.ports.memory` both sit in one layer)."""
+    found: list[list[str]] = []
+    seen: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            circle = path[path.index(module) :]
+            if not any(set(circle) == set(c) for c in found):
+                found.append(circle)
+            return
+        if module in seen:
+            return
+        for name in sorted(graph.get(module, ())):
+            if not name.startswith(module + "."):
+                visit(name, [*path, module])
+        seen.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    return found
+
+
+def test_routers_layers_import_only_the_layers_before_them() -> None:
+    """language <- core <- ports <- runtime; the adapters may import any layer, and no layer imports them."""
+    graph = _router_graph()
+    assert {"router.language.loader", "router.core.decide", "router.runtime.service"} <= graph.keys()
+    assert layer_violations(graph) == []
+
+
+def test_router_has_no_import_circles() -> None:
+    assert cycles(_router_graph()) == []
+
+
+def test_the_layer_and_circle_checks_catch_a_violation() -> None:
+    bad = {
+        "router.language.loader": {"router.core.approvals"},
+        "router.core.approvals": {"router.adapters.tickets"},
+        "router.core.model": {"router.core.usage"},
+        "router.core.usage": {"router.core.model"},
+        "router.adapters.tickets": {"router.runtime.service"},
+        "router.stray": set(),
+    }
+    assert layer_violations(bad) == [
+        "router.core.approvals imports router.adapters.tickets (core may not import adapters)",
+        "router.language.loader imports router.core.approvals (language may not import core)",
+        "router.stray: outside every layer",
+    ]
+    assert cycles(bad) == [["router.core.model", "router.core.usage"]]
 
 
 def test_shipped_packages_never_import_the_test_harness() -> None:

@@ -11,10 +11,10 @@ import consumers.journal
 from consumers.runtime import Runtime, Settings
 from devstack.stack import LambdaContext
 from router.adapters.events import EventBridgePublisher
-from router.journal import Journal
-from router.model import JourneyStatus, TransitionRecord
-from router.registry import Registry
-from router.testing import MemoryLog
+from router.core.model import JourneyStatus, TransitionRecord
+from router.language.registry import Registry
+from router.ports.memory import MemoryLog
+from router.runtime.journal import Journal
 
 
 def transition(journey: str, seq: int, **fields: Any) -> TransitionRecord:

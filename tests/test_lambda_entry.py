@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import consumers.start
 from devstack.stack import LambdaContext, LocalStack
-from router.model import JourneyStatus, StartJourney
+from router.core.model import JourneyStatus, StartJourney
 
 
 def test_a_handler_configured_only_by_its_environment_commits_a_start(fresh_emulator, monkeypatch) -> None:

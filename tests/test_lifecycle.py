@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from router.decide import Rejected
-from router.definition import Definition
-from router.loader import parse
-from router.migration import plan
-from router.migrator import execute
-from router.model import ActivationKind, InputSubmitted, Journey, JourneyStatus, StartJourney, StepSucceeded
-from router.registry import Registry, UnknownDefinition
-from router.service import Router
-from router.testing import MemoryDefinitions, MemoryDispatcher, MemoryStore
-from router.versions import DefinitionConflict, Published, PublishedRegistry, publish
+from router.core.decide import Rejected
+from router.core.migration import plan
+from router.core.model import ActivationKind, InputSubmitted, Journey, JourneyStatus, StartJourney, StepSucceeded
+from router.language.definition import Definition
+from router.language.loader import parse
+from router.language.registry import Registry, UnknownDefinition
+from router.language.versions import DefinitionConflict, Published, PublishedRegistry, publish
+from router.ports.memory import MemoryDefinitions, MemoryDispatcher, MemoryStore
+from router.runtime.migrator import execute
+from router.runtime.service import Router
 
 V1 = """
 id: onboard

@@ -19,12 +19,12 @@ from devstack.emulator import CREDENTIALS, REGION, Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import waited
 from router.adapters.definitions import DynamoDefinitionStore
-from router.loader import parse
-from router.migration import plan
-from router.migrator import execute
-from router.model import Journey, JourneyStatus, StartJourney
-from router.registry import Registry
-from router.versions import DefinitionConflict, Published, PublishedRegistry
+from router.core.migration import plan
+from router.core.model import Journey, JourneyStatus, StartJourney
+from router.language.loader import parse
+from router.language.registry import Registry
+from router.language.versions import DefinitionConflict, Published, PublishedRegistry
+from router.runtime.migrator import execute
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
 

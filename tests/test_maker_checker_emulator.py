@@ -21,9 +21,9 @@ from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import rewrapped
-from router.approvals import Ticket, TicketStatus
-from router.model import Journey, JourneyStatus
-from router.proofs import proof_for
+from router.core.approvals import Ticket, TicketStatus
+from router.core.model import Journey, JourneyStatus
+from router.core.proofs import proof_for
 from tests.test_approvals_emulator import waited
 from workers.samples import SAMPLES
 from workers.step import Workers

@@ -16,10 +16,9 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from router.approval_desk import ApprovalDesk
-from router.approvals import Decision, NotRecorded, TicketMessage, TicketStatus, Verdict
-from router.identity import canonical
-from router.model import (
+from router.core.approvals import Decision, NotRecorded, TicketMessage, TicketStatus, Verdict
+from router.core.identity import canonical
+from router.core.model import (
     ApprovalOutcome,
     Command,
     Intervention,
@@ -29,11 +28,12 @@ from router.model import (
     StepSucceeded,
     WithdrawApproval,
 )
-from router.outcomes import Rejected
-from router.proofs import proof_for
-from router.registry import Registry
-from router.service import Router
-from router.testing import MemoryDispatcher, MemoryStore, MemoryTicketEvents, MemoryTickets, MemoryTokens
+from router.core.outcomes import Rejected
+from router.core.proofs import proof_for
+from router.language.registry import Registry
+from router.ports.memory import MemoryDispatcher, MemoryStore, MemoryTicketEvents, MemoryTickets, MemoryTokens
+from router.runtime.approval_desk import ApprovalDesk
+from router.runtime.service import Router
 from tests.journey_driver import FakeClock
 from tests.test_approvals import DEFINITION
 

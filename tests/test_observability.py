@@ -29,14 +29,14 @@ from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LambdaContext, LocalStack
 from reliability.instruments import waited
 from router.adapters.dynamodb import DynamoJourneyStore, journey_item, unpacked
-from router.decide import Absorb
-from router.journal import Journal
-from router.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
-from router.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucceeded, TransitionRecord
-from router.proofs import proof_for
-from router.registry import Registry
-from router.testing import MemoryLog, MemoryPublisher
-from router.usage import APPROVAL_TRANSITIONS, Usage, charge, cost_by_service, cost_usd
+from router.core.decide import Absorb
+from router.core.metrics import CATALOGUE, NAMESPACE, for_outcome, for_transition
+from router.core.model import JourneyStatus, RetriesExhausted, StartJourney, StepSucceeded, TransitionRecord, charge
+from router.core.proofs import proof_for
+from router.core.usage import APPROVAL_TRANSITIONS, Usage, cost_by_service, cost_usd
+from router.language.registry import Registry
+from router.ports.memory import MemoryLog, MemoryPublisher
+from router.runtime.journal import Journal
 from tests.journey_driver import JourneyDriver
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
@@ -128,7 +128,7 @@ def test_every_point_a_mapping_makes_has_its_documented_dimensions() -> None:
 
 
 def test_cost_is_the_list_price_of_the_usage() -> None:
-    """Requests, capacity units and state transitions at the list prices in router/prices.py, worked out by hand."""
+    """Requests, capacity units and state transitions at the list prices in router/core/prices.py, by hand."""
     usage = Usage(
         calls={"dynamodb.GetItem": 1, "dynamodb.PutItem": 1, "sqs.SendMessage": 2, "sns.Publish": 1},
         read_units=0.5,
@@ -144,7 +144,7 @@ def test_cost_is_the_list_price_of_the_usage() -> None:
 
 
 def test_the_benchmark_prices_calls_as_the_engine_does() -> None:
-    """bench/compare.py prices its tallies with router/usage.py, adding Lambda: one unit per DynamoDB call,
+    """bench/compare.py prices its tallies with router/core/usage.py, adding Lambda: one unit per DynamoDB call,
     Step Functions' SQS sends as SQS requests, EventBridge per entry, SNS per request."""
     tally = Tally(
         calls=Counter(
@@ -192,7 +192,7 @@ def test_every_path_through_the_approval_chain_bills_the_transitions_charged() -
 
 def test_a_journey_cost_is_the_running_sum_of_its_transitions() -> None:
     """charge prices each transition's usage onto its record and adds it to the journey's running cost."""
-    from router.model import Journey
+    from router.core.model import Journey
 
     journey = Journey(
         id="j-1",
@@ -493,7 +493,7 @@ class FakeTracer:
 
 def test_each_routed_event_is_a_span_annotated_with_its_journey_and_definition() -> None:
     """One subsegment per event the router handles, so X-Ray finds a journey by annotation across consumers."""
-    from router.registry import Registry
+    from router.language.registry import Registry
     from workers.samples import SAMPLES as SAMPLE_WORKERS
 
     driver = JourneyDriver(Registry.from_directory(known_workers=SAMPLE_WORKERS.names()), SAMPLE_WORKERS)
@@ -545,8 +545,8 @@ os.environ.update(LAMBDA_TASK_ROOT="/var/task", AWS_LAMBDA_FUNCTION_NAME="start"
                   _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
 from aws_xray_sdk.core.models.subsegment import Subsegment
 from consumers.telemetry import Telemetry, tracer_for
-from router.model import StartJourney
-from router.registry import Registry
+from router.core.model import StartJourney
+from router.language.registry import Registry
 from tests.journey_driver import JourneyDriver
 from workers.samples import SAMPLES
 

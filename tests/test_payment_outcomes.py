@@ -21,8 +21,7 @@ from devstack.pollers import SchedulePoller
 from devstack.stack import LocalStack
 from reliability.instruments import Calls, settled
 from router.adapters.events import cloudevents_for
-from router.definition import ApprovalStep, Definition
-from router.model import (
+from router.core.model import (
     ApprovalOutcome,
     Command,
     Intervention,
@@ -31,9 +30,10 @@ from router.model import (
     StartJourney,
     TransitionRecord,
 )
-from router.registry import Registry
-from router.service import Router
-from router.testing import MemoryDispatcher, MemoryStore
+from router.language.definition import ApprovalStep, Definition
+from router.language.registry import Registry
+from router.ports.memory import MemoryDispatcher, MemoryStore
+from router.runtime.service import Router
 from tests.journey_driver import FakeClock
 from tests.test_approvals_emulator import BENEFICIARY, MANAGER, OFFICER, waited
 from workers.samples import SAMPLES as SAMPLE_WORKERS

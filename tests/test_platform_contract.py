@@ -16,10 +16,10 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from devstack.emulator import CREDENTIALS, Emulator
 from devstack.intrinsics import references, translate
 from devstack.provision import DEFAULT_TEMPLATE, provision
-from router.approvals import decision_from_event
-from router.metrics import CATALOGUE, for_transition
-from router.model import JourneyStatus, StartJourney, TransitionRecord
-from router.registry import Registry
+from router.core.approvals import decision_from_event
+from router.core.metrics import CATALOGUE, for_transition
+from router.core.model import JourneyStatus, StartJourney, TransitionRecord
+from router.language.registry import Registry
 from tests.journey_driver import JourneyDriver
 from workers.samples import SAMPLES
 
@@ -287,7 +287,7 @@ def test_retention_follows_the_bank_standards(cfn: dict[str, Any]) -> None:
     assert state["SSESpecification"]["SSEEnabled"] is True
     for name in ("JourneysTable", "TransitionLogTable"):
         assert tables[name]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}, name
-    # Retention is the definition's (`retention_days`, default 400: router/definition.py); the TTL is written
+    # Retention is the definition's (`retention_days`, default 400: router/language/definition.py); the TTL is written
     # by the router on finished journeys and on every transition record (tests/test_retention_emulator.py).
 
 

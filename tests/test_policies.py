@@ -34,7 +34,7 @@ from devstack.provision import DEFAULT_TEMPLATE, StreamSource
 from devstack.samples import PAYMENT_SAMPLES, SAMPLES
 from devstack.stack import LocalStack
 from reliability.instruments import resources_of, settled
-from router.model import JourneyStatus
+from router.core.model import JourneyStatus
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 from workers.step import RetryableError, Workers
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from router.model import Activation, ActivationKind, Journey, JourneyStatus
-from router.progress import needed, percent, steps_ahead
-from router.registry import Registry
+from router.core.model import Activation, ActivationKind, Journey, JourneyStatus
+from router.core.progress import needed, percent, steps_ahead
+from router.language.registry import Registry
 
 KYC = Registry.from_directory().get("kyc-uplift")  # request-details > verify-identity > (decision) > confirm > done
 

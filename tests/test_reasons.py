@@ -1,4 +1,4 @@
-"""Which journeys an operator should look at, and why (router/reasons.py, pure)."""
+"""Which journeys an operator should look at, and why (router/core/reasons.py, pure)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from router.model import Activation, ActivationKind, Journey, JourneyStatus
-from router.reasons import stuck_reason
+from router.core.model import Activation, ActivationKind, Journey, JourneyStatus
+from router.core.reasons import stuck_reason
 
 INPUT = Activation(id="j.2", step="request-details", kind=ActivationKind.INPUT, opened_seq=2, deadline=100.0)
 

@@ -6,10 +6,10 @@ from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import rewrapped, waited
 from router.adapters.dynamodb import record_from_item
-from router.loader import parse
-from router.model import JourneyStatus, StartJourney
-from router.registry import Registry
-from router.transition import DAY
+from router.core.model import JourneyStatus, StartJourney
+from router.core.transition import DAY
+from router.language.loader import parse
+from router.language.registry import Registry
 from tests.test_failures_emulator import Flaky, journey
 from workers.samples import SAMPLES
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from router.decide import Absorb, Commit, Rejected, decide
-from router.loader import parse
-from router.model import (
+from router.core.decide import Absorb, Commit, Rejected, decide
+from router.core.model import (
     ActivationKind,
     InputSubmitted,
     JourneyStatus,
@@ -16,10 +15,11 @@ from router.model import (
     StepSucceeded,
     TimerFired,
 )
+from router.language.loader import parse
+from router.language.registry import Registry
 from router.ports import VersionConflict
-from router.registry import Registry
-from router.service import MAX_CONFLICTS, Router
-from router.testing import MemoryDispatcher, MemoryStore
+from router.ports.memory import MemoryDispatcher, MemoryStore
+from router.runtime.service import MAX_CONFLICTS, Router
 
 FLOW = """
 id: flow
@@ -260,8 +260,8 @@ def test_a_long_journey_keeps_a_bounded_item_and_still_absorbs_its_oldest_answer
     """Two hundred steps: the item remembers only the recent path and consumed activations, its size stays flat,
     and the answer to the very first activation, long forgotten by the item, is still never applied twice."""
     from router.adapters.dynamodb import item_bytes, journey_item
-    from router.decide import CLOSED_WINDOW
-    from router.transition import PATH_WINDOW
+    from router.core.decide import CLOSED_WINDOW
+    from router.core.transition import PATH_WINDOW
 
     store, dispatcher, clock = MemoryStore(), MemoryDispatcher(), Clock()
     router = Router(Registry([parse(LOOP)]), store, dispatcher, clock)

@@ -8,9 +8,9 @@ from random import Random
 
 from router.adapters.dynamodb import journey_item
 from router.adapters.tickets import ticket_item
-from router.approvals import AuditEntry, Ticket
-from router.model import Journey, JourneyStatus, TransitionRecord
-from router.shards import SHARDS, due_key, open_ticket_key, shard_of, status_key, status_keys
+from router.core.approvals import AuditEntry, Ticket
+from router.core.model import Journey, JourneyStatus, TransitionRecord
+from router.core.shards import SHARDS, due_key, open_ticket_key, shard_of, status_key, status_keys
 
 JOURNEYS = 1_000_000
 CEILING = 1 / SHARDS + 0.01  # the largest share of writes any one partition key may take

@@ -27,7 +27,7 @@ from devstack.emulator import CREDENTIALS, Emulator
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LocalStack
 from reliability.instruments import resources_of, scan_all, settled
-from router.model import JourneyStatus
+from router.core.model import JourneyStatus
 from tests.test_policies import IAM_ACTION, IAM_PREFIX
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")

@@ -16,14 +16,14 @@ from devstack.emulator import Emulator
 from devstack.stack import LocalStack
 from reliability.instruments import scan_all, settled
 from router.adapters.locks import DynamoLocks
-from router.decide import Rejected
-from router.definition import Definition
-from router.loader import DefinitionError, parse
-from router.model import FINISHED, Command, InputSubmitted, Intervention, JourneyStatus, StartJourney
-from router.registry import Registry
-from router.service import Router
-from router.subscriptions import START_GRACE, SubscriptionBusy, SubscriptionGate
-from router.testing import MemoryDispatcher, MemoryLocks, MemoryStore
+from router.core.decide import Rejected
+from router.core.model import FINISHED, Command, InputSubmitted, Intervention, JourneyStatus, StartJourney
+from router.core.subscriptions import START_GRACE, SubscriptionBusy, SubscriptionGate
+from router.language.definition import Definition
+from router.language.loader import DefinitionError, parse
+from router.language.registry import Registry
+from router.ports.memory import MemoryDispatcher, MemoryLocks, MemoryStore
+from router.runtime.service import Router
 from tests.journey_driver import FakeClock
 from workers.samples import SAMPLES
 

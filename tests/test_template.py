@@ -19,7 +19,7 @@ from cfnlint.api import lint, lint_file
 
 from devstack.intrinsics import translate
 from devstack.provision import DEFAULT_TEMPLATE
-from router.approvals import SWEEP_SLACK
+from router.language.definition import SWEEP_SLACK
 from workers.samples import SAMPLES
 
 REGION = "eu-west-1"

@@ -9,9 +9,9 @@ import pytest
 
 from devstack.emulator import CREDENTIALS, Emulator
 from router.adapters.tickets import DynamoTicketStore
-from router.approvals import AuditEntry, Ticket, TicketStatus, Verdict
+from router.core.approvals import AuditEntry, Ticket, TicketStatus, Verdict
 from router.ports import TicketConflict, TicketStore
-from router.testing import MemoryTickets
+from router.ports.memory import MemoryTickets
 from tests.approval_stack import tickets_table
 
 

@@ -12,7 +12,7 @@ from devstack.run import play
 from devstack.samples import LETTER_OF_CREDIT, TRADE_SAMPLES, Sample
 from devstack.stack import LocalStack
 from reliability.instruments import Calls, SideEffects, rewrapped
-from router.model import JourneyStatus
+from router.core.model import JourneyStatus
 from workers.samples import SAMPLES as SAMPLE_WORKERS
 
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")

@@ -110,7 +110,7 @@ class Workers:
 
 
 def with_steps(base: Workers, steps: Iterable[Any]) -> Workers:
-    """`base`'s workers plus the @step functions of a Python definition (router.dsl.steps_of), each the worker
+    """`base`'s workers plus the @step functions of a Python definition (router.language.dsl.steps_of), each the worker
     named like its step, so the step's body runs as a worker does."""
     workers = Workers()
     for name, (fn, retry_on) in base.registered().items():

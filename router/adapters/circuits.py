@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
-from router.circuits import Circuit, CircuitConflict
+from router.core.circuits import Circuit, CircuitConflict
 
 PREFIX = "circuit#"
 

@@ -10,8 +10,8 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
-from router.definition import Definition
-from router.versions import DefinitionConflict, Published
+from router.language.definition import Definition
+from router.language.versions import DefinitionConflict, Published
 
 PREFIX = "definition#"
 

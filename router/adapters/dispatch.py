@@ -10,9 +10,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from router.adapters.limits import MESSAGE_BYTES, check_size
 from router.adapters.sqs import SqsDispatcher
-from router.limits import MESSAGE_BYTES, check_size
-from router.model import (
+from router.core.model import (
     Action,
     Alert,
     ArmTimer,

@@ -10,11 +10,11 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
-from router.limits import ITEM_BYTES, check_size
-from router.model import Journey, JourneyStatus, TransitionRecord
+from router.adapters.limits import ITEM_BYTES, check_size
+from router.core.model import Journey, JourneyStatus, TransitionRecord
+from router.core.reasons import waiting_on
+from router.core.shards import due_key, due_keys, status_key, status_keys
 from router.ports import VersionConflict
-from router.reasons import waiting_on
-from router.shards import due_key, due_keys, status_key, status_keys
 
 DOC_COMPRESSION = 6  # zlib's default level: most of the gain, a fraction of a millisecond per item
 

@@ -10,9 +10,9 @@ from botocore.exceptions import ClientError
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from router.approvals import Ticket
-from router.limits import MESSAGE_BYTES, check_size
-from router.model import TransitionRecord
+from router.adapters.limits import MESSAGE_BYTES, check_size
+from router.core.approvals import Ticket
+from router.core.model import TransitionRecord
 
 PUT_EVENTS_ENTRIES = 10  # the most entries one PutEvents request takes
 SOURCE = "bank.platform"

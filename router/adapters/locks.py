@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
-from router.subscriptions import Held
+from router.core.subscriptions import Held
 
 
 class DynamoLocks:

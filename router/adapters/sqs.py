@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from router.limits import MESSAGE_BYTES, check_size
-from router.model import Action, ArmTimer, SendWork, TimerFired
+from router.adapters.limits import MESSAGE_BYTES, check_size
+from router.core.model import Action, ArmTimer, SendWork, TimerFired
 
 
 class UnknownWorker(LookupError):

@@ -14,11 +14,11 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from router.adapters.dynamodb import query
+from router.adapters.limits import ITEM_BYTES, check_size
 from router.adapters.tokens import close_token
-from router.approvals import AuditEntry, Ticket, TicketStatus
-from router.limits import ITEM_BYTES, check_size
+from router.core.approvals import AuditEntry, Ticket, TicketStatus
+from router.core.shards import open_ticket_key, open_ticket_keys
 from router.ports import TicketConflict
-from router.shards import open_ticket_key, open_ticket_keys
 
 OPEN_INDEX = "open-by-deadline"  # sparse and sharded: open_shard (open#NN) only while OPEN; keys only
 _FIELDS = [name for name in Ticket.model_fields]

@@ -9,8 +9,8 @@ from typing import Any
 
 from router.adapters.dispatch import AwsDispatcher
 from router.adapters.dynamodb import item_bytes, journey_item
-from router.model import Action, Journey, TransitionRecord
-from router.usage import DYNAMODB_READS, Usage, charge, write_units
+from router.core.model import Action, Journey, TransitionRecord, charge
+from router.core.usage import DYNAMODB_READS, Usage, write_units
 
 
 class _Tab:

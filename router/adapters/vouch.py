@@ -12,8 +12,8 @@ from typing import Any
 
 import jwt
 
-from router.identity import suspicious
-from router.outcomes import Rejected
+from router.core.identity import suspicious
+from router.core.outcomes import Rejected
 
 
 class Unvouched(Rejected):

@@ -15,7 +15,7 @@ from api.auth import DevIssuer
 from cli.client import JourneysClient
 from devstack.stack import LocalStack
 from reliability.instruments import settled
-from router.model import Journey
+from router.core.model import Journey
 from workers.step import RetryableError
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from reliability.instruments import waited
-from router.model import FINISHED, ActivationKind, JourneyStatus
+from router.core.model import FINISHED, ActivationKind, JourneyStatus
 from tests.browser.console_helpers import Console, Users, screenshot
 
 pytestmark = pytest.mark.browser

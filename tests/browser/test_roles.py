@@ -11,8 +11,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from devstack.run import EUR_PAYMENT
 from reliability.instruments import waited
-from router.model import FINISHED, ActivationKind
-from router.registry import Registry
+from router.core.model import FINISHED, ActivationKind
+from router.language.registry import Registry
 from tests.browser.console_helpers import Console, Users, screenshot
 
 pytestmark = pytest.mark.browser

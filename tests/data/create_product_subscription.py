@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from router.dsl import State, UUIDstr, done, init, step, workflow
+from router.language.dsl import State, UUIDstr, done, init, step, workflow
 
 
 def build_subscription(product: UUID, user_input: str) -> dict[str, str]:
