@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class Runtime:
     after_commit: Callable[[], None] | None = None
     after_act: Callable[[], None] | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
+    _queue_urls: dict[str, str] = field(default_factory=dict)
+    jitter: Callable[[], float] = random.random  # spreads busy messages' retries (consumers/batch.py)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -181,6 +184,16 @@ class Runtime:
 
         log = DynamoTransitionLog(self.client("dynamodb"), self.settings.transition_log_table)
         return Journal(log, EventBridgePublisher(self.client("events"), self.settings.domain_buses))
+
+    def send_again(self, queue_arn: str, body: str, attributes: dict[str, Any], delay: int) -> None:
+        """Send a message again to the queue it came from, after `delay` seconds, as a new message."""
+        sqs = self.client("sqs")
+        if queue_arn not in self._queue_urls:  # once per queue and process: the URL never changes
+            *_, account, name = queue_arn.split(":")
+            self._queue_urls[queue_arn] = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        sqs.send_message(
+            QueueUrl=self._queue_urls[queue_arn], MessageBody=body, MessageAttributes=attributes, DelaySeconds=delay
+        )
 
     def reject(self, body: str, reason: str) -> None:
         """Park a message that can never succeed in this function's DLQ, with its reason attached."""

@@ -48,6 +48,7 @@ CATALOGUE: Mapping[str, Spec] = {
     "MessagesProcessed": Spec("Count", (), _QUEUED, "SQS messages handled (parked ones included)"),
     "MessagesFailed": Spec("Count", (), _QUEUED, "messages reported failed, to come back (retryable)"),
     "MessagesRejected": Spec("Count", (), _QUEUED, "messages parked in the DLQ (no retry can fix them)"),
+    "MessagesBusy": Spec("Count", (), _QUEUED, "messages sent again later because AWS throttled them (never DLQ)"),
     "WorkerRuns": Spec("Count", ("worker", "outcome"), ("worker",), "step worker answers by outcome"),
     "WorkDeferred": Spec("Count", ("worker",), ("worker",), "work put back while its worker's circuit is open"),
     "TicketsOpened": Spec("Count", (), ("approvals",), "approval chains asking their first level"),
