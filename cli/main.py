@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli import lifecycle
+from cli import backfill, lifecycle
 from cli.errors import run_safely
 from cli.operations import add_commands as add_interventions
 from cli.operations import intervene
@@ -100,6 +100,7 @@ def parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="the local stack's metrics: throughput, latency by step, failures")
     _json_flag(stats)
     commands.add_parser("circuits", help="each worker's circuit breaker: open ones hold their new work back")
+    backfill.add_command(commands)
     return top
 
 
@@ -377,6 +378,10 @@ def _circuits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    return backfill.backfill_command(_client(args).runtime, args)
+
+
 def _intervene(args: argparse.Namespace) -> int:
     shown = intervene(_client(args).runtime, args)
     if shown:
@@ -419,6 +424,7 @@ COMMANDS = {
     "costs": _costs,
     "stats": _stats,
     "circuits": _circuits,
+    "backfill": _backfill,
 }
 
 if __name__ == "__main__":

@@ -45,10 +45,15 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
 
 
 def _transition(record: dict[str, Any]) -> TransitionRecord | None:
-    """The committed transition a stream record carries; None for a removal (TTL) or an item that is not a
-    commit (a published definition)."""
-    image = record.get("dynamodb", {}).get("NewImage") or {}
+    """The committed transition a stream record carries; None for a removal (TTL), an item that is not a
+    commit (a published definition), or a write that committed nothing: the same version before and after is
+    `journeys backfill` adding index attributes, whose transition was journaled when it was committed."""
+    change = record.get("dynamodb", {})
+    image = change.get("NewImage") or {}
     if "last_transition" not in image:
+        return None
+    before = change.get("OldImage") or {}
+    if "version" in before and before["version"] == image.get("version"):
         return None
     from router.adapters.dynamodb import unpacked  # boto3-free, but kept off the cold start path with the others
 

@@ -29,16 +29,26 @@ def journey_item(journey: Journey, record: TransitionRecord) -> dict[str, Any]:
     item: dict[str, Any] = {
         "journey_id": {"S": journey.id},
         "version": {"N": str(journey.version)},
-        "status": {"S": journey.status.value},
-        # Index keys that change only when the status does: an ordinary transition writes no by-status entry.
-        "status_shard": {"S": status_key(journey.status.value, journey.id)},
-        "created_at": {"N": repr(journey.created_at)},
-        "definition_id": {"S": journey.definition_id},
+        **index_attributes(journey),
         "updated_at": {"N": repr(journey.updated_at)},
         # zlib: the documents are most of the item, and JSON halves; every write unit and stored byte counts
         "doc": packed(doc),
         "waiting_on": {"S": waiting_on(journey)},  # for filtering lists by why journeys wait
         "last_transition": packed(record.model_dump_json()),
+    }
+    check_size(doc + record.model_dump_json(), ITEM_BYTES, f"journey {journey.id}")
+    return item
+
+
+def index_attributes(journey: Journey) -> dict[str, Any]:
+    """The attributes of a journey item that its indexes and the table's TTL read, from the journey alone: what
+    every commit writes, and what `journeys backfill` (router/adapters/backfill.py) brings older items to."""
+    item: dict[str, Any] = {
+        "status": {"S": journey.status.value},
+        # Index keys that change only when the status does: an ordinary transition writes no by-status entry.
+        "status_shard": {"S": status_key(journey.status.value, journey.id)},
+        "created_at": {"N": repr(journey.created_at)},
+        "definition_id": {"S": journey.definition_id},
     }
     if journey.business_key:
         item["business_key"] = {"S": journey.business_key}
@@ -48,7 +58,6 @@ def journey_item(journey: Journey, record: TransitionRecord) -> dict[str, Any]:
     if due is not None:
         item["due"] = {"N": repr(due)}
         item["due_shard"] = {"S": due_key(journey.id)}
-    check_size(doc + record.model_dump_json(), ITEM_BYTES, f"journey {journey.id}")
     return item
 
 
