@@ -59,7 +59,7 @@ def backfill_command(runtime: Runtime, args: argparse.Namespace) -> int:
         runtime.clock(),
         segments=args.segments,
         dry_run=args.dry_run,
-        progress=_progress,
+        progress=functools.partial(_progress, "to fix" if args.dry_run else "fixed"),
         every=PROGRESS_EVERY,
     ).run()
     if args.json:
@@ -106,9 +106,9 @@ def _retention(runtime: Runtime) -> Any:
     return retention
 
 
-def _progress(tally: Tally) -> None:
+def _progress(fixed: str, tally: Tally) -> None:
     print(
-        f"{tally.table}: {tally.scanned:,} scanned, {tally.fixed:,} fixed, {tally.current:,} already current, "
+        f"{tally.table}: {tally.scanned:,} scanned, {tally.fixed:,} {fixed}, {tally.current:,} already current, "
         f"{tally.moved:,} moved",
         file=sys.stderr,
         flush=True,
@@ -123,16 +123,21 @@ def _notes(tallies: list[Tally], dry_run: bool, tickets: bool) -> list[str]:
         lines.append("tickets: not walked, this stack has no approval tickets table")
     for t in tallies:
         if t.past_retention:
+            got = "would get" if dry_run else "got"
             lines.append(
-                f"{t.table}: {t.past_retention:,} finished journeys are past their definition's retention_days: "
-                "DynamoDB's TTL deletes them within days of this expires_at"
+                f"{t.table}: {_journeys(t.past_retention)} finished longer ago than their definition's "
+                f"retention_days {got} an expires_at already past: DynamoDB's TTL deletes such items within days"
             )
         if t.no_retention:
             lines.append(
-                f"{t.table}: {t.no_retention:,} finished journeys have no expires_at: their definition version is "
-                "neither deployed nor published, so their retention is unknown (TTL keeps them)"
+                f"{t.table}: {_journeys(t.no_retention)} finished with no expires_at: their definition version is "
+                "neither deployed nor published, so their retention is unknown and TTL keeps them"
             )
     return lines
+
+
+def _journeys(count: int) -> str:
+    return f"{count:,} journey{'s' * (count != 1)}"
 
 
 def _verdict(tallies: list[Tally]) -> int:
