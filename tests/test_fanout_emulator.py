@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -199,3 +200,20 @@ def test_reads_go_out_at_once_from_a_running_event_loop_and_from_many_threads(dy
     with ThreadPoolExecutor(4) as pool:
         pages = list(pool.map(lambda _: status_page(dynamodb, TABLE, UNFINISHED, 7), range(8)))
     assert pages == [expected] * 8
+
+
+def test_reads_sent_at_once_pass_the_callers_parameter_hooks_on_its_thread(dynamodb: Any) -> None:
+    """What watches a client's calls (the least-privilege record, tests/test_policies.py) sees the fan-out's
+    Queries as the caller's: once a read, on the caller's thread, with what the hooks made of the request."""
+    seen: list[tuple[str, str]] = []
+
+    def noted(params: dict[str, Any], **_: Any) -> None:
+        seen.append((threading.current_thread().name, params["ExpressionAttributeValues"][":k"]["S"]))
+        params["Limit"] = 1  # a hook may change the request: what it leaves is what is sent
+
+    dynamodb.meta.events.register("before-parameter-build.dynamodb.Query", noted)
+    populate(dynamodb, 45)
+    page = status_page(dynamodb, TABLE, (JourneyStatus.RUNNING,), 5, reader=fanout.at_once)
+    assert sorted(key for _, key in seen) == sorted(f"RUNNING#{s:02d}" for s in range(SHARDS))
+    assert {thread for thread, _ in seen} == {threading.current_thread().name}
+    assert page == status_page(dynamodb, TABLE, (JourneyStatus.RUNNING,), 5, reader=fanout.in_turn)

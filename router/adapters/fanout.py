@@ -22,10 +22,11 @@ import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.client import BaseClient
+from botocore.hooks import first_non_none_response
 
 if TYPE_CHECKING:
     from aiobotocore.session import AioSession
@@ -88,7 +89,20 @@ def at_once(client: Any, reads: Sequence[Read]) -> list[Outcome]:
     if not reads:
         return []
     mirror, loop = _Mirror.of(client), _loop()
-    return loop.run(_at_once(loop, mirror, reads))
+    return loop.run(_at_once(loop, mirror, [_announced(client, read) for read in reads]))
+
+
+def _announced(client: Any, read: Read) -> Read:
+    """The read's request passed through `client`'s own parameter hooks, on the caller's thread, as boto3 passes a
+    call's before sending it: whatever watches that client's calls sees this one too, as the caller's (the
+    least-privilege record of tests/test_policies.py does). Once a read: its later pages go out from the loop."""
+    model = client.meta.service_model.operation_model("Query")
+    name, context = f"{client.meta.service_model.service_id.hyphenize()}.Query", dict[str, Any]()
+    params = dict(read.request)
+    replies = client.meta.events.emit(f"provide-client-params.{name}", params=params, model=model, context=context)
+    params = first_non_none_response(replies, default=params)
+    client.meta.events.emit(f"before-parameter-build.{name}", params=params, model=model, context=context)
+    return replace(read, request=params)
 
 
 def read(client: Any, reads: Sequence[Read]) -> list[Outcome]:
