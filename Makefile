@@ -30,13 +30,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)  ## mypy --strict over the shipped packages ([tool.mypy] in pyproject.toml)
 	$(BIN)/mypy
 
-bench: $(STAMP)  ## AWS calls and latency per transition; prints figures
+bench: $(STAMP)  ## AWS calls and latency per transition, fan-out reads; prints figures
 	$(BIN)/python -m bench.critical_path
 	$(BIN)/python -m bench.cpu
 	$(BIN)/python -m bench.approvals
 	$(BIN)/python -m bench.compare
 	$(BIN)/python -m bench.capacity  # reads compare.json: after bench.compare
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.fanout
 
 .PHONY: reliability
 N ?= 200

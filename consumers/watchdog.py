@@ -2,7 +2,8 @@
 deadline index, and approval levels nobody decided by their deadline, handed to the approvals function to lapse.
 
 Each deadline shard is its own unit of work with its own budget: a shard that fails to read, or holds a poison
-journey, is logged and found again next tick, and never keeps the other shards from being swept."""
+journey, is logged and found again next tick, and never keeps the other shards from being swept. The shards are
+read at once (router/adapters/fanout.py), each read's failure kept apart from the others', then swept in turn."""
 
 from __future__ import annotations
 
@@ -26,11 +27,9 @@ def consume(runtime: Runtime, event: dict[str, Any], context: Any = None) -> dic
     metrics = runtime.telemetry(logger.service)
     shards = event.get("shards") or DEADLINE_SHARDS  # a schedule may split the shards between invocations
     overdue = 0
-    for shard in shards:
-        try:
-            due = overdue_journeys(client, table, now, PER_SHARD, shard)
-        except Exception:  # one unreadable shard must not stop the sweep of the others; read again next tick
-            logger.exception("watchdog could not read a deadline shard", extra={"shard": shard})
+    for shard, due in zip(shards, overdue_journeys(client, table, now, PER_SHARD, shards), strict=True):
+        if isinstance(due, Exception):  # one unreadable shard must not stop the sweep of the others; read next tick
+            logger.error("watchdog could not read a deadline shard", extra={"shard": shard}, exc_info=due)
             outcomes["errors"] = outcomes.get("errors", 0) + 1
             continue
         overdue += len(due)

@@ -21,6 +21,7 @@ from router.core.reasons import why
 from router.core.shards import due_key
 from router.language.loader import parse
 from router.language.registry import Registry
+from tests.emulator_faults import refused_queries
 from workers.samples import SAMPLES
 from workers.step import RetryableError
 
@@ -136,10 +137,10 @@ def test_the_watchdog_catches_a_dropped_work_message_and_the_journey_completes(f
 
 def test_a_deadline_shard_that_cannot_be_read_does_not_stop_the_sweep(fresh_emulator):
     """Each deadline shard is its own unit of work: one failing to read is counted as an error, and the overdue
-    journey in another shard is still re-dispatched and completes."""
+    journey in another shard is still re-dispatched and completes. The shards are read at once (aiobotocore), so
+    the failure is made where every client meets it: the emulator refuses that shard's Query."""
     dropped: list[str] = []
     broken = next(key for key in DEADLINE_SHARDS if key != due_key("dropped"))
-    read: list[str] = []
 
     def drop_first_work(params: dict[str, Any], **_: Any) -> Any:
         request = json.loads(params["body"] or b"{}")
@@ -148,27 +149,25 @@ def test_a_deadline_shard_that_cannot_be_read_does_not_stop_the_sweep(fresh_emul
             return _http_ok(), {"MessageId": "lost", "ResponseMetadata": {"HTTPStatusCode": 200}}
         return None
 
-    def fail_one_shard(params: dict[str, Any], **_: Any) -> None:
-        request = json.loads(params["body"] or b"{}")
-        if request.get("IndexName") == DEADLINE_INDEX:
-            shard = request["ExpressionAttributeValues"][":shard"]["S"]
-            read.append(shard)
-            if shard == broken:
-                raise ConnectionError("the shard's partition is unavailable")
+    def deadline_shard(request: dict[str, Any]) -> str | None:
+        if request.get("IndexName") != DEADLINE_INDEX:
+            return None
+        return str(request["ExpressionAttributeValues"][":shard"]["S"])
 
     skew = {"seconds": 0.0}
     options = {
-        "hooks": [("before-call.sqs.SendMessage", drop_first_work), ("before-call.dynamodb.Query", fail_one_shard)],
+        "hooks": [("before-call.sqs.SendMessage", drop_first_work)],
         "clock": lambda: time.time() + skew["seconds"],
     }
     with stack_with(fresh_emulator, Flaky({}), **options) as stack:
         start(stack, "dropped", "Dora Dropped")
         stack.wait_quiet()
         skew["seconds"] = 6  # past the 5 s SLA
-        read.clear()
-        swept = watchdog.consume(stack.runtimes["WatchdogFunction"], {})
+        with refused_queries(fresh_emulator, lambda request: deadline_shard(request) == broken) as asked:
+            swept = watchdog.consume(stack.runtimes["WatchdogFunction"], {})
         waited(lambda: journey(stack, "dropped").status is JourneyStatus.SUCCEEDED)
     assert swept == {"Commit": 1, "errors": 1}
+    read = [shard for shard in map(deadline_shard, asked) if shard]
     assert sorted(read) == sorted(DEADLINE_SHARDS)  # every shard asked once, the broken one included
 
 

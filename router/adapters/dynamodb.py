@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
+from router.adapters import fanout
+from router.adapters.fanout import FanOut, Read
 from router.adapters.limits import ITEM_BYTES, check_size
-from router.core.model import Journey, JourneyStatus, TransitionRecord
+from router.core.model import FINISHED, Journey, JourneyStatus, TransitionRecord
 from router.core.reasons import waiting_on
 from router.core.shards import due_key, due_keys, status_key, status_keys
 from router.ports import VersionConflict
@@ -232,33 +234,56 @@ def status_page(
     after: Position | None = None,
     created: tuple[float | None, float | None] = (None, None),
     equal: dict[str, str] | None = None,
+    reader: FanOut = fanout.read,
 ) -> IndexPage:
     """The next `limit` journeys after `after` across every shard of `statuses`, merged by (created_at, id).
 
     Each shard is read up to `limit` entries past `after`; a shard that returned that many may hold more, so the
     merge keeps only what is no later than the earliest such shard's last entry (the horizon): nothing between
     two pages is skipped, whatever the shards hold. `created` bounds created_at in the key condition; `equal`
-    filters projected, never-changing attributes (definition_id, business_key) on the server."""
-    sources = [
-        _shard_positions(client, table, key, limit, after, created, equal)
-        for status in statuses
-        for key in status_keys(status.value)
-    ]
+    filters projected, never-changing attributes (definition_id, business_key) on the server.
+
+    The shards of a status are read at once (`reader`), the statuses in rounds, each after the one before: a
+    journey moving between two statuses is then read at least once, as UNFINISHED's order promises."""
+    sources: list[list[Position]] = []
+    for statuses_at_once in _rounds(statuses):
+        reads = [
+            _shard_read(table, key, limit, after, created, equal)
+            for status in statuses_at_once
+            for key in status_keys(status.value)
+        ]
+        sources += [sorted(map(_position, found))[:limit] for found in fanout.items(reader(client, reads))]
     full = [positions[-1] for positions in sources if len(positions) >= limit]
     horizon = min(full) if full else None
     merged = sorted({p for positions in sources for p in positions if horizon is None or p <= horizon})
     return IndexPage(merged[:limit], more=len(merged) > limit or horizon is not None)
 
 
-def _shard_positions(
-    client: Any,
+def _rounds(statuses: Iterable[JourneyStatus]) -> list[list[JourneyStatus]]:
+    """The statuses in order, one round each, except that finished statuses next to each other share one: nothing
+    moves between them (they are final), so reading them together loses nothing."""
+    rounds: list[list[JourneyStatus]] = []
+    for status in statuses:
+        if rounds and status in FINISHED and rounds[-1][-1] in FINISHED:
+            rounds[-1].append(status)
+        else:
+            rounds.append([status])
+    return rounds
+
+
+def _position(item: dict[str, Any]) -> Position:
+    return float(item["created_at"]["N"]), item["journey_id"]["S"]
+
+
+def _shard_read(
     table: str,
     key: str,
     limit: int,
     after: Position | None,
     created: tuple[float | None, float | None],
     equal: dict[str, str] | None,
-) -> list[Position]:
+) -> Read:
+    """One shard's Query, up to `limit` entries past `after`; later pages only while it has not given that many."""
     names, values = {"#k": "status_shard", "#c": "created_at"}, {":k": {"S": key}}
     lower = max(x for x in (created[0], after[0] if after else None, float("-inf")) if x is not None)
     condition = "#k = :k"
@@ -282,16 +307,8 @@ def _shard_positions(
     if equal:
         request["FilterExpression"] = " AND ".join(f"#f{i} = :f{i}" for i in range(len(equal)))
     request.update(ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-    pages = client.get_paginator("query").paginate(**request, PaginationConfig={"PageSize": limit})
-    positions: list[Position] = []
-    for page in pages:  # lazy: later pages are read only while this shard has not given `limit` entries yet
-        for item in page["Items"]:
-            position = (float(item["created_at"]["N"]), item["journey_id"]["S"])
-            if after is None or position > after:
-                positions.append(position)
-        if len(positions) >= limit:
-            return sorted(positions)[:limit]
-    return sorted(positions)
+    keep = None if after is None else (lambda item: _position(item) > after)
+    return Read(request, enough=limit, page_size=limit, keep=keep)
 
 
 def load_journeys(client: Any, table: str, journey_ids: list[str]) -> dict[str, Journey]:
@@ -333,17 +350,28 @@ def journeys_by_status(
         after = page.positions[-1]
 
 
-def overdue_journeys(client: Any, table: str, now: float, limit: int, shard_key: str) -> list[str]:
-    """Journey ids of one deadline shard with an open activation due by `now`: a sparse index, no scans."""
-    items = query(
-        client,
-        limit,
-        TableName=table,
-        IndexName=DEADLINE_INDEX,
-        KeyConditionExpression="due_shard = :shard AND due <= :now",
-        ExpressionAttributeValues={":shard": {"S": shard_key}, ":now": {"N": repr(now)}},
-    )
-    return list(dict.fromkeys(item["journey_id"]["S"] for item in items))
+def overdue_journeys(
+    client: Any, table: str, now: float, limit: int, shard_keys: Sequence[str], reader: FanOut = fanout.read
+) -> list[list[str] | Exception]:
+    """Per deadline shard, at once: the ids of at most `limit` journeys with an activation due by `now` (a sparse
+    index, no scans), or why that shard could not be read; one unreadable shard never hides the others."""
+    reads = [
+        Read(
+            {
+                "TableName": table,
+                "IndexName": DEADLINE_INDEX,
+                "KeyConditionExpression": "due_shard = :shard AND due <= :now",
+                "ExpressionAttributeValues": {":shard": {"S": key}, ":now": {"N": repr(now)}},
+            },
+            enough=limit,
+            page_size=min(100, limit),
+        )
+        for key in shard_keys
+    ]
+    return [
+        found if isinstance(found, Exception) else list(dict.fromkeys(i["journey_id"]["S"] for i in found[:limit]))
+        for found in reader(client, reads)
+    ]
 
 
 DEADLINE_SHARDS = due_keys()

@@ -13,7 +13,8 @@ from typing import Any, cast
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from router.adapters.dynamodb import query
+from router.adapters import fanout
+from router.adapters.fanout import FanOut, Read
 from router.adapters.limits import ITEM_BYTES, check_size
 from router.adapters.tokens import close_token
 from router.core.approvals import AuditEntry, Ticket, TicketStatus
@@ -50,8 +51,8 @@ def ticket_from_item(item: dict[str, Any]) -> Ticket:
 
 
 class DynamoTicketStore:
-    def __init__(self, client: Any, table: str) -> None:
-        self.client, self.table = client, table
+    def __init__(self, client: Any, table: str, reader: FanOut = fanout.read) -> None:
+        self.client, self.table, self.reader = client, table, reader
 
     def put(self, ticket: Ticket, token: str) -> bool:
         try:
@@ -179,18 +180,22 @@ class DynamoTicketStore:
 
     def _due(self, deadline: str, now: float, limit: int) -> list[tuple[float, str]]:
         """The first `limit` (deadline, ticket id) across the open-ticket shards: each shard's first `limit`
-        holds every entry of the merged first `limit`."""
-        found: list[tuple[float, str]] = []
-        for shard in open_ticket_keys():
-            items = query(
-                self.client,
-                limit,
-                TableName=self.table,
-                IndexName=OPEN_INDEX,
-                KeyConditionExpression=f"open_shard = :shard AND {deadline}",
-                ExpressionAttributeValues={":shard": {"S": shard}, _NOW: _attribute(now)},
+        holds every entry of the merged first `limit`. The shards are read at once."""
+        reads = [
+            Read(
+                {
+                    "TableName": self.table,
+                    "IndexName": OPEN_INDEX,
+                    "KeyConditionExpression": f"open_shard = :shard AND {deadline}",
+                    "ExpressionAttributeValues": {":shard": {"S": shard}, _NOW: _attribute(now)},
+                },
+                enough=limit,
+                page_size=min(100, limit),
             )
-            found += [(float(item["deadline"]["N"]), item["ticket_id"]["S"]) for item in items]
+            for shard in open_ticket_keys()
+        ]
+        shards = fanout.items(self.reader(self.client, reads))
+        found = [(float(item["deadline"]["N"]), item["ticket_id"]["S"]) for items in shards for item in items[:limit]]
         return sorted(found)[:limit]
 
     def _read(self, ticket_ids: list[str]) -> list[Ticket]:
