@@ -51,6 +51,9 @@ def backfill_command(runtime: Runtime, args: argparse.Namespace) -> int:
     from router.adapters.backfill import Backfill
 
     settings = runtime.settings
+    # One quick read first, with the usual retries: a stack that is down, or a table that is missing, is said at
+    # once, not after the walk's patient retries (ten attempts a segment) have run out.
+    runtime.client("dynamodb").describe_table(TableName=settings.journeys_table)
     tallies = Backfill(
         _client(runtime, args.segments),
         settings.journeys_table,

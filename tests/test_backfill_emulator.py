@@ -187,7 +187,9 @@ class Old:
         return {j.id for j in journeys_by_status(self.client, self.journeys, SWEEP, page_size=2)}
 
     def overdue(self, at: float) -> set[str]:
-        return {j for shard in DEADLINE_SHARDS for j in overdue_journeys(self.client, self.journeys, at, 10, shard)}
+        found = overdue_journeys(self.client, self.journeys, at, 10, DEADLINE_SHARDS)
+        assert not [f for f in found if isinstance(f, Exception)]
+        return {j for ids in found if isinstance(ids, list) for j in ids}
 
     def ticket_store(self) -> DynamoTicketStore:
         return DynamoTicketStore(self.client, self.tickets)
@@ -244,7 +246,7 @@ def test_after_the_backfill_every_journey_and_open_ticket_is_found_by_the_real_r
     keyed = status_page(old.client, old.journeys, [JourneyStatus.RUNNING], 10, equal={"business_key": "BK-1"})
     assert [journey_id for _, journey_id in keyed.positions] == ["overdue"]
     assert old.overdue(NOW) == {"overdue"}
-    assert overdue_journeys(old.client, old.journeys, NOW, 10, due_key("overdue")) == ["overdue"]
+    assert overdue_journeys(old.client, old.journeys, NOW, 10, [due_key("overdue")]) == [["overdue"]]
     assert old.overdue(NOW + 2 * 3600) == {"overdue", "waiting", "current"}
     assert old.ticket_store().lapsed(NOW) == ["lapsed"]
     assert [t.ticket_id for t in old.ticket_store().open_tickets(NOW)] == ["open"]
