@@ -7,12 +7,15 @@ message) could change with every test still passing. These scenarios pin the who
 
 from __future__ import annotations
 
+import pytest
+
 from router.core.decide import decide
 from router.core.gates import GateRefused
 from router.core.model import (
     ApprovalOutcome,
     CloseToken,
     InputSubmitted,
+    JourneyStatus,
     StartJourney,
     StepFailed,
     StepSucceeded,
@@ -211,3 +214,25 @@ def test_a_duplicate_is_a_plain_copy_unless_the_caller_says_it_was_redelivered()
     assert s.journey is not None
     assert decide(DEFINITION, s.journey, answer, 1_011.0).actions == []
     assert len(decide(DEFINITION, s.journey, answer, 1_011.0, redelivered=True).actions) == 2
+
+
+NO_MAKER = PAYMENT.replace("    initiator: payment.maker\n", "").replace("id: golden-pay", "id: golden-pay-plain")
+
+
+@pytest.mark.parametrize(
+    ("definition", "state"),
+    [(PAY, {}), (PAY, {"payment": {"amount": 5, "maker": 7}}), (parse(NO_MAKER), {"payment": {"amount": 5}})],
+    ids=["nothing-to-cover", "maker-not-text", "no-maker-field"],
+)
+def test_a_grant_on_an_unchanged_state_is_applied_whatever_the_approval_covers_or_names(definition, state) -> None:
+    """An approval opened on an empty state (it covers no field), one whose maker field holds no text, and one with
+    no maker field at all: two other people's grant on the digest asked is applied and the journey moves on."""
+    s = Scenario(definition)
+    s.send(StartJourney(journey_id="j", definition_id=definition.id, input=state, actor="channel"), 1_000.0)
+    assert s.journey is not None
+    d = s.journey.open["j.1"].digest
+    s.send(
+        ApprovalOutcome(journey_id="j", activation_id="j.1", outcome="granted", approvers=["ann", "bob"], digest=d),
+        1_100.0,
+    )
+    assert s.journey.status is JourneyStatus.SUCCEEDED and s.journey.granted["approve"].digest == d
