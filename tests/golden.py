@@ -59,8 +59,11 @@ def check(name: str, log: list[dict[str, Any]]) -> None:
     golden = json.loads(path.read_text())
     actual = json.loads(json.dumps(log))  # the same JSON round trip the file took (tuples, float keys)
     for n, (want, got) in enumerate(zip(golden, actual, strict=False)):
-        assert got == want, f"{name}: outcome {n} differs from the golden file at {_difference(want, got, '')}"
-    assert len(actual) == len(golden), f"{name}: {len(actual)} outcomes, the golden file has {len(golden)}"
+        assert got == want, f"{name}: outcome {n} differs from the golden file at {_difference(want, got, '')}{HINT}"
+    assert len(actual) == len(golden), f"{name}: {len(actual)} outcomes, the golden file has {len(golden)}{HINT}"
+
+
+HINT = " (an intended change: JOURNEYS_UPDATE_GOLDEN=1, then review `git diff tests/data/golden` before committing)"
 
 
 def _difference(want: Any, got: Any, where: str) -> str:
