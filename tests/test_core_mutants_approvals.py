@@ -100,8 +100,8 @@ def decided(ticket: Ticket, who: str = "olivia", verdict: Verdict = Verdict.APPR
 
 def test_the_next_level_is_a_fresh_open_ticket_with_its_own_role_and_limit() -> None:
     """Level 2 asked at 2000: its role, limit and timeout; the approver of level 1 joins the list; nothing of level
-    1's decision remains; one new 'opened' entry."""
-    first = decided(ticket_from(message(), "pay", 2, 1_000.0))
+    1's decision remains (not even the reason its approver gave); one new 'opened' entry."""
+    first = decided(ticket_from(message(), "pay", 2, 1_000.0), reason="invoice checked")
     second = next_ticket(first, 2_000.0)
     assert (second.ticket_id, second.level, second.role, second.limit) == ("j.1.L2", 2, "manager", 50_000)
     assert (second.approvers, second.later, second.opened_at, second.deadline) == (

@@ -13,8 +13,11 @@ from router.core.decide import decide
 from router.core.gates import GateRefused
 from router.core.model import (
     ApprovalOutcome,
+    ArmTimer,
     CloseToken,
+    Command,
     InputSubmitted,
+    Intervention,
     JourneyStatus,
     StartJourney,
     StepFailed,
@@ -236,3 +239,156 @@ def test_a_grant_on_an_unchanged_state_is_applied_whatever_the_approval_covers_o
         1_100.0,
     )
     assert s.journey.status is JourneyStatus.SUCCEEDED and s.journey.granted["approve"].digest == d
+
+
+def test_a_redelivered_duplicate_start_re_sends_the_approval_its_first_transition_opened() -> None:
+    """A retried start of a journey that begins with an approval: the approval chain is started again (idempotent
+    by activation), with the same levels, amount, maker and digest as the first time."""
+    s = started(PAY, input={"payment": {"amount": 2_500, "maker": "mo"}})
+    first = s.log[0]["commit"]["actions"]
+    again = s.send(StartJourney(journey_id="j", definition_id=PAY.id, input={}), 1_001.0, redelivered=True)
+    assert [a.model_dump(mode="json") for a in again.actions] == first
+    assert first[0]["kind"] == "start_approval" and first[0]["initiator"] == "mo"
+
+
+def test_a_redelivered_answer_re_arms_its_timer_for_the_time_still_to_wait() -> None:
+    """The answer that entered a WAIT, retried after a crash: the timer is armed again for what is left of the
+    wait at the time of the retry, not for the whole wait."""
+    s = started()
+    s.send(StepSucceeded(journey_id="j", activation_id="j.1", output={"kyc": "CLEAR"}, actor="kyc"), 1_010.0)
+    s.send(StepSucceeded(journey_id="j", activation_id="j.2.fraud", actor="fraud"), 1_020.0)
+    last = StepSucceeded(journey_id="j", activation_id="j.2.sanctions", actor="sanctions")
+    s.send(last, 1_030.0)
+    again = s.send(last, 1_042.0, redelivered=True)
+    assert again.actions == [ArmTimer(activation_id="j.4", journey_id="j", delay_seconds=18)]
+
+
+NO_COVERS = PAYMENT.replace("id: golden-pay", "id: golden-pay-all")  # no `covers`: every field it was entered with
+
+
+def test_a_field_added_while_an_approval_waits_is_not_one_it_covers_so_the_grant_stands() -> None:
+    """An approval without `covers` certifies the fields the state had when it opened. A patch that only adds a
+    new field does not ask it again, and a grant on the digest asked is applied, not voided."""
+    definition = parse(NO_COVERS)
+    s = Scenario(definition)
+    start = StartJourney(journey_id="j", definition_id=definition.id, input={"payment": {"amount": 5}}, actor="c")
+    s.send(start, 1_000.0)
+    assert s.journey is not None
+    asked = s.journey.open["j.1"]
+    assert asked.covers == ["payment"]
+    patch = Intervention(
+        journey_id="j",
+        command=Command.PATCH,
+        expected_version=1,
+        actor="olga",
+        reason="add a note",
+        patch={"note": "n"},
+    )
+    s.send(patch, 1_050.0)
+    assert list(s.journey.open) == ["j.1"] and s.journey.state["note"] == "n"
+    s.send(
+        ApprovalOutcome(
+            journey_id="j", activation_id="j.1", outcome="granted", approvers=["ann", "bob"], digest=asked.digest
+        ),
+        1_100.0,
+    )
+    assert s.journey.status is JourneyStatus.SUCCEEDED
+    assert s.journey.granted["approve"].paths == ["payment"]
+
+
+PAUSED_THEN_APPROVED = parse(
+    """
+id: paused
+version: "1"
+owning_domain: x
+input_schema: {type: object, properties: {a: {type: string}, b: {type: string}}}
+start_at: pause
+steps:
+  - {name: pause, type: WAIT, seconds: 30, next: check}
+  - {name: check, type: TASK, worker: w, sla_seconds: 60, next: approve}
+  - name: approve
+    type: APPROVAL
+    sla_seconds: 7500
+    levels: [{role: officer, timeout_seconds: 3600}]
+    next: done
+  - {name: done, type: SUCCESS, emit: x.done}
+"""
+)
+
+
+def test_redelivered_duplicates_re_send_the_timer_left_and_the_approval_their_transitions_opened() -> None:
+    """A retried start of a journey that begins with a WAIT arms the timer for what is left of the wait; a retried
+    answer whose transition entered an approval starts that approval chain again."""
+    s = Scenario(PAUSED_THEN_APPROVED)
+    s.send(StartJourney(journey_id="j", definition_id="paused", input={}, actor="c"), 1_000.0)
+    again = s.send(StartJourney(journey_id="j", definition_id="paused", input={}), 1_010.0, redelivered=True)
+    assert again.actions == [ArmTimer(activation_id="j.1", journey_id="j", delay_seconds=20)]
+    s.send(TimerFired(journey_id="j", activation_id="j.1"), 1_030.0)
+    answer = StepSucceeded(journey_id="j", activation_id="j.2", actor="w")
+    first = s.send(answer, 1_040.0)
+    again = s.send(answer, 1_041.0, redelivered=True)
+    assert [a.kind for a in first.actions] == ["start_approval"] and again.actions == first.actions
+
+
+def test_a_domain_event_without_a_reason_carries_no_reason_key() -> None:
+    """The SUCCESS step emits without a `reason`: the event's data is empty, not {"reason": null}."""
+    s = Scenario(PAUSED_THEN_APPROVED)
+    s.send(StartJourney(journey_id="j", definition_id="paused", input={}, actor="c"), 1_000.0)
+    s.send(TimerFired(journey_id="j", activation_id="j.1"), 1_030.0)
+    s.send(StepSucceeded(journey_id="j", activation_id="j.2", actor="w"), 1_040.0)
+    assert s.journey is not None
+    d = s.journey.open["j.3"].digest
+    out = s.send(
+        ApprovalOutcome(journey_id="j", activation_id="j.3", outcome="granted", approvers=["ann"], digest=d), 1_050.0
+    )
+    assert out.record.emits == ["x.done"] and out.record.emitted == {}
+
+
+def test_bad_input_at_the_start_and_at_an_input_step_lists_every_broken_rule() -> None:
+    fresh = Scenario(PAUSED_THEN_APPROVED)
+    refused = fresh.send(StartJourney(journey_id="k", definition_id="paused", input={"a": 1, "b": 2}), 1_000.0)
+    assert str(refused) == (
+        "input does not match paused input_schema: a: must satisfy type='string'; b: must satisfy type='string'"
+    )
+    asking = parse(
+        """
+id: asking
+version: "1"
+owning_domain: x
+start_at: details
+steps:
+  - name: details
+    type: INPUT
+    sla_seconds: 600
+    input_schema: {type: object, required: [passport, country]}
+    next: done
+  - {name: done, type: SUCCESS}
+"""
+    )
+    s = Scenario(asking)
+    s.send(StartJourney(journey_id="j", definition_id="asking", input={"name": "Ann"}), 1_000.0)
+    refused = s.send(InputSubmitted(journey_id="j", activation_id="j.1", data={}), 1_006.0)
+    assert str(refused) == (
+        "data for step 'details' is not valid: (root): 'passport' is a required property; "
+        "(root): 'country' is a required property"
+    )
+
+
+def test_a_stale_or_late_answer_still_closes_the_token_it_came_with() -> None:
+    """An answer to an activation no longer open, or after the end, is absorbed; the task token it carries is
+    closed, so the worker's state machine stops waiting."""
+    s = started()
+    out = s.send(StepSucceeded(journey_id="j", activation_id="j.9", actor="kyc", task_token="old"), 1_005.0)
+    assert out.reason == "stale: activation not open"
+    assert out.actions == [CloseToken(activation_id="j.9", journey_id="j", task_token="old", success=True)]
+
+
+def test_a_branch_that_fails_for_good_fails_the_journey_and_withdraws_the_other_branch() -> None:
+    """A parallel branch's terminal failure fails the journey; the other branch is no longer open, so its late
+    answer is absorbed as after the end, never applied."""
+    s = started()
+    s.send(StepSucceeded(journey_id="j", activation_id="j.1", output={"kyc": "CLEAR"}, actor="kyc"), 1_010.0)
+    s.send(StepFailed(journey_id="j", activation_id="j.2.fraud", error="Bad", message="no", actor="fraud"), 1_020.0)
+    assert s.journey is not None and s.journey.status is JourneyStatus.FAILED and s.journey.open == {}
+    late = s.send(StepSucceeded(journey_id="j", activation_id="j.2.sanctions", actor="sanctions"), 1_030.0)
+    assert late.reason == "journey finished"

@@ -12,6 +12,7 @@ from router.core.model import (
     ApprovalOutcome,
     DeadlinePassed,
     InputSubmitted,
+    JourneyStatus,
     RetriesExhausted,
     StartJourney,
     StartRetryChain,
@@ -189,3 +190,42 @@ def test_error_names_are_the_names_before_the_colon_of_every_error_given() -> No
     """Blank and missing errors name nothing; a name is what stands before the first colon, trimmed."""
     assert error_names("Timeout: slow", None, "", " Bureau :x:y", "Plain") == {"Timeout", "Bureau", "Plain"}
     assert error_names(": no name") == set()
+
+
+def test_exhausted_retries_are_caught_by_the_name_of_the_last_error_too() -> None:
+    """The retries started on a Timeout and ended on Bureau, which the step catches: the journey goes to the
+    catch's step; the cause is split at the first colon (name, then the whole message) and kept to 500 chars."""
+    s = at("verify")
+    s.send(failed(error="Timeout"), 1_010.0)
+    message = "refused: id 3: " + LONG
+    out = s.send(RetriesExhausted(journey_id="j", activation_id="j.1", error="Bureau", message=message), 1_100.0)
+    assert s.journey is not None and s.journey.step == "manual" and s.journey.status is JourneyStatus.RUNNING
+    assert out.record.event == "caught" and out.record.step_result == "caught Bureau: manual"
+    (catch,) = DEFINITION.step("verify").catch
+    failure = s.journey.state[catch.result_path]
+    assert failure["error"] == "Bureau" and failure["message"] == message[:500] and len(failure["message"]) == 500
+    assert failure["first_error"].startswith("Timeout: xxx")
+
+
+def test_exhausted_retries_with_no_error_name_are_caught_as_escalated_by_the_first_failure() -> None:
+    """A chain that gave up without naming its error: the catch still applies by the name of the failure that
+    started the retries, and the failure handed to the catch's step is called Escalated."""
+    s = at("verify")
+    s.send(failed(error="Bureau"), 1_010.0)
+    s.send(RetriesExhausted(journey_id="j", activation_id="j.1", error="", message="gave up"), 1_100.0)
+    assert s.journey is not None and s.journey.step == "manual"
+    (catch,) = DEFINITION.step("verify").catch
+    assert s.journey.state[catch.result_path]["error"] == "Escalated"
+    assert s.journey.state[catch.result_path]["message"] == "gave up"
+
+
+def test_a_branch_that_starts_retrying_while_another_is_escalated_leaves_the_journey_stuck() -> None:
+    """One branch escalated the journey (STUCK, in the operators' queue); the other branch's first failure starts
+    its own retry chain, and the journey stays STUCK: only a person un-sticks it."""
+    s = at("screens")
+    s.send(RetriesExhausted(journey_id="j", activation_id="j.1.sanctions", error="Timeout"), 1_010.0)
+    assert s.journey is not None and s.journey.status is JourneyStatus.STUCK
+    out = s.send(failed("j.1.fraud"), 1_020.0)
+    assert [a.kind for a in out.actions] == ["start_retry_chain"]
+    assert out.record.status is JourneyStatus.STUCK and s.journey.status is JourneyStatus.STUCK
+    assert s.journey.open["j.1.fraud"].retrying
