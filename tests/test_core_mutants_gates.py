@@ -143,3 +143,32 @@ def test_a_grant_passes_only_on_the_digest_of_its_fields_now() -> None:
     assert e.value.rule == APPROVAL_GATE
     assert str(e.value).endswith("on the current values of the fields it covers")
     assert not passed(gate, {}, state)
+
+
+# A loop behind the gate whose way back is declared after the step it returns to.
+LOOPED = """
+id: looped
+version: "1"
+owning_domain: x
+start_at: intake
+steps:
+  - {name: intake, type: TASK, worker: w, sla_seconds: 60, next: approve}
+  - name: approve
+    type: APPROVAL
+    sla_seconds: 7500
+    levels: [{role: officer, timeout_seconds: 3600}]
+    next: work
+  - {name: work, type: TASK, worker: w, sla_seconds: 60, next: check}
+  - name: check
+    type: DECISION
+    branches: [{when: "again", goto: work}]
+    default: done
+  - {name: done, type: SUCCESS}
+"""
+
+
+@pytest.mark.parametrize(("target", "gates"), [("intake", []), ("work", ["approve"]), ("check", ["approve"])])
+def test_a_step_in_a_loop_behind_a_gate_is_still_behind_it(target: str, gates: list[str]) -> None:
+    """`work` is reached from the approval and from the loop's decision, which lies behind the approval too: every
+    path to it passes the gate, so nothing may put a journey there without the grant."""
+    assert [g.name for g in gates_before(parse(LOOPED), target)] == gates
