@@ -168,3 +168,28 @@ def test_schema_errors_name_where_and_which_rule_without_the_value() -> None:
         "tags/1: must satisfy type='string'",
     ]
     assert not any("SECRET" in e for e in errors)
+
+
+BAD_MAKER = """
+id: bad-maker
+version: "1"
+owning_domain: x
+start_at: approve
+steps:
+  - name: approve
+    type: APPROVAL
+    initiator: abs(payment.maker)
+    sla_seconds: 7500
+    levels: [{role: officer, timeout_seconds: 3600}]
+    next: done
+  - {name: done, type: SUCCESS}
+"""
+
+
+def test_an_initiator_expression_that_cannot_be_evaluated_names_the_step_in_its_error() -> None:
+    """The approval's maker is read when its chain starts; an expression that fails on the state says which
+    step's initiator failed, so the definition's author can find it."""
+    definition = parse(BAD_MAKER)
+    start = StartJourney(journey_id="j", definition_id="bad-maker", input={"payment": {"maker": "mo"}}, actor="c")
+    with pytest.raises(ExpressionError, match=r"^step 'approve''s initiator failed: abs\(\) takes number"):
+        decide(definition, None, start, 1_000.0)
