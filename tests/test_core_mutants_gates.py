@@ -172,3 +172,13 @@ def test_a_step_in_a_loop_behind_a_gate_is_still_behind_it(target: str, gates: l
     """`work` is reached from the approval and from the loop's decision, which lies behind the approval too: every
     path to it passes the gate, so nothing may put a journey there without the grant."""
     assert [g.name for g in gates_before(parse(LOOPED), target)] == gates
+
+
+def test_the_gates_remembered_for_one_definition_are_never_those_of_another() -> None:
+    """Dominators are remembered per definition (id, version, content): asking about a second definition in the
+    same process gives its own gates, not the first one's."""
+    assert [g.name for g in gates_before(parse(LOOPED), "work")] == ["approve"]
+    assert [g.name for g in gates_before(parse(GATE_FIRST), "work")] == ["approve"]
+    assert [g.name for g in gates_before(parse(GATE_FIRST), "done")] == ["approve", "recheck"]
+    assert gates_before(parse(LOOPED), "intake") == []
+    assert [g.name for g in gates_before(parse(BRANCHED), "join")] == ["first"]
