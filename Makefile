@@ -39,13 +39,22 @@ bench: $(STAMP)  ## AWS calls and latency per transition, fan-out reads; prints 
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.fanout
 
+# Do the tests fail when the code is wrong? mutmut ([tool.mutmut] in pyproject.toml) mutates the decision core and the
+# approval rules and runs the pure, in-memory tests against each mutant, one at a time (the machine is shared): about
+# half an hour. Starts afresh each time (a stale mutants/ can keep verdicts the tests no longer earn). Not in `make test`.
+.PHONY: mutation
+mutation: $(STAMP)  ## mutation score of router/core's decision and approval modules, per module; see bench/results/mutation-*.md
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 1
+	$(BIN)/python -m bench.mutation
+
 .PHONY: reliability
 N ?= 200
 reliability: $(STAMP)  ## faults, crashes, load and bad input; writes bench/results/reliability-<date>.md (N=2000: full run)
 	$(BIN)/python -m reliability.run --journeys $(N)
 
 clean:
-	rm -rf $(VENV) .journeys .pytest_cache test-output
+	rm -rf $(VENV) .journeys .pytest_cache test-output mutants
 
 # `sam build` offline: PyPI only (aws-sam-cli, and the arm64 wheels of the dependencies); no Docker, no AWS
 # account. Everything it writes lives under .aws-sam/, which git ignores and `sam build` leaves out of CodeUri.
