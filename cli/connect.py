@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -68,8 +70,24 @@ def local_runtime(path: Path = LOCAL_FILE) -> Runtime:
     if not path.exists():
         raise NotRunning(f"no local stack found ({path} is missing): start one with `journeys up` or `make run`")
     data: dict[str, Any] = json.loads(path.read_text())
+    listening(data.get("AWS_ENDPOINT_URL"))
     session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=data["AWS_REGION"])
     return with_published_definitions(Runtime(Settings.model_validate(data), session, Registry([])), SAMPLES.names())
+
+
+def listening(endpoint: str | None) -> None:
+    """A local stack that is down is said at once: nothing listening on its port is final, where the clients'
+    retries (made for AWS, where a refused connection passes) would take ten seconds or more to give up."""
+    if not endpoint:
+        return
+    where = urlsplit(endpoint)
+    try:
+        socket.create_connection((where.hostname or "127.0.0.1", where.port or 80), timeout=2).close()
+    except OSError as exc:
+        raise NotRunning(
+            f"cannot reach the local stack at {endpoint} ({exc.strerror or exc}): "
+            "start it with `journeys up` (or `make run`), then try again"
+        ) from exc
 
 
 def aws_runtime(stack: str, region: str) -> Runtime:

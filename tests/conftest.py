@@ -26,12 +26,22 @@ def _no_remembered_dominators() -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the emulator, so `-m "not emulator"` selects the pure, in-memory tests."""
     for item in items:
-        if "emulator" in getattr(item, "fixturenames", ()):
+        if {"emulator", "inprocess_emulator"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.emulator)
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
+    """moto's server in a child process: its work runs on the other core, outside the coverage tracer, as AWS
+    runs outside the Lambda functions. Tests reach it over HTTP only, as the engine does."""
+    server = Emulator(own_process=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def inprocess_emulator() -> Iterator[Emulator]:
+    """moto's server in a thread of this process, for the few tests that hold its lock or edit its state."""
     server = Emulator().start()
     yield server
     server.stop()
@@ -42,3 +52,10 @@ def fresh_emulator(emulator: Emulator) -> Emulator:
     """The session's emulator, emptied: every test provisions its own resources."""
     emulator.reset()
     return emulator
+
+
+@pytest.fixture
+def fresh_inprocess_emulator(inprocess_emulator: Emulator) -> Emulator:
+    """The in-process emulator, emptied."""
+    inprocess_emulator.reset()
+    return inprocess_emulator

@@ -56,8 +56,8 @@ def test_a_deep_queue_counts_and_delivers_visible_in_flight_and_delayed_messages
     assert again["Body"] == "in flight" and again["Attributes"]["ApproximateReceiveCount"] == "2"
 
 
-def test_a_message_past_the_queues_retention_is_not_delivered(emulator: Emulator) -> None:
-    sqs, url = _queue(emulator, MessageRetentionPeriod="60")
+def test_a_message_past_the_queues_retention_is_not_delivered(inprocess_emulator: Emulator) -> None:
+    sqs, url = _queue(inprocess_emulator, MessageRetentionPeriod="60")
     sqs.send_message(QueueUrl=url, MessageBody="old")
     (message,) = sqs_backends["123456789012"]["eu-west-1"].get_queue(url.rsplit("/", 1)[-1])._messages
     message.sent_timestamp -= 61_000  # sent 61 s ago, as far as the queue knows

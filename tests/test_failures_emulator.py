@@ -135,7 +135,7 @@ def test_the_watchdog_catches_a_dropped_work_message_and_the_journey_completes(f
     assert swept == {"Commit": 1}
 
 
-def test_a_deadline_shard_that_cannot_be_read_does_not_stop_the_sweep(fresh_emulator):
+def test_a_deadline_shard_that_cannot_be_read_does_not_stop_the_sweep(fresh_inprocess_emulator):
     """Each deadline shard is its own unit of work: one failing to read is counted as an error, and the overdue
     journey in another shard is still re-dispatched and completes. The shards are read at once (aiobotocore), so
     the failure is made where every client meets it: the emulator refuses that shard's Query."""
@@ -159,11 +159,11 @@ def test_a_deadline_shard_that_cannot_be_read_does_not_stop_the_sweep(fresh_emul
         "hooks": [("before-call.sqs.SendMessage", drop_first_work)],
         "clock": lambda: time.time() + skew["seconds"],
     }
-    with stack_with(fresh_emulator, Flaky({}), **options) as stack:
+    with stack_with(fresh_inprocess_emulator, Flaky({}), **options) as stack:
         start(stack, "dropped", "Dora Dropped")
         stack.wait_quiet()
         skew["seconds"] = 6  # past the 5 s SLA
-        with refused_queries(fresh_emulator, lambda request: deadline_shard(request) == broken) as asked:
+        with refused_queries(fresh_inprocess_emulator, lambda request: deadline_shard(request) == broken) as asked:
             swept = watchdog.consume(stack.runtimes["WatchdogFunction"], {})
         waited(lambda: journey(stack, "dropped").status is JourneyStatus.SUCCEEDED)
     assert swept == {"Commit": 1, "errors": 1}

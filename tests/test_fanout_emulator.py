@@ -41,8 +41,8 @@ class Wrapped:
 
 
 @pytest.fixture
-def dynamodb(fresh_emulator: Emulator) -> Any:
-    client = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=fresh_emulator.url)
+def dynamodb(fresh_inprocess_emulator: Emulator) -> Any:
+    client = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=fresh_inprocess_emulator.url)
     tables.create(client, "JourneysTable", TABLE)
     return client
 
@@ -84,14 +84,18 @@ def walk(dynamodb: Any, reader: fanout.FanOut, statuses: Sequence[JourneyStatus]
     ],
 )
 def test_pages_read_at_once_equal_pages_read_in_turn_page_after_page(
-    dynamodb: Any, fresh_emulator: Emulator, statuses: tuple[JourneyStatus, ...], limit: int, options: dict[str, Any]
+    dynamodb: Any,
+    fresh_inprocess_emulator: Emulator,
+    statuses: tuple[JourneyStatus, ...],
+    limit: int,
+    options: dict[str, Any],
 ) -> None:
     """Same positions in the same order and the same `more` on every page, across all 32 shards, ties included;
     and the same Queries sent: a shard's next page is asked for only while it has given too few."""
     populate(dynamodb)
-    with refused_queries(fresh_emulator, lambda _: False) as asked_in_turn:
+    with refused_queries(fresh_inprocess_emulator, lambda _: False) as asked_in_turn:
         in_turn = walk(dynamodb, fanout.in_turn, statuses, limit, **options)
-    with refused_queries(fresh_emulator, lambda _: False) as asked_at_once:
+    with refused_queries(fresh_inprocess_emulator, lambda _: False) as asked_at_once:
         at_once = walk(dynamodb, fanout.at_once, statuses, limit, **options)
     assert at_once == in_turn
     assert sorted(map(str, asked_at_once)) == sorted(map(str, asked_in_turn))
@@ -148,7 +152,7 @@ def test_a_journey_escalating_while_its_status_is_read_at_once_is_listed_once(dy
 
 
 def test_one_refused_deadline_shard_is_reported_and_every_other_shard_is_read(
-    dynamodb: Any, fresh_emulator: Emulator
+    dynamodb: Any, fresh_inprocess_emulator: Emulator
 ) -> None:
     """Each shard's read is its own: the refused one comes back as its error, in its place; the rest as found."""
     overdue = [journey(f"late-{n}", 1, JourneyStatus.RUNNING, 2) for n in range(12)]
@@ -162,7 +166,7 @@ def test_one_refused_deadline_shard_is_reported_and_every_other_shard_is_read(
         return request["ExpressionAttributeValues"][":shard"]["S"] == broken
 
     for reader in (fanout.in_turn, fanout.at_once):
-        with refused_queries(fresh_emulator, refused) as noted:
+        with refused_queries(fresh_inprocess_emulator, refused) as noted:
             found = overdue_journeys(dynamodb, TABLE, 100.0, 15, DEADLINE_SHARDS, reader=reader)
         assert sorted(q["ExpressionAttributeValues"][":shard"]["S"] for q in noted) == sorted(DEADLINE_SHARDS)
         failed = found[DEADLINE_SHARDS.index(broken)]
@@ -171,9 +175,9 @@ def test_one_refused_deadline_shard_is_reported_and_every_other_shard_is_read(
         assert ids == {j.id for j in overdue if due_key(j.id) != broken} and len(ids) < len(overdue)
 
 
-def test_open_tickets_at_once_equal_open_tickets_in_turn(fresh_emulator: Emulator) -> None:
+def test_open_tickets_at_once_equal_open_tickets_in_turn(fresh_inprocess_emulator: Emulator) -> None:
     """The open-ticket shards merged by deadline, whichever way they were read."""
-    client = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=fresh_emulator.url)
+    client = boto3.Session(**CREDENTIALS).client("dynamodb", endpoint_url=fresh_inprocess_emulator.url)
     table = tickets_table(client)
     for n in range(80):
         client.put_item(TableName=table, Item=ticket_item(ticket(f"t{n:02d}", deadline=1_000.0 + n * 7 % 50), "tok"))

@@ -55,8 +55,8 @@ def test_lost_responses_and_server_errors_neither_lose_nor_repeat_a_transition(e
     assert result.figures["responses lost after a successful write"] > 0
 
 
-def test_a_paused_emulator_delays_the_journeys_and_they_drain_once_it_resumes(emulator: Emulator) -> None:
-    assert_passed(scenarios.paused(emulator, journeys=20))
+def test_a_paused_emulator_delays_the_journeys_and_they_drain_once_it_resumes(inprocess_emulator: Emulator) -> None:
+    assert_passed(scenarios.paused(inprocess_emulator, journeys=20))  # holds the in-process server's lock
 
 
 def test_consumers_with_skewed_clocks_still_finish_every_journey_exactly_once(emulator: Emulator) -> None:
