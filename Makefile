@@ -18,11 +18,17 @@ run: $(STAMP)  ## the local stack with the sample journeys; ARGS=--once exits wh
 	$(BIN)/journeys up --demo $(ARGS)
 
 # Two workers (one emulator each), a test file per worker at a time; branch coverage of the core, failing under 90%.
-# The schemathesis run goes on its own: its generated tests share one node id, which pytest-xdist cannot tell apart.
+# The schemathesis run goes on its own (its generated tests share one node id, which pytest-xdist cannot tell apart),
+# beside the others: its output is printed when it ends, and either run failing fails `make test`.
+SCHEMA_LOG := test-output/api-schema.log
 test: $(STAMP) lint typecheck  ## every test: unit, emulator integration, template checks, browser, coverage
+	@mkdir -p $(dir $(SCHEMA_LOG))
+	@$(BIN)/python -m pytest tests/test_api_schema.py $(PYTEST_ARGS) > $(SCHEMA_LOG) 2>&1 & schema=$$!; \
 	$(BIN)/python -m pytest -n 2 --dist loadfile --ignore=tests/test_api_schema.py \
-		--cov=router --cov=consumers --cov-branch --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS)
-	$(BIN)/python -m pytest tests/test_api_schema.py $(PYTEST_ARGS)
+		--cov=router --cov=consumers --cov-branch --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS); \
+	main=$$?; wait $$schema; schema=$$?; \
+	echo "--- tests/test_api_schema.py (ran beside the others) ---"; cat $(SCHEMA_LOG); \
+	test $$main -eq 0 && test $$schema -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

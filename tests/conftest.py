@@ -24,10 +24,17 @@ def _no_remembered_dominators() -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs the emulator, so `-m "not emulator"` selects the pure, in-memory tests."""
+    """Mark every test that needs the emulator, so `-m "not emulator"` selects the pure, in-memory tests.
+
+    A test on the in-process emulator runs moto in this process: under the coverage tracer moto's work takes
+    twice as long, so such a test is left out of the coverage measure (pytest-cov's `no_cover`). What it reaches
+    in router/ and consumers/ is measured by the tests on the child-process emulator."""
     for item in items:
-        if {"emulator", "inprocess_emulator"} & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if {"emulator", "inprocess_emulator"} & fixtures:
             item.add_marker(pytest.mark.emulator)
+        if "inprocess_emulator" in fixtures:
+            item.add_marker(pytest.mark.no_cover)
 
 
 @pytest.fixture(scope="session")

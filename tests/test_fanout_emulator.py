@@ -47,7 +47,7 @@ def dynamodb(fresh_inprocess_emulator: Emulator) -> Any:
     return client
 
 
-def populate(dynamodb: Any, count: int = 90) -> None:
+def populate(dynamodb: Any, count: int = 50) -> None:
     """Journeys over every status and many shards; three at each created_at, so ties straddle page ends; and a
     crowd in one shard at one instant, so a page starting inside it finds its first entries already listed and
     must read that shard's next page."""
