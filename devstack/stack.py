@@ -262,5 +262,5 @@ class LocalStack:
                     return
             else:
                 quiet_since = None
-            time.sleep(0.05)
+            time.sleep(0.1)  # each look asks every queue for its counts: look often enough, not more
         raise TimeoutError(f"the local stack did not go quiet within {timeout} s")
