@@ -23,12 +23,13 @@ run: $(STAMP)  ## the local stack with the sample journeys; ARGS=--once exits wh
 SCHEMA_LOG := test-output/api-schema.log
 test: $(STAMP) lint typecheck  ## every test: unit, emulator integration, template checks, browser, coverage
 	@mkdir -p $(dir $(SCHEMA_LOG))
-	@$(BIN)/python -m pytest tests/test_api_schema.py $(PYTEST_ARGS) > $(SCHEMA_LOG) 2>&1 & schema=$$!; \
+	@$(BIN)/python -m pytest -p no:cacheprovider tests/test_api_schema.py $(PYTEST_ARGS) > $(SCHEMA_LOG) 2>&1 & \
+	schema=$$!; trap 'kill $$schema 2>/dev/null' INT TERM HUP; \
 	$(BIN)/python -m pytest -n 2 --dist loadfile --ignore=tests/test_api_schema.py \
 		--cov=router --cov=consumers --cov-branch --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS); \
-	main=$$?; wait $$schema; schema=$$?; \
+	main=$$?; wait $$schema; schema_rc=$$?; \
 	echo "--- tests/test_api_schema.py (ran beside the others) ---"; cat $(SCHEMA_LOG); \
-	test $$main -eq 0 && test $$schema -eq 0
+	test $$main -eq 0 && test $$schema_rc -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

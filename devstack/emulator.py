@@ -51,6 +51,8 @@ class SerialApp:
         self.app, self.lock = app, threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        # moto reads the undecoded path from RAW_URI (werkzeug's name); waitress calls it REQUEST_URI
+        environ.setdefault("RAW_URI", environ.get("REQUEST_URI", ""))
         with self.lock:
             return list(self.app(environ, start_response))
 

@@ -30,12 +30,17 @@ class TemplateError(Exception):
     """The template declares something the local stack cannot build faithfully."""
 
 
-class _CfnLoader(yaml.CSafeLoader):
-    """SafeLoader plus CloudFormation short forms (!Ref, !GetAtt A.B, !Sub, ...), without touching SafeLoader.
-    libyaml's (C) parser: the template is read for every local stack, and in Python it took most of a second."""
+try:  # libyaml's parser, in C: the template is read for every local stack, and in Python that took most of a second
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # a PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 
-def _intrinsic(loader: yaml.CSafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+class _CfnLoader(_SafeLoader):
+    """SafeLoader plus CloudFormation short forms (!Ref, !GetAtt A.B, !Sub, ...), without touching SafeLoader."""
+
+
+def _intrinsic(loader: _SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
     key = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         scalar = loader.construct_scalar(node)
@@ -66,7 +71,7 @@ def translate(template_path: Path, region: str, parameters: Mapping[str, str] | 
         uri = props.get("DefinitionUri") if resource["Type"] == "AWS::Serverless::StateMachine" else None
         if isinstance(uri, str) and not uri.startswith("s3://"):
             asl = (template_path.parent / props.pop("DefinitionUri")).read_text(encoding="utf-8")
-            props["Definition"] = yaml.load(asl, Loader=yaml.CSafeLoader)  # JSON is YAML; libyaml, safe
+            props["Definition"] = yaml.load(asl, Loader=_SafeLoader)  # JSON is YAML; a safe loader
     session = boto3.Session(region_name=region)  # only tells the translator its region and partition
     translator = Translator(get_bundled_managed_policy_map("aws"), Parser(), boto_session=session)
     try:

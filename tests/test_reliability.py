@@ -1,5 +1,5 @@
-"""The reliability suite at its small size (`make reliability` runs the same scenarios larger: 200 journeys by
-default, 2,000 with N=2000; see bench/results/reliability-*.md)."""
+"""The reliability suite at its small size (`make reliability` runs the same scenarios, its load run larger: 200
+journeys by default, 2,000 with N=2000; see bench/results/reliability-*.md)."""
 
 from __future__ import annotations
 

@@ -14,11 +14,6 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import TypeAdapter, ValidationError
 
-try:  # libyaml's parser, in C: the same documents and line marks, several times faster than PyYAML's own
-    from yaml import CSafeLoader as SafeLoader
-except ImportError:  # a PyYAML built without libyaml
-    from yaml import SafeLoader  # type: ignore[assignment]
-
 from router.language.definition import (
     TERMINAL,
     ApprovalStep,
@@ -59,7 +54,7 @@ class _LineDict(dict[str, Any]):
     key_lines: dict[str, int]
 
 
-class _LineLoader(SafeLoader):
+class _LineLoader(yaml.SafeLoader):
     # ignore[override]: the stubs return dict[Hashable, Any]; ours is that dict with string keys and line numbers
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _LineDict:  # type: ignore[override]
         # cast: PyYAML types keys as Hashable; a definition's keys are strings, and the schema rejects any other
