@@ -8,6 +8,7 @@ and whatever exists so far. provision.py builds the local stack with them; tests
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -59,8 +60,32 @@ def load_template(path: Path) -> dict[str, Any]:
     return template
 
 
+_Stamp = tuple[Path, int, int]  # a file read, its modification time and size: what a remembered result rests on
+_TRANSLATED: dict[tuple[Path, str, tuple[tuple[str, str], ...]], tuple[list[_Stamp], dict[str, Any]]] = {}
+
+
+def _stamp(path: Path) -> _Stamp:
+    status = path.stat()
+    return path, status.st_mtime_ns, status.st_size
+
+
 def translate(template_path: Path, region: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """SAM -> CloudFormation offline: the translator's bundled managed-policy map, no AWS calls."""
+    """SAM -> CloudFormation offline: the translator's bundled managed-policy map, no AWS calls.
+
+    Every local stack translates the template, which took a quarter of a second: the result is remembered until a
+    file it was read from changes, and each caller gets a copy of its own (provisioning takes properties out)."""
+    key = (template_path.resolve(), region, tuple(sorted((parameters or {}).items())))
+    remembered = _TRANSLATED.get(key)
+    if remembered is None or any(_stamp(stamp[0]) != stamp for stamp in remembered[0]):
+        read: list[_Stamp] = []
+        remembered = _TRANSLATED[key] = (read, _translate(key[0], region, parameters, read))
+    return copy.deepcopy(remembered[1])
+
+
+def _translate(
+    template_path: Path, region: str, parameters: Mapping[str, str] | None, read: list[_Stamp]
+) -> dict[str, Any]:
+    read.append(_stamp(template_path))
     sam = load_template(template_path)
     functions = [r.get("Properties", {}) for r in sam["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
     for props in [sam.get("Globals", {}).get("Function", {}), *functions]:
@@ -70,8 +95,9 @@ def translate(template_path: Path, region: str, parameters: Mapping[str, str] | 
         props = resource.get("Properties", {})
         uri = props.get("DefinitionUri") if resource["Type"] == "AWS::Serverless::StateMachine" else None
         if isinstance(uri, str) and not uri.startswith("s3://"):
-            asl = (template_path.parent / props.pop("DefinitionUri")).read_text(encoding="utf-8")
-            props["Definition"] = yaml.load(asl, Loader=_SafeLoader)  # JSON is YAML; a safe loader
+            asl_path = template_path.parent / props.pop("DefinitionUri")
+            read.append(_stamp(asl_path))
+            props["Definition"] = yaml.load(asl_path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # JSON is YAML
     session = boto3.Session(region_name=region)  # only tells the translator its region and partition
     translator = Translator(get_bundled_managed_policy_map("aws"), Parser(), boto_session=session)
     try:

@@ -20,6 +20,7 @@ from typing import Any, cast
 import boto3
 
 from devstack import gaps
+from devstack.emulator import session as emulator_session
 from devstack.intrinsics import Scope, TemplateError, parameter_values, pseudo_parameters, references, translate
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "template.yaml"
@@ -384,7 +385,7 @@ def provision(
     # The emulator has no MOD-104: the local stack always creates its own buses, platform DLQ and (skipped) key.
     given = {"Standalone": "true", **(parameters or {}), "Stage": stage}
     template = translate(template_path, region, given)
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+    session = emulator_session(region)
     account = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
     ctx = _Context(session, endpoint_url, region, account, f"journeys-{stage}")
     pseudo = pseudo_parameters(region, account, ctx.stack_name)

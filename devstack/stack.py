@@ -11,16 +11,16 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
-
-import boto3
 
 from api.auth import DevIssuer
 from consumers.runtime import Runtime, Settings
 from devstack import persist
 from devstack.api_server import ApiServer
-from devstack.emulator import CREDENTIALS, REGION, Emulator
+from devstack.emulator import REGION, Emulator
+from devstack.emulator import session as emulator_session
 from devstack.nudges import Nudges
 from devstack.pollers import Poller, RuleSchedulePoller, SchedulePoller, SqsPoller, StreamPoller
 from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
@@ -69,7 +69,7 @@ class LocalStack:
         self.emulator = emulator or Emulator()
         self.template, self.workers, self.clock = template, workers, clock
         self.registry = registry  # by default, as on Lambda: definitions/ then the published copies in the table
-        self.session = boto3.Session(**CREDENTIALS)
+        self.session = emulator_session()
         for name, hook in hooks:
             self.session.events.register(name, hook)
         self.pollers: list[Poller] = []
@@ -240,7 +240,7 @@ class LocalStack:
             return False
         if any(isinstance(p, StreamPoller) and p.pending for p in self.pollers):
             return False
-        sqs = self.client("sqs")
+        sqs = self._counts_client
         names = [
             "ApproximateNumberOfMessages",
             "ApproximateNumberOfMessagesNotVisible",
@@ -251,6 +251,11 @@ class LocalStack:
             if any(int(attributes.get(n, 0)) for n in names):
                 return False
         return True
+
+    @cached_property
+    def _counts_client(self) -> Any:
+        """The client `quiet` asks the queues' counts with: made once, as it is asked ten times a second."""
+        return self.client("sqs")
 
     def wait_quiet(self, timeout: float = 60, settle: float = 0.6) -> None:
         """Block until the stack has been quiet for `settle` seconds."""

@@ -25,11 +25,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from devstack.emulator import CREDENTIALS, Emulator
+from devstack.emulator import Emulator
+from devstack.emulator import session as emulator_session
 from reliability.instruments import Hook, consumer_name
 
 # The calls a consumer makes while handling a message (by botocore event name: service id, operation).
@@ -156,7 +156,7 @@ class Faults:
     def _plain(self) -> Any:
         """A client outside the stack's session: its sends are neither faulted nor copied again."""
         if not hasattr(self._local, "sqs"):
-            self._local.sqs = boto3.Session(**CREDENTIALS).client("sqs", endpoint_url=self.emulator.url)
+            self._local.sqs = emulator_session().client("sqs", endpoint_url=self.emulator.url)
         return self._local.sqs
 
 

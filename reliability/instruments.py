@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
 from botocore.awsrequest import AWSResponse
 
-from devstack.emulator import CREDENTIALS, Emulator
+from devstack.emulator import Emulator
+from devstack.emulator import session as emulator_session
 from workers.step import Workers
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ class Storm:
     def _client(self) -> Any:
         """One plain client per thread, built outside the stack's session, so no hook sees its calls."""
         if not hasattr(self._local, "sqs"):
-            self._local.sqs = boto3.Session(**CREDENTIALS).client("sqs", endpoint_url=self.emulator.url)
+            self._local.sqs = emulator_session().client("sqs", endpoint_url=self.emulator.url)
         return self._local.sqs
 
 
@@ -231,7 +231,7 @@ class SendLog:
     def __init__(self, emulator: Emulator, copy_first: str | None = None) -> None:
         self.sent: Counter[tuple[str, str]] = Counter()
         self.copy_first, self.copied = copy_first, False
-        self._plain = boto3.Session(**CREDENTIALS).client("sqs", endpoint_url=emulator.url)
+        self._plain = emulator_session().client("sqs", endpoint_url=emulator.url)
         self._lock = threading.Lock()
 
     def hooks(self) -> list[Hook]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import time
 import uuid
@@ -394,3 +395,17 @@ def test_anything_the_local_stack_cannot_build_is_refused(
     with pytest.raises(TemplateError, match=r"gaps\.py") as refused:
         provision(endpoint, SCRATCH_REGION, template, stage="refused")
     assert complaint in str(refused.value)
+
+
+def test_the_translation_is_remembered_until_a_file_it_was_read_from_changes(tmp_path: Path) -> None:
+    infra = tmp_path / "infra"
+    shutil.copytree(DEFAULT_TEMPLATE.parent, infra)
+    template, asl = infra / "template.yaml", infra / "statemachines" / "approval.asl.json"
+    first = translate(template, REGION)
+    first["Resources"].clear()  # each caller's copy is its own: provisioning takes properties out of it
+    again = translate(template, REGION)
+    assert again["Resources"] and "a comment added since" not in json.dumps(again)
+
+    machine = json.loads(asl.read_text(encoding="utf-8"))
+    asl.write_text(json.dumps({**machine, "Comment": "a comment added since"}), encoding="utf-8")
+    assert "a comment added since" in json.dumps(translate(template, REGION))
