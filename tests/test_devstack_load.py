@@ -18,6 +18,7 @@ from devstack.nudges import Nudges, may_match
 from devstack.pollers import Poller, SqsPoller, StreamPoller
 from devstack.provision import QueueSource, StreamSource
 
+DELAY = 4  # seconds: 50 receives of ten take well under one, even on a loaded machine
 COUNTS = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
 
 
@@ -36,9 +37,10 @@ def test_a_deep_queue_counts_and_delivers_visible_in_flight_and_delayed_messages
     sqs, url = _queue(emulator, VisibilityTimeout="60")
     sqs.send_message(QueueUrl=url, MessageBody="in flight")
     (taken,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
-    sqs.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=10)  # outlasts 500 sends under load
     for at in range(0, 500, 10):
         sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"{at + i}"} for i in range(10)])
+    sqs.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=DELAY)  # sent last: it outlasts the drain
+    due = time.monotonic() + DELAY
     assert _counts(sqs, url) == [500, 1, 1]
 
     bodies: list[str] = []
@@ -47,7 +49,7 @@ def test_a_deep_queue_counts_and_delivers_visible_in_flight_and_delayed_messages
     assert sorted(bodies, key=int) == [str(n) for n in range(500)]  # neither the one in flight nor the delayed one
     assert _counts(sqs, url) == [0, 501, 1]
 
-    time.sleep(10.1)
+    time.sleep(max(0.0, due - time.monotonic()) + 0.1)
     (late,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert late["Body"] == "delayed"
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=taken["ReceiptHandle"], VisibilityTimeout=0)
