@@ -26,6 +26,8 @@ from devstack.provision import (
     provision,
     translate,
 )
+from devstack.stack import deployed_definitions
+from workers.samples import SAMPLES
 
 # Regions of their own: moto's state is per process, and the devstack's tests use eu-west-1.
 REGION = "ap-southeast-2"
@@ -409,3 +411,17 @@ def test_the_translation_is_remembered_until_a_file_it_was_read_from_changes(tmp
     machine = json.loads(asl.read_text(encoding="utf-8"))
     asl.write_text(json.dumps({**machine, "Comment": "a comment added since"}), encoding="utf-8")
     assert "a comment added since" in json.dumps(translate(template, REGION))
+
+
+def test_the_deployed_definitions_are_read_again_only_when_a_file_changes_or_comes(tmp_path: Path) -> None:
+    folder, workers = tmp_path / "definitions", SAMPLES.names()
+    folder.mkdir()
+    shutil.copy(DEFINITIONS / "dispute.yaml", folder)
+    first = deployed_definitions(workers, folder)
+    assert deployed_definitions(workers, folder) is first  # every stack after the first: nothing read again
+
+    with (folder / "dispute.yaml").open("a", encoding="utf-8") as edited:
+        edited.write("# edited\n")
+    assert deployed_definitions(workers, folder) is not first
+    shutil.copy(DEFINITIONS / "kyc-uplift.yaml", folder)
+    assert sorted(d.id for d in deployed_definitions(workers, folder)) == ["dispute", "kyc-uplift"]
