@@ -99,18 +99,19 @@ def _record(command: Intervention, result: str) -> dict[str, Any]:
     }
 
 
-def _current(definition: Definition, journey: Journey, command: Intervention) -> Any:
+def _current(definition: Definition, journey: Journey, done: str) -> Any:
+    """The step the journey is at, if an operator may act on it (`done`: what the command would do to it)."""
     if journey.step is None:
         raise Rejected(f"journey {journey.id} is not at a step")
     step = definition.step(journey.step)
     if not isinstance(step, _REDISPATCHABLE):
-        raise Rejected(f"step {step.name!r} is a {step.type.value}: it cannot be {command.command.value}ped")
+        raise Rejected(f"step {step.name!r} is a {step.type.value}: it cannot be {done}")
     return step
 
 
 def _retry(definition: Definition, journey: Journey, command: Intervention, now: float) -> Commit:
     """Run the current step again from scratch, with a fresh activation."""
-    step = _current(definition, journey, command)
+    step = _current(definition, journey, "retried")
     check_entry(definition, journey.granted, journey.state, step.name)
     return transition(
         definition, _base(journey), now, enter=step.name, step_name=step.name, **_record(command, "retried")
@@ -120,7 +121,7 @@ def _retry(definition: Definition, journey: Journey, command: Intervention, now:
 def _resume(definition: Definition, journey: Journey, command: Intervention, now: float) -> Commit:
     if journey.status is not JourneyStatus.STUCK:
         raise Rejected(f"journey {journey.id} is {journey.status.value}, not STUCK: resume is for escalated journeys")
-    step = _current(definition, journey, command)
+    step = _current(definition, journey, "resumed")
     check_entry(definition, journey.granted, journey.state, step.name)
     return transition(
         definition, _base(journey), now, enter=step.name, step_name=step.name, **_record(command, "resumed")
@@ -129,7 +130,7 @@ def _resume(definition: Definition, journey: Journey, command: Intervention, now
 
 def _skip(definition: Definition, journey: Journey, command: Intervention, now: float) -> Commit:
     """Complete the current step with an operator-supplied output, validated as the step would."""
-    step = _current(definition, journey, command)
+    step = _current(definition, journey, "skipped")
     output = command.output or {}
     if isinstance(step, InputStep):
         errors = schema_errors(step.input_schema, output)
