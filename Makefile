@@ -22,12 +22,12 @@ run: $(STAMP)  ## the local stack with the sample journeys; ARGS=--once exits wh
 # The schemathesis run goes on its own (its generated tests share one node id, which pytest-xdist cannot tell apart),
 # beside the others: its output is printed when it ends, and either run failing fails `make test`.
 SCHEMA_LOG := test-output/api-schema.log
-WORKERS ?= 3
+XDIST_WORKERS ?= 3
 test: $(STAMP) lint typecheck  ## every test: unit, emulator integration, template checks, browser, coverage
 	@mkdir -p $(dir $(SCHEMA_LOG))
 	@$(BIN)/python -m pytest -p no:cacheprovider tests/test_api_schema.py $(PYTEST_ARGS) > $(SCHEMA_LOG) 2>&1 & \
 	schema=$$!; trap 'kill $$schema 2>/dev/null' INT TERM HUP; \
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --ignore=tests/test_api_schema.py \
+	$(BIN)/python -m pytest -n $(XDIST_WORKERS) --dist loadfile --ignore=tests/test_api_schema.py \
 		--cov=router --cov=consumers --cov-branch --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS); \
 	main=$$?; wait $$schema; schema_rc=$$?; \
 	echo "--- tests/test_api_schema.py (ran beside the others) ---"; cat $(SCHEMA_LOG); \

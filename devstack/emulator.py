@@ -54,6 +54,7 @@ class _SearchPaths(list[str]):
 # One botocore loader for every session this process builds on the emulator. The loader keeps what it has read
 # (service models, the endpoints file); a fresh session reads them all again: about 50 ms for its first client.
 _LOADER = Loader(extra_search_paths=_SearchPaths())
+_LOADER.search_paths.append(os.path.join(os.path.dirname(boto3.__file__), "data"))  # as boto3 adds it: now it is there
 
 
 def session(region: str = REGION) -> boto3.Session:

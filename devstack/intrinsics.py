@@ -9,6 +9,7 @@ and whatever exists so far. provision.py builds the local stack with them; tests
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,13 +61,16 @@ def load_template(path: Path) -> dict[str, Any]:
     return template
 
 
-_Stamp = tuple[Path, int, int]  # a file read, its modification time and size: what a remembered result rests on
-_TRANSLATED: dict[tuple[Path, str, tuple[tuple[str, str], ...]], tuple[list[_Stamp], dict[str, Any]]] = {}
+Stamp = tuple[Path, bytes]  # a file and a digest of what it held: what a remembered result rests on
 
 
-def _stamp(path: Path) -> _Stamp:
-    status = path.stat()
-    return path, status.st_mtime_ns, status.st_size
+def stamp(path: Path) -> Stamp:
+    """The file and a digest of its bytes (a tenth of a millisecond for the template; a time and a size can match
+    for two writes in one clock tick)."""
+    return path, hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+
+
+_TRANSLATED: dict[tuple[Path, str, tuple[tuple[str, str], ...]], tuple[list[Stamp], dict[str, Any]]] = {}
 
 
 def translate(template_path: Path, region: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -76,16 +80,16 @@ def translate(template_path: Path, region: str, parameters: Mapping[str, str] | 
     file it was read from changes, and each caller gets a copy of its own (provisioning takes properties out)."""
     key = (template_path.resolve(), region, tuple(sorted((parameters or {}).items())))
     remembered = _TRANSLATED.get(key)
-    if remembered is None or any(_stamp(stamp[0]) != stamp for stamp in remembered[0]):
-        read: list[_Stamp] = []
+    if remembered is None or any(stamp(seen[0]) != seen for seen in remembered[0]):
+        read: list[Stamp] = []
         remembered = _TRANSLATED[key] = (read, _translate(key[0], region, parameters, read))
     return copy.deepcopy(remembered[1])
 
 
 def _translate(
-    template_path: Path, region: str, parameters: Mapping[str, str] | None, read: list[_Stamp]
+    template_path: Path, region: str, parameters: Mapping[str, str] | None, read: list[Stamp]
 ) -> dict[str, Any]:
-    read.append(_stamp(template_path))
+    read.append(stamp(template_path))
     sam = load_template(template_path)
     functions = [r.get("Properties", {}) for r in sam["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
     for props in [sam.get("Globals", {}).get("Function", {}), *functions]:
@@ -96,7 +100,7 @@ def _translate(
         uri = props.get("DefinitionUri") if resource["Type"] == "AWS::Serverless::StateMachine" else None
         if isinstance(uri, str) and not uri.startswith("s3://"):
             asl_path = template_path.parent / props.pop("DefinitionUri")
-            read.append(_stamp(asl_path))
+            read.append(stamp(asl_path))
             props["Definition"] = yaml.load(asl_path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # JSON is YAML
     session = boto3.Session(region_name=region)  # only tells the translator its region and partition
     translator = Translator(get_bundled_managed_policy_map("aws"), Parser(), boto_session=session)

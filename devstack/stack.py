@@ -21,6 +21,7 @@ from devstack import persist
 from devstack.api_server import ApiServer
 from devstack.emulator import REGION, Emulator
 from devstack.emulator import session as emulator_session
+from devstack.intrinsics import Stamp, stamp
 from devstack.nudges import Nudges
 from devstack.pollers import Poller, RuleSchedulePoller, SchedulePoller, SqsPoller, StreamPoller
 from devstack.provision import DEFAULT_TEMPLATE, LocalFunction, QueueSource, Stack, StreamSource, provision
@@ -35,18 +36,20 @@ from workers.step import Workers
 
 Hook = tuple[str, Callable[..., Any]]
 
-# definitions/ as read by this process, with what each file was when read: every local stack starts from them
-_DEPLOYED: dict[tuple[frozenset[str], tuple[tuple[Path, int, int], ...]], list[Definition]] = {}
+# definitions/ as read by this process, with what every file under it held when read: each local stack starts there
+_DEPLOYED: dict[tuple[Path, frozenset[str]], tuple[tuple[Stamp, ...], tuple[Definition, ...]]] = {}
 
 
 def deployed_definitions(known_workers: set[str], directory: Path = DEFINITIONS_DIR) -> list[Definition]:
-    """The definitions Lambda would deploy (definitions/), read again only when a file there changes or comes or
-    goes: a test session starts many local stacks, and each read all of them (a fifth of a second under coverage)."""
-    files = definition_files(directory)
-    key = frozenset(known_workers), tuple((f, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
-    if key not in _DEPLOYED:
-        _DEPLOYED[key] = load_all(files, known_workers)
-    return _DEPLOYED[key]
+    """The definitions Lambda would deploy (definitions/), read again only when a file under it (an included
+    fragment too) changes, comes or goes: a test session starts many local stacks, and each read all of them (a
+    fifth of a second under coverage)."""
+    key = directory, frozenset(known_workers)
+    stamps = tuple(stamp(f) for f in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.py")]))
+    remembered = _DEPLOYED.get(key)
+    if remembered is None or remembered[0] != stamps:
+        remembered = _DEPLOYED[key] = stamps, tuple(load_all(definition_files(directory), known_workers))
+    return list(remembered[1])
 
 
 @dataclass

@@ -416,12 +416,15 @@ def test_the_translation_is_remembered_until_a_file_it_was_read_from_changes(tmp
 def test_the_deployed_definitions_are_read_again_only_when_a_file_changes_or_comes(tmp_path: Path) -> None:
     folder, workers = tmp_path / "definitions", SAMPLES.names()
     folder.mkdir()
-    shutil.copy(DEFINITIONS / "dispute.yaml", folder)
+    shutil.copy(DEFINITIONS / "account-opening.yaml", folder)
+    shutil.copytree(DEFINITIONS / "fragments", folder / "fragments")  # it includes fragments/identity-check.yaml
     first = deployed_definitions(workers, folder)
-    assert deployed_definitions(workers, folder) is first  # every stack after the first: nothing read again
+    assert deployed_definitions(workers, folder)[0] is first[0]  # every stack after the first: nothing read again
 
-    with (folder / "dispute.yaml").open("a", encoding="utf-8") as edited:
-        edited.write("# edited\n")
-    assert deployed_definitions(workers, folder) is not first
+    for edited in [folder / "account-opening.yaml", folder / "fragments" / "identity-check.yaml"]:
+        read = deployed_definitions(workers, folder)
+        with edited.open("a", encoding="utf-8") as out:
+            out.write("# edited\n")  # same definitions, other bytes: read again
+        assert deployed_definitions(workers, folder)[0] is not read[0], edited.name
     shutil.copy(DEFINITIONS / "kyc-uplift.yaml", folder)
-    assert sorted(d.id for d in deployed_definitions(workers, folder)) == ["dispute", "kyc-uplift"]
+    assert sorted(d.id for d in deployed_definitions(workers, folder)) == ["account-opening", "kyc-uplift"]

@@ -133,7 +133,7 @@ def _answer(definition: Definition, journey: Journey, event: Answer, now: float,
         return Absorb(reason="journey finished" if finished else "stale: activation not open", actions=close)
     if not isinstance(event, _ACCEPTS[activation.kind]):
         raise Rejected(
-            f"activation {activation.id} waits on a {activation.kind.value}; {event.kind} cannot answer it"
+            f"activation {activation.id} waits on its {activation.kind.value}; {event.kind} cannot answer it"
         )
     if isinstance(event, TimerFired) and (activation.wake_at or 0) > now:
         return Absorb(reason="timer early", actions=[timer_for(journey.id, activation, now)])
