@@ -19,6 +19,7 @@ from router.core.model import (
     StepFailed,
     StepSucceeded,
 )
+from router.core.reasons import why
 from router.core.transition import TIMER_GRACE
 from router.language.loader import parse
 from tests.golden import Scenario, check
@@ -96,9 +97,14 @@ def test_a_retried_step_escalates_once_and_a_late_answer_un_sticks_it() -> None:
     s.send(RetriesExhausted(journey_id="j", activation_id="j.1", error="Timeout", message=LONG), 1_200.0)
     s.send(RetriesExhausted(journey_id="j", activation_id="j.1"), 1_201.0)
     s.send(DeadlinePassed(journey_id="j"), 9_000.0)
+    assert s.journey is not None and s.journey.status is JourneyStatus.STUCK
+    assert s.journey.error is not None and s.journey.error["error"] == "Escalated"
     s.send(StepSucceeded(journey_id="j", activation_id="j.1", actor="kyc"), 9_001.0)
     s.send(DeadlinePassed(journey_id="j"), 9_002.0)
     check("failures/retry-escalate-recover", s.log)
+    # Recovered: the escalation is history (in the transition log), not an error the finished journey carries.
+    assert s.journey.status is JourneyStatus.SUCCEEDED and s.journey.error is None
+    assert why(s.journey, 9_003.0) == "succeeded"
 
 
 def test_the_watchdog_retries_an_overdue_task_then_escalates_its_orphaned_chain() -> None:
@@ -172,8 +178,10 @@ def test_an_approval_that_never_resolves_is_escalated() -> None:
     """An approval past its SLA: the chain that should have answered is orphaned; the journey is escalated."""
     s = at("approve")
     s.send(DeadlinePassed(journey_id="j"), 8_500.0)
+    assert s.journey is not None and s.journey.status is JourneyStatus.STUCK and s.journey.error is not None
     s.send(ApprovalOutcome(journey_id="j", activation_id="j.1", outcome="expired"), 8_600.0)
     check("failures/approval-orphaned", s.log)
+    assert s.journey.status is JourneyStatus.SUCCEEDED and s.journey.error is None
 
 
 def test_the_retry_chain_deadline_covers_every_wait_and_attempt_plus_slack() -> None:

@@ -43,6 +43,9 @@ MAX_HOPS = 50  # steps entered in one transition before we call it a loop
 # the journey: the most recent PATH_WINDOW steps entered. The whole path is the transition log's `entered`.
 PATH_WINDOW = 32
 DAY = 86_400
+# A journey's `error` says why it failed or why it waits for people; once it moves on (a late answer un-sticks it,
+# it succeeds) the error is history, kept in the transition log, not a state it is in.
+CARRY_ERROR = (JourneyStatus.FAILED, JourneyStatus.STUCK)
 
 
 def transition(
@@ -105,7 +108,7 @@ def transition(
             "open": {} if finished else {**journey.open, **opened},
             "path": (journey.path + entered)[-PATH_WINDOW:],
             "expires_at": now + definition.retention_days * DAY if finished else None,
-            "error": error,
+            "error": error if status in CARRY_ERROR else None,
             "updated_at": now,
         }
     )
