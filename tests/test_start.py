@@ -7,8 +7,10 @@ nothing, a repeated Idempotency-Key must start one journey however often it come
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,12 +88,40 @@ def post(w: World, body: dict[str, Any], key: str | None = None, headers: dict[s
     return w.http.post("/api/journeys", json=body, headers={**headers, **extra})
 
 
+@contextmanager
+def start_consumer_held(stack: LocalStack) -> Iterator[None]:
+    """The start queue's consumers take their batch but wait to handle it until the block ends: what the block
+    does happens before any start is committed, however fast the pollers are."""
+    release = threading.Event()
+    held = [p for p in stack.pollers if p.name.startswith("StartFunction-")]
+    assert held, "the stack has no start consumer"
+    invokes = {p: p.invoke for p in held}
+
+    def waiting(invoke: Any) -> Any:
+        def invoke_later(event: dict[str, Any]) -> Any:
+            assert release.wait(30), "the start consumer was held for 30 s"
+            return invoke(event)
+
+        return invoke_later
+
+    for poller in held:
+        poller.invoke = waiting(invokes[poller])
+    try:
+        yield
+    finally:
+        release.set()
+        for poller, invoke in invokes.items():
+            poller.invoke = invoke
+
+
 def test_the_same_idempotency_key_twice_starts_one_journey(world: World) -> None:
     """Two calls with one key, the second before the first committed, then a third after: one journey item,
     one start in its log, every answer naming it; the repeat after the commit sends nothing at all."""
     body = {"definition_id": "payment-approval", "input": PAYMENT, "business_key": "PAY-START-1"}
     before = len(world.journeys())
-    first, second = post(world, body, key="order-77"), post(world, body, key="order-77")
+    with start_consumer_held(world.stack):  # else the start consumer can commit between the two calls (seen once)
+        first, second = post(world, body, key="order-77"), post(world, body, key="order-77")
+        assert not world.engine.get(first.json()["journey_id"]), "committed while the consumer was held"
     assert first.status_code == second.status_code == 202, first.text
     journey_id = first.json()["journey_id"]
     assert second.json()["journey_id"] == journey_id == journey_id_for("mod-075-gateway", "order-77")
