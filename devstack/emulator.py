@@ -86,7 +86,7 @@ class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, own_process: bool = False) -> None:
         self.host, self.port, self.own_process = host, port, own_process
         sqs_scans.apply()  # queue operations that cost the same at any depth, as on AWS
-        moto_dispatch.apply()  # each request's service found once per host, not by listing moto's folder
+        moto_dispatch.apply()  # what moto works out afresh per request (service, actions, request id): once
         self.app = SerialApp(DomainDispatcherApplication(create_backend_app))
         self._server: TcpWSGIServer | None = None
         self._channels: dict[int, Any] = {}  # the server's sockets: closing them all ends its loop
