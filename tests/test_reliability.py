@@ -34,6 +34,7 @@ def test_a_crash_point_does_nothing_until_armed_then_kills_only_as_often_as_arme
 
 
 @pytest.mark.timeout(600)  # about half a minute on an idle 2-core machine; a few when its cores are shared
+@pytest.mark.no_cover  # a load run: the paths of one journey, 80 times over; the tracer doubles each AWS call's cost
 def test_80_journeys_with_duplicates_and_throttling_keep_every_invariant_and_leak_nothing(emulator: Emulator) -> None:
     """5% of messages duplicated (some late), 5% of calls throttled: all terminal, logs whole, effects once."""
     result = scenarios.load(emulator, journeys=80)
