@@ -10,6 +10,7 @@ so it does not share a GIL with the pollers and consumers: bench/throughput.py u
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -159,5 +160,10 @@ class Emulator:
 
 if __name__ == "__main__":  # the child of Emulator(own_process=True): print the port, serve until stdin closes
     child = Emulator(sys.argv[1], int(sys.argv[2])).start()
+    # moto and its service models stay loaded for the child's life: frozen, and the collector runs less often
+    # (the test processes do the same, tests/conftest.py, where the saving was measured)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
     print(child.port, flush=True)
     sys.stdin.read()
