@@ -31,7 +31,7 @@ SCHEMA_LOG := test-output/api-schema.log
 XDIST_WORKERS ?= 3
 test: $(STAMP) lint  ## every test: unit, emulator integration, template checks, browser, coverage; mypy first
 	@$(BIN)/python -m pytest -p no:cacheprovider --collect-only -q > /dev/null 2>&1 & \
-	warm=$$!; $(BIN)/mypy; typed=$$?; wait $$warm; test $$typed -eq 0
+	warm=$$!; $(MAKE) --no-print-directory typecheck; typed=$$?; wait $$warm; test $$typed -eq 0
 	@mkdir -p $(dir $(SCHEMA_LOG))
 	@$(BIN)/python -m pytest -p no:cacheprovider tests/test_api_schema.py $(PYTEST_ARGS) > $(SCHEMA_LOG) 2>&1 & \
 	schema=$$!; trap 'kill $$schema 2>/dev/null' INT TERM HUP; \

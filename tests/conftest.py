@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
 
-from devstack.emulator import Emulator
+from devstack.emulator import Emulator, freeze_loaded_heap
 from router.core import gates
 
 # `make mutation` runs the pure tests once per mutant (--hypothesis-profile=mutation): fewer examples, and the same
@@ -25,13 +24,8 @@ def _no_remembered_dominators() -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """What this process has loaded (every module, botocore's service models) lives until it ends: frozen, the
-    collector stops walking it, and it runs a tenth as often. With the defaults a test process spent about a
-    quarter of its CPU in the collector, most of it in full collections of that heap (measured on the emulator
-    tests of test_engine.py and test_approvals_emulator.py: 14.8 -> 12.6 s of CPU, 4.1 -> 1.2 s in the collector)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 50)
+    """Everything the tests import is loaded by now and stays until the process ends."""
+    freeze_loaded_heap()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,6 +6,7 @@ nothing, a repeated Idempotency-Key must start one journey however often it come
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -97,15 +98,12 @@ def start_consumer_held(stack: LocalStack) -> Iterator[None]:
     assert held, "the stack has no start consumer"
     invokes = {p: p.invoke for p in held}
 
-    def waiting(invoke: Any) -> Any:
-        def invoke_later(event: dict[str, Any]) -> Any:
-            assert release.wait(30), "the start consumer was held for 30 s"
-            return invoke(event)
+    def invoke_later(invoke: Any, event: dict[str, Any]) -> Any:
+        assert release.wait(30), "the start consumer was held for 30 s"
+        return invoke(event)
 
-        return invoke_later
-
-    for poller in held:
-        poller.invoke = waiting(invokes[poller])
+    for poller, invoke in invokes.items():
+        poller.invoke = functools.partial(invoke_later, invoke)
     try:
         yield
     finally:
