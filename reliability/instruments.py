@@ -25,6 +25,8 @@ from botocore.awsrequest import AWSResponse
 
 from devstack.emulator import Emulator
 from devstack.emulator import session as emulator_session
+from router.core.approvals import Ticket, TicketStatus, ticket_id_for
+from router.core.model import ActivationKind
 from workers.step import Workers
 
 if TYPE_CHECKING:
@@ -57,6 +59,33 @@ def settled(client: JourneysClient, journey_id: str, done: Callable[[Journey], b
         return waited(reached, timeout, interval=0.2)
     except TimeoutError:
         raise TimeoutError(f"journey {journey_id} did not get there in {timeout} s: {client.get(journey_id)}") from None
+
+
+def inbox_ticket(
+    client: JourneysClient, journey_id: str, level: int, activation: str | None = None, timeout: float = 20
+) -> Ticket:
+    """The journey's OPEN ticket for `level`, as the approvers' inbox lists it.
+
+    Waited for by key (the journey's open approval names its ticket: two reads a look), then found in the inbox,
+    which reads 32 shards: a look at the inbox every 0.1 s, as these waits were, made thousands of queries a run."""
+
+    def by_key() -> Ticket | None:
+        journey = client.get(journey_id)
+        for opened in journey.open.values() if journey else ():
+            if opened.kind is ActivationKind.APPROVAL and activation in (None, opened.id):
+                ticket = client.desk.ticket(ticket_id_for(opened.id, level))
+                if ticket and ticket.status is TicketStatus.OPEN:
+                    return ticket
+        return None
+
+    wanted = waited(by_key, timeout, what=f"an open level-{level} ticket for {journey_id}")
+    listed = waited(
+        lambda: next((t for t in client.approvals() if t.ticket_id == wanted.ticket_id), None),
+        timeout,
+        interval=0.5,
+        what=f"ticket {wanted.ticket_id} in the approvers' inbox",
+    )
+    return listed
 
 
 def consumer_name() -> str:

@@ -31,7 +31,7 @@ from consumers.runtime import Runtime
 from devstack.emulator import CREDENTIALS, Emulator
 from devstack.provision import DEFAULT_TEMPLATE
 from devstack.stack import LocalStack
-from reliability.instruments import gateway_event, resources_of, settled
+from reliability.instruments import gateway_event, inbox_ticket, resources_of, settled
 from router.adapters.definitions import DynamoDefinitionStore
 from router.adapters.dynamodb import journey_item
 from router.core.model import JourneyStatus, StartJourney
@@ -118,7 +118,7 @@ def world(emulator: Emulator) -> Iterator[World]:
         w.payment = engine.start("payment-approval", PAYMENT, actor="maker-mo")
         for journey in (w.stuck, *w.more_stuck):
             settled(engine, journey, lambda j: j.status is JourneyStatus.STUCK)
-        settled(engine, w.payment, lambda j: bool(j.open) and bool(engine.approvals()))
+        inbox_ticket(engine, w.payment, 1)
         stack.wait_quiet()
         yield w
     finally:

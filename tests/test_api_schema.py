@@ -23,7 +23,7 @@ from cli.client import JourneysClient
 from consumers.runtime import Runtime
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
-from reliability.instruments import settled
+from reliability.instruments import inbox_ticket, settled
 from router.core.model import JourneyStatus
 
 MAX_EXAMPLES = 30
@@ -118,7 +118,7 @@ def stack(emulator: Emulator) -> Iterator[LocalStack]:
         kyc = engine.start("kyc-uplift", person, actor="crm")
         payment = engine.start("payment-approval", PAYMENT, actor="maker-mo")
         settled(engine, kyc, lambda j: j.status is JourneyStatus.RUNNING and bool(j.open))
-        settled(engine, payment, lambda j: bool(j.open) and bool(engine.approvals()))
+        inbox_ticket(engine, payment, 1)
         stack.wait_quiet()
         Engine.ids = {"journey_id": [kyc, payment], "ticket_id": [t.ticket_id for t in engine.approvals()]}
         yield stack

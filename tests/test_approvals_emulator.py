@@ -14,7 +14,7 @@ from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.pollers import SchedulePoller
 from devstack.stack import LocalStack
-from reliability.instruments import Calls
+from reliability.instruments import Calls, inbox_ticket
 from router.adapters.dispatch import execution_name
 from router.core.approvals import Refused, Ticket, TicketClosed, TicketStatus
 from router.core.model import Command, Intervention, Journey, JourneyStatus
@@ -68,7 +68,7 @@ class Chain:
         return self.client.start(definition, {**payment, "beneficiary": BENEFICIARY, "initiated_by": maker})
 
     def ticket(self, journey_id: str, level: int) -> Ticket:
-        return waited(lambda: next((t for t in self.client.approvals() if _is(t, journey_id, level)), None))
+        return inbox_ticket(self.client, journey_id, level)
 
     def stored_by_id(self, ticket_id: str) -> Ticket:
         stored = self.client.desk.ticket(ticket_id)
@@ -108,10 +108,6 @@ class Chain:
 
     def answered_tokens(self) -> int:
         return self.calls.by_consumer["ApprovalsFunction", "sfn.SendTaskSuccess"]
-
-
-def _is(ticket: Ticket, journey_id: str, level: int) -> bool:
-    return ticket.journey_id == journey_id and ticket.level == level
 
 
 def _if(value: T, condition: Callable[[T], bool]) -> T | None:

@@ -19,8 +19,7 @@ from cli.preflight import missing_inputs
 from devstack.emulator import Emulator
 from devstack.run import EUR_PAYMENT
 from devstack.stack import LocalStack
-from reliability.instruments import settled, waited
-from router.core.model import ActivationKind
+from reliability.instruments import inbox_ticket, settled
 from router.language.registry import Registry
 from workers.samples import SAMPLES
 
@@ -224,8 +223,7 @@ def test_the_approvals_inbox_shows_the_payments_currency_and_only_what_the_appro
     eur = local.start("payment-approval", EUR_PAYMENT)
     over = local.start("payment-approval", EUR_PAYMENT | {"payment_id": "PAY-BIG", "amount": 60000})
     for journey_id in (eur, over):
-        settled(local, journey_id, lambda j: any(a.kind is ActivationKind.APPROVAL for a in j.open.values()))
-    waited(lambda: len(local.approvals()) == 2 or None, 30)
+        inbox_ticket(local, journey_id, 1, timeout=30)
 
     assert main(["approvals", "--json"]) == 0
     everything = {t["journey_id"]: t for t in json.loads(capsys.readouterr().out)}

@@ -20,7 +20,7 @@ from api.app import create_app
 from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.stack import LocalStack
-from reliability.instruments import rewrapped
+from reliability.instruments import inbox_ticket, rewrapped
 from router.core.approvals import Ticket, TicketStatus
 from router.core.model import Journey, JourneyStatus
 from router.core.proofs import proof_for
@@ -70,17 +70,7 @@ class Bank:
         return journey
 
     def ticket(self, journey_id: str, level: int, activation: str | None = None) -> Ticket:
-        def found() -> Ticket | None:
-            return next(
-                (
-                    t
-                    for t in self.engine.approvals()
-                    if t.journey_id == journey_id and t.level == level and activation in (None, t.activation_id)
-                ),
-                None,
-            )
-
-        return waited(found)
+        return inbox_ticket(self.engine, journey_id, level, activation)
 
     def decide(self, ticket: Ticket, who: str, role: str, verdict: str = "approve") -> Any:
         body = {"reason": "checked"} if verdict == "approve" else {"reason": "no"}

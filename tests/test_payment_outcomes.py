@@ -19,7 +19,7 @@ from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.pollers import SchedulePoller
 from devstack.stack import LocalStack
-from reliability.instruments import Calls, settled
+from reliability.instruments import Calls, inbox_ticket, settled
 from router.adapters.events import cloudevents_for
 from router.core.model import (
     ApprovalOutcome,
@@ -65,9 +65,7 @@ class Payments:
         return self.client.start(definition, {**payment, "initiated_by": "maker-mo"}, actor="maker-mo")
 
     def decide(self, journey_id: str, level: int, verdict: str, who: str, roles: list[str]) -> None:
-        ticket = waited(
-            lambda: next((t for t in self.client.approvals() if (t.journey_id, t.level) == (journey_id, level)), None)
-        )
+        ticket = inbox_ticket(self.client, journey_id, level)
         self.client.decide(
             ticket.ticket_id, verdict, who, roles, reason="not this one" if verdict == "reject" else None
         )
@@ -105,7 +103,7 @@ def test_pending_then_two_approvals_then_released_emits_granted_once(payments: P
     one approval_granted, known to the domain by its payment."""
     journey_id = payments.start("PAY-CAP090-GRANTED")
     payments.decide(journey_id, 1, "approve", "olivia", OFFICER)
-    waited(lambda: next((t for t in payments.client.approvals() if t.journey_id == journey_id and t.level == 2), None))
+    inbox_ticket(payments.client, journey_id, 2)
     pending = payments.client.get(journey_id)
     assert pending is not None and (pending.status, pending.step) == (JourneyStatus.RUNNING, "approve-payment")
     assert payments.outcomes(journey_id) == []
@@ -120,9 +118,7 @@ def test_first_approval_then_nobody_decides_emits_rejected_expired_once(payments
     """Level 2 lapses (the watchdog's sweep): approval-expired, one approval_rejected with reason expired."""
     journey_id = payments.start("PAY-CAP090-EXPIRED", definition="payment-approval-quick")
     payments.decide(journey_id, 1, "approve", "olivia", OFFICER)
-    second = waited(
-        lambda: next((t for t in payments.client.approvals() if t.journey_id == journey_id and t.level == 2), None)
-    )
+    second = inbox_ticket(payments.client, journey_id, 2)
     waited(lambda: True if time.time() >= second.deadline else None)
     (watchdog,) = [p for p in payments.stack.pollers if isinstance(p, SchedulePoller)]
     watchdog.next_at = 0
@@ -145,7 +141,7 @@ def test_a_rejection_emits_rejected_once(payments: Payments) -> None:
 def test_a_cancelled_payment_emits_rejected_withdrawn_once(payments: Payments) -> None:
     """An operator cancels while the approval is pending: one approval_rejected, reason withdrawn."""
     journey_id = payments.start("PAY-CAP090-WITHDRAWN")
-    waited(lambda: next((t for t in payments.client.approvals() if t.journey_id == journey_id), None))
+    inbox_ticket(payments.client, journey_id, 1)
     journey = payments.client.get(journey_id)
     assert journey is not None
     cancel = Intervention(
