@@ -54,7 +54,15 @@ class _LineDict(dict[str, Any]):
     key_lines: dict[str, int]
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it (its wheels are): the same nodes and marks, about ten times faster
+# than the pure-Python one, which every CLI command and Lambda cold start spent most of its definition loading in.
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # a PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]  # the same interface, pure Python
+
+
+class _LineLoader(_SafeLoader):
     # ignore[override]: the stubs return dict[Hashable, Any]; ours is that dict with string keys and line numbers
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _LineDict:  # type: ignore[override]
         # cast: PyYAML types keys as Hashable; a definition's keys are strings, and the schema rejects any other
