@@ -12,6 +12,7 @@ from devstack.emulator import Emulator
 from devstack.pollers import SchedulePoller
 from reliability import workload
 from reliability.harness import Check, Harness
+from reliability.instruments import open_ticket
 from reliability.scenarios import Result
 from router.core.approvals import NotRecorded, Ticket
 from router.core.decide import Absorb, Rejected
@@ -133,13 +134,8 @@ def _versions(h: Harness) -> dict[str, int]:
 
 
 def _ticket(h: Harness, journey_id: str, timeout: float = 60) -> Ticket:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [t for t in h.client.approvals() if t.journey_id == journey_id]
-        if found:
-            return found[0]
-        time.sleep(0.1)
-    raise TimeoutError(f"no approval ticket for {journey_id}")
+    """By key: the hasty ticket lapses within a second, and may be gone from the inbox by the time it is read."""
+    return open_ticket(h.client, journey_id, 1, timeout=timeout)
 
 
 def _sweep_after(h: Harness, deadline: float) -> None:

@@ -61,13 +61,10 @@ def settled(client: JourneysClient, journey_id: str, done: Callable[[Journey], b
         raise TimeoutError(f"journey {journey_id} did not get there in {timeout} s: {client.get(journey_id)}") from None
 
 
-def inbox_ticket(
+def open_ticket(
     client: JourneysClient, journey_id: str, level: int, activation: str | None = None, timeout: float = 20
 ) -> Ticket:
-    """The journey's OPEN ticket for `level`, as the approvers' inbox lists it.
-
-    Waited for by key (the journey's open approval names its ticket: two reads a look), then found in the inbox,
-    which reads 32 shards: a look at the inbox every 0.1 s, as these waits were, made thousands of queries a run."""
+    """The journey's OPEN ticket for `level`, read by key: the journey's open approval names it (two reads a look)."""
 
     def by_key() -> Ticket | None:
         journey = client.get(journey_id)
@@ -78,14 +75,24 @@ def inbox_ticket(
                     return ticket
         return None
 
-    wanted = waited(by_key, timeout, what=f"an open level-{level} ticket for {journey_id}")
-    listed = waited(
+    return waited(by_key, timeout, what=f"an open level-{level} ticket for {journey_id}")
+
+
+def inbox_ticket(
+    client: JourneysClient, journey_id: str, level: int, activation: str | None = None, timeout: float = 20
+) -> Ticket:
+    """The journey's OPEN ticket for `level`, as the approvers' inbox lists it.
+
+    Waited for by key, then found in the inbox, which reads 32 shards: a look at the inbox every 0.1 s, as these
+    waits were, made thousands of queries a run. A ticket due within a second or two may lapse before the inbox is
+    read: wait for such a ticket with `open_ticket`."""
+    wanted = open_ticket(client, journey_id, level, activation, timeout)
+    return waited(
         lambda: next((t for t in client.approvals() if t.ticket_id == wanted.ticket_id), None),
         timeout,
         interval=0.5,
         what=f"ticket {wanted.ticket_id} in the approvers' inbox",
     )
-    return listed
 
 
 def consumer_name() -> str:

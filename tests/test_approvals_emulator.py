@@ -14,7 +14,7 @@ from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.pollers import SchedulePoller
 from devstack.stack import LocalStack
-from reliability.instruments import Calls, inbox_ticket
+from reliability.instruments import Calls, inbox_ticket, open_ticket
 from router.adapters.dispatch import execution_name
 from router.core.approvals import Refused, Ticket, TicketClosed, TicketStatus
 from router.core.model import Command, Intervention, Journey, JourneyStatus
@@ -193,9 +193,9 @@ def test_a_level_nobody_decides_lapses_at_the_watchdogs_sweep_and_a_late_decisio
 ) -> None:
     """Level 2 (2 s) is left undecided: the watchdog's next sweep lapses it, long before the chain's own timer."""
     journey_id = chain.start(definition="quick-approval")
-    first = chain.ticket(journey_id, 1)
+    first = open_ticket(chain.client, journey_id, 1)  # each level is due in 2 s: by key, not from the inbox
     chain.client.decide(first.ticket_id, "approve", "olivia", OFFICER)
-    second = chain.ticket(journey_id, 2)
+    second = open_ticket(chain.client, journey_id, 2)
     waited(lambda: _if(second, lambda t: time.time() >= t.deadline))
     (watchdog,) = [p for p in chain.stack.pollers if isinstance(p, SchedulePoller)]
     watchdog.next_at = 0

@@ -19,7 +19,7 @@ from cli.client import JourneysClient
 from devstack.emulator import Emulator
 from devstack.pollers import SchedulePoller
 from devstack.stack import LocalStack
-from reliability.instruments import Calls, inbox_ticket, settled
+from reliability.instruments import Calls, inbox_ticket, open_ticket, settled
 from router.adapters.events import cloudevents_for
 from router.core.model import (
     ApprovalOutcome,
@@ -118,7 +118,7 @@ def test_first_approval_then_nobody_decides_emits_rejected_expired_once(payments
     """Level 2 lapses (the watchdog's sweep): approval-expired, one approval_rejected with reason expired."""
     journey_id = payments.start("PAY-CAP090-EXPIRED", definition="payment-approval-quick")
     payments.decide(journey_id, 1, "approve", "olivia", OFFICER)
-    second = inbox_ticket(payments.client, journey_id, 2)
+    second = open_ticket(payments.client, journey_id, 2)  # due in 2 s: by key, not from the inbox it may leave
     waited(lambda: True if time.time() >= second.deadline else None)
     (watchdog,) = [p for p in payments.stack.pollers if isinstance(p, SchedulePoller)]
     watchdog.next_at = 0

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from api.auth import DevIssuer
 from cli.client import JourneysClient
@@ -37,6 +37,9 @@ CHROMIUM_ARGS = [
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives the web console in headless chromium (make test runs them)")
+    # An assertion on the page waits as long as an action does (the contexts' 15 s), not Playwright's 5 s: on a
+    # loaded two-core machine a form's answer took longer than 5 s to show (a fresh-clone run, 2026-12-07).
+    expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="module")
