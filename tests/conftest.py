@@ -28,17 +28,32 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     freeze_loaded_heap()
 
 
+# Files whose tests reach no code under router/ or consumers/ (measured with --cov-context=test, 2026-12-07): their
+# subjects are the template, the local stack's queues and files, the step workers, the import graph read with ast
+# and tests/golden.py. Under the coverage tracer they would only run slower (cfn-lint about six times), with nothing
+# to measure.
+NOTHING_MEASURED = {
+    "test_template.py",
+    "test_devstack_load.py",
+    "test_local_secrets.py",
+    "test_workers.py",
+    "test_import_contract.py",
+    "test_golden.py",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the emulator, so `-m "not emulator"` selects the pure, in-memory tests.
 
     A test on the in-process emulator runs moto in this process: under the coverage tracer moto's work takes
     twice as long, so such a test is left out of the coverage measure (pytest-cov's `no_cover`). What it reaches
-    in router/ and consumers/ is measured by the tests on the child-process emulator."""
+    in router/ and consumers/ is measured by the tests on the child-process emulator. The tests of the files in
+    NOTHING_MEASURED are left out too."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if {"emulator", "inprocess_emulator"} & fixtures:
             item.add_marker(pytest.mark.emulator)
-        if "inprocess_emulator" in fixtures:
+        if "inprocess_emulator" in fixtures or item.path.name in NOTHING_MEASURED:
             item.add_marker(pytest.mark.no_cover)
 
 

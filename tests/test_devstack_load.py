@@ -18,10 +18,6 @@ from devstack.nudges import Nudges, may_match
 from devstack.pollers import Poller, SqsPoller, StreamPoller
 from devstack.provision import QueueSource, StreamSource
 
-# Subject: the local stack's queues and pollers. These tests reach no code under router/ or consumers/ (measured with
-# --cov-context=test): under the coverage tracer they would only run slower, with nothing to measure.
-pytestmark = pytest.mark.no_cover
-
 DELAY = 6  # seconds: 50 receives of ten take about one on a loaded machine
 COUNTS = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
 

@@ -9,10 +9,6 @@ import pytest
 
 from tests import golden
 
-# Subject: tests/golden.py. These tests reach no code under router/ or consumers/ (measured with
-# --cov-context=test): under the coverage tracer they would only run slower, with nothing to measure.
-pytestmark = pytest.mark.no_cover
-
 
 @pytest.fixture
 def goldens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

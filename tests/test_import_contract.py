@@ -11,10 +11,6 @@ from pathlib import Path
 
 import pytest
 
-# Subject: the import graph, read with ast. These tests reach no code under router/ or consumers/ (measured with
-# --cov-context=test): under the coverage tracer they would only run slower, with nothing to measure.
-pytestmark = pytest.mark.no_cover
-
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("router", "consumers", "api", "workers", "cli")
 HARNESS = {"reliability", "tests"}

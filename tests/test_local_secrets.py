@@ -12,10 +12,6 @@ import pytest
 from cli.connect import local_value, write_local, write_private
 from consumers.runtime import Settings
 
-# Subject: the local stack's files. These tests reach no code under router/ or consumers/ (measured with
-# --cov-context=test): under the coverage tracer they would only run slower, with nothing to measure.
-pytestmark = pytest.mark.no_cover
-
 SETTINGS = Settings.from_env({"JOURNEYS_TABLE": "journeys", "ADVANCE_QUEUE_URL": "http://q", "AWS_REGION": "eu-west-1"})
 
 

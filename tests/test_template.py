@@ -22,10 +22,6 @@ from devstack.provision import DEFAULT_TEMPLATE
 from router.language.definition import SWEEP_SLACK
 from workers.samples import SAMPLES
 
-# Subject: the template. These tests reach no code under router/ or consumers/ (measured with
-# --cov-context=test): under the coverage tracer they would only run slower, with nothing to measure.
-pytestmark = pytest.mark.no_cover
-
 REGION = "eu-west-1"
 ROOT = Path(__file__).resolve().parents[1]
 CONSUMERS = {

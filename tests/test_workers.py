@@ -11,10 +11,6 @@ from pydantic import BaseModel
 from workers.samples import SAMPLES
 from workers.step import RetryableError, StepError, TerminalError, UnknownWorker, Workers
 
-# Subject: the step workers. These tests reach no code under router/ or consumers/ (measured with
-# --cov-context=test): under the coverage tracer they would only run slower, with nothing to measure.
-pytestmark = pytest.mark.no_cover
-
 
 class Applicant(BaseModel):
     full_name: str
