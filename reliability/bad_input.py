@@ -97,7 +97,8 @@ def scenario(emulator: Emulator) -> Result:
     with Harness(emulator, definitions=[PATIENT, HASTY]) as h:
         h.drive(3, prefix="done")  # finished journeys, for late and replayed events
         pending, hasty = (h.client.start(d.id, payment, actor="mo") for d in (PATIENT, HASTY))
-        ticket, expired = _ticket(h, pending), _ticket(h, hasty)
+        # by key: the hasty ticket lapses within a second, and may be gone from the inbox by the time it is read
+        ticket, expired = (open_ticket(h.client, j, 1, timeout=60) for j in (pending, hasty))
         h.started.append(hasty)
         _sweep_after(h, expired.deadline)  # the watchdog's sweep lapses the hasty level, as it would within a minute
         h.wait_ended()  # the hasty approval expired, and its journey ended
@@ -131,11 +132,6 @@ def scenario(emulator: Emulator) -> Result:
 
 def _versions(h: Harness) -> dict[str, int]:
     return {j.id: j.version for j in h.journeys().values()}
-
-
-def _ticket(h: Harness, journey_id: str, timeout: float = 60) -> Ticket:
-    """By key: the hasty ticket lapses within a second, and may be gone from the inbox by the time it is read."""
-    return open_ticket(h.client, journey_id, 1, timeout=timeout)
 
 
 def _sweep_after(h: Harness, deadline: float) -> None:

@@ -16,8 +16,8 @@ from router.core.shards import SHARDS, due_key, open_ticket_key, shard_of, statu
 
 # A partition's share of fair writes is 1/SHARDS (3.125%); over 100,000 journeys its standard deviation is about
 # 0.06 points, so the 1-point margin below is some 18 deviations: a fair spread never fails it, and a key function
-# that skews any partition by more than a few tenths of a point does. A million journeys (the test until
-# 2026-12-07) tightened that to 0.02 points and took ten times as long, for no verdict it could change.
+# that puts more than a point over its share on any partition fails it here as surely as over a million journeys
+# (the test until 2026-12-07: 0.02 points, ten times as long, no verdict it could change).
 JOURNEYS = 100_000
 CEILING = 1 / SHARDS + 0.01  # the largest share of writes any one partition key may take
 
